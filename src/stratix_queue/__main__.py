@@ -1,0 +1,5 @@
+import sys
+
+from stratix_queue.cli import main
+
+sys.exit(main())

@@ -1,0 +1,320 @@
+"""The :class:`Backend` protocol and :class:`SqlBackend`, the shared core that runs named SQL.
+
+Each database module supplies its sessions, its error translation and a ``.sql`` file whose
+blocks have the same names on every backend. A block may hold several statements (one per
+``;``-terminated line); they run in one transaction. ``{ids}`` in a statement stands for the
+list of ids given by the caller, or returned by the previous statement that returned rows.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from stratix_queue.backends.session import Params, Pool, Result, Row, Session
+from stratix_queue.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    StratixQueueError,
+    TransientDatabaseError,
+)
+from stratix_queue.job import Job
+from stratix_queue.params import ClaimParams, ErrorData, NewJob, RetryLater
+from stratix_queue.sqlfile import split_statements
+from stratix_queue.urls import DatabaseURL
+
+T = TypeVar("T")
+INSERT_CHUNK_ROWS = 500
+INSERT_CHUNK_BYTES = 4 * 1024 * 1024
+ID_CHUNK = 500
+
+
+class Backend(Protocol):
+    """What the service layer needs from a database."""
+
+    dialect: str
+    url: DatabaseURL
+
+    def close(self) -> None: ...
+    def session(self) -> Any: ...
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]: ...
+    def get_job(self, job_id: int) -> Job | None: ...
+    def list_failed(self, limit: int, offset: int) -> list[Job]: ...
+    def failed_counts(self) -> tuple[dict[str, int], dict[str | None, int]]: ...
+    def count_by_status(self) -> dict[str, int]: ...
+    def retry_failed(self, ids: Sequence[int]) -> list[Row]: ...
+    def claim(self, params: ClaimParams) -> list[Job]: ...
+    def move_to_success(self, job: Job, execution_time_ms: int) -> bool: ...
+    def mark_as_failed(self, job: Job, error: ErrorData) -> bool: ...
+    def retry_later(self, job: Job, retry: RetryLater) -> bool: ...
+    def promote_due(self) -> int: ...
+    def set_group_paused(self, group: str, paused: bool) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptResult:
+    rows: list[Row]
+    rowcounts: list[int]
+
+
+class _Abort(Exception):
+    """Roll the transaction back and report 'nothing changed'."""
+
+
+class SqlBackend(ABC):
+    """Runs the named queries of one ``.sql`` file through a pool of sessions."""
+
+    dialect: ClassVar[str]
+    queries: ClassVar[dict[str, str]]
+    transient_retries: ClassVar[int] = 10
+
+    def __init__(self, url: DatabaseURL) -> None:
+        self.url = url
+        self._pool = Pool(self._open_session, self._pool_size())
+        self._scripts = {name: split_statements(sql + ";") for name, sql in self.queries.items()}
+
+    # -- what each database module supplies ------------------------------------------------
+
+    @abstractmethod
+    def _open_session(self) -> Session: ...
+
+    @abstractmethod
+    def placeholder(self, name: str) -> str:
+        """How a named parameter is written in this dialect's SQL."""
+
+    @abstractmethod
+    def translate_error(self, exc: Exception) -> StratixQueueError | None:
+        """The stratix_queue error for a driver error, or None if it is not one."""
+
+    def _pool_size(self) -> int | None:
+        return None
+
+    def _param(self, value: Any) -> Any:
+        return value
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except StratixQueueError:
+            raise
+        except Exception as exc:
+            translated = self.translate_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A pooled session, with driver errors translated (used by the migration runner)."""
+        with self._guard(), self._pool.acquire() as session:
+            yield session
+
+    def _read(self, name: str, params: Params | None = None) -> list[Row]:
+        for attempt in range(2):
+            try:
+                with self.session() as session:
+                    return session.run(self.queries[name], self._params(params)).rows
+            except DatabaseUnavailableError:
+                if attempt:  # a pooled connection may be stale after a server restart
+                    raise
+        raise AssertionError("unreachable")
+
+    def _transaction(self, body: Callable[[Session], T]) -> T:
+        for attempt in range(self.transient_retries + 1):
+            started = False
+            try:
+                with self.session() as session:
+                    session.begin()
+                    started = True
+                    try:
+                        result = body(session)
+                    except _Abort:
+                        session.rollback()
+                        raise
+                    session.commit()
+                    return result
+            except TransientDatabaseError:
+                if attempt == self.transient_retries:
+                    raise
+                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
+            except DatabaseUnavailableError:
+                if started or attempt:  # only a stale connection that failed at BEGIN is retried
+                    raise
+        raise AssertionError("unreachable")
+
+    def _params(self, params: Params | None) -> dict[str, Any]:
+        return {key: self._param(value) for key, value in (params or {}).items()}
+
+    def _expand(self, sql: str, marker: str, prefix: str, count: int) -> str:
+        names = ", ".join(self.placeholder(f"{prefix}{i}") for i in range(count))
+        return sql.replace(marker, names)
+
+    def _run_script(
+        self, session: Session, name: str, params: Params, ids: Sequence[int] | None = None
+    ) -> ScriptResult:
+        values = self._params(params)
+        rows: list[Row] = []
+        counts: list[int] = []
+        current = list(ids) if ids is not None else None
+        for statement in self._scripts[name]:
+            sql = statement
+            if "{ids}" in statement:
+                if not current:
+                    counts.append(0)
+                    break
+                sql = self._expand(statement, "{ids}", "id_", len(current))
+                values.update({f"id_{i}": value for i, value in enumerate(current)})
+            result: Result = session.run(sql, values)
+            counts.append(result.rowcount)
+            if result.returned_rows:
+                rows = result.rows
+                current = [int(row["id"]) for row in rows if "id" in row]
+        return ScriptResult(rows, counts)
+
+    def _write(self, name: str, params: Params, ids: Sequence[int] | None = None) -> ScriptResult:
+        return self._transaction(lambda session: self._run_script(session, name, params, ids))
+
+    def _fenced_write(self, name: str, job: Job, extra: Params) -> bool:
+        """A write about one job that applies only if the row is as the Job was read."""
+        params = {
+            "id": job.id,
+            "status": job.status.value,
+            "lease_token": job.lease_token,
+            **extra,
+        }
+
+        def body(session: Session) -> bool:
+            counts = self._run_script(session, name, params).rowcounts
+            if not counts or any(count != 1 for count in counts):
+                raise _Abort
+            return True
+
+        try:
+            return self._transaction(body)
+        except _Abort:
+            return False
+
+    # -- operations -------------------------------------------------------------------------
+
+    def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
+        def body(session: Session) -> list[Row]:
+            rows: list[Row] = []
+            for chunk in _insert_chunks(jobs):
+                sql, params = self._insert_statement(chunk)
+                inserted = session.run(sql, params).rows
+                rows.extend(sorted(inserted, key=lambda row: int(row["id"])))
+            return rows
+
+        if not jobs:
+            return []
+        return [Job.from_row(row) for row in self._transaction(body)]
+
+    def _insert_statement(self, chunk: Sequence[NewJob]) -> tuple[str, dict[str, Any]]:
+        template = self.queries["insert_job_row"]
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        for i, job in enumerate(chunk):
+            parts.append(template.replace("__N__", f"_{i}"))
+            values = {
+                "name": job.name,
+                "executor": job.executor,
+                "group": job.group,
+                "payload": job.payload_json,
+                "priority": job.priority,
+                "max_attempts": job.max_attempts,
+                "delayed": job.delayed,
+                "run_at": job.run_at,
+                "delay": job.delay_seconds,
+            }
+            params.update({f"{key}_{i}": self._param(value) for key, value in values.items()})
+        return self.queries["insert_jobs"].replace("{rows}", ",\n".join(parts)), params
+
+    def get_job(self, job_id: int) -> Job | None:
+        rows = self._read("get_job", {"id": job_id})
+        return Job.from_row(rows[0]) if rows else None
+
+    def list_failed(self, limit: int, offset: int) -> list[Job]:
+        rows = self._read("list_failed", {"limit": limit, "offset": offset})
+        return [Job.from_row(row) for row in rows]
+
+    def failed_counts(self) -> tuple[dict[str, int], dict[str | None, int]]:
+        by_executor = {row["key"]: int(row["count"]) for row in self._read("failed_by_executor")}
+        by_group = {row["key"]: int(row["count"]) for row in self._read("failed_by_group")}
+        return by_executor, by_group
+
+    def count_by_status(self) -> dict[str, int]:
+        return {row["status"]: int(row["count"]) for row in self._read("count_by_status")}
+
+    def retry_failed(self, ids: Sequence[int]) -> list[Row]:
+        reset: list[Row] = []
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start : start + ID_CHUNK]
+            reset.extend(self._write("retry_failed", {}, chunk).rows)
+        return reset
+
+    def claim(self, params: ClaimParams) -> list[Job]:
+        result = self._write(
+            "claim_jobs",
+            {
+                "worker_id": params.worker_id,
+                "lease_token": params.lease_token,
+                "limit": params.limit,
+                "lease_seconds": params.lease_seconds,
+            },
+        )
+        jobs = [Job.from_row(row) for row in result.rows]
+        return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
+
+    def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
+        return self._fenced_write("move_to_success", job, {"execution_time": execution_time_ms})
+
+    def mark_as_failed(self, job: Job, error: ErrorData) -> bool:
+        return self._fenced_write(
+            "mark_as_failed",
+            job,
+            {"message": error.message, "stack": error.stack, "code": error.code},
+        )
+
+    def retry_later(self, job: Job, retry: RetryLater) -> bool:
+        return self._fenced_write(
+            "retry_later",
+            job,
+            {
+                "message": retry.error.message,
+                "stack": retry.error.stack,
+                "code": retry.error.code,
+                "delay": retry.delay_seconds,
+            },
+        )
+
+    def promote_due(self) -> int:
+        return self._write("promote_due", {}).rowcounts[-1]
+
+    def set_group_paused(self, group: str, paused: bool) -> int:
+        name = "pause_group" if paused else "resume_group"
+        return self._write(name, {"group": group}).rowcounts[-1]
+
+
+def _insert_chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
+    start, size = 0, 0
+    for i, job in enumerate(jobs):
+        size += len(job.payload_json)
+        if i - start >= INSERT_CHUNK_ROWS or (size > INSERT_CHUNK_BYTES and i > start):
+            yield jobs[start:i]
+            start, size = i, len(job.payload_json)
+    yield jobs[start:]
+
+
+def wrap_unexpected(exc: Exception) -> DatabaseError:
+    return DatabaseError(f"database error: {exc}")

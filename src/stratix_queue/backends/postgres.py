@@ -1,0 +1,102 @@
+"""PostgreSQL backend (psycopg 3): FOR UPDATE SKIP LOCKED claims, one-statement moves."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, LiteralString, cast
+
+from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.session import Params, Result, Session
+from stratix_queue.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    DriverNotInstalledError,
+    SchemaNotReadyError,
+    StratixQueueError,
+    TransientDatabaseError,
+)
+from stratix_queue.sqlfile import load_queries
+from stratix_queue.urls import scrub
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg.rows import dict_row
+    from psycopg.pq import TransactionStatus
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise DriverNotInstalledError(
+        "PostgreSQL needs psycopg 3: pip install 'stratix-queue[postgres]'"
+    ) from exc
+
+CONNECT_TIMEOUT_S = 10
+_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+_SCHEMA = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn)
+
+
+class PostgresSession(Session):
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    def run(self, sql: str, params: Params | None = None) -> Result:
+        # The SQL comes from the package's own .sql files, never from values.
+        cursor = self.conn.execute(cast(LiteralString, sql), dict(params or {}))
+        if cursor.description is None:
+            return Result(rowcount=cursor.rowcount)
+        rows = cursor.fetchall()
+        return Result(rows=rows, rowcount=len(rows), returned_rows=True)
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.info.transaction_status != TransactionStatus.IDLE:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class PostgresBackend(SqlBackend):
+    dialect: ClassVar[str] = "postgres"
+    queries: ClassVar[dict[str, str]] = load_queries("postgres")
+
+    def _open_session(self) -> Session:
+        url = self.url
+        try:
+            conn = psycopg.connect(
+                host=url.host,
+                port=url.port,
+                user=url.user or None,
+                password=url.password or None,
+                dbname=url.database or None,
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=int(url.query.get("connect_timeout", CONNECT_TIMEOUT_S)),
+                **{k: v for k, v in url.query.items() if k != "connect_timeout"},
+            )
+        except psycopg.Error as exc:
+            raise DatabaseUnavailableError(
+                f"cannot connect to PostgreSQL at {url.where} (database {url.database!r}, "
+                f"user {url.user!r}): {scrub(str(exc), url.password)}"
+            ) from None
+        return PostgresSession(conn)
+
+    def placeholder(self, name: str) -> str:
+        return f"%({name})s"
+
+    def translate_error(self, exc: Exception) -> StratixQueueError | None:
+        if not isinstance(exc, psycopg.Error):
+            return None
+        text = scrub(str(exc).strip(), self.url.password)
+        if isinstance(exc, _TRANSIENT):
+            return TransientDatabaseError(f"PostgreSQL: {text}")
+        if isinstance(exc, _SCHEMA):
+            return SchemaNotReadyError(
+                f"the PostgreSQL database {self.url.database!r} is not migrated ({text}); "
+                "run `stratix-queue migrate` or queue.migrate()"
+            )
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return DatabaseUnavailableError(f"lost PostgreSQL at {self.url.where}: {text}")
+        return DatabaseError(f"PostgreSQL: {text}")

@@ -1,0 +1,105 @@
+"""A driver connection wrapped in one small interface, and a pool of them."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class Result:
+    """Rows (when the statement returns any) and the count of rows it touched."""
+
+    rows: list[Row] = field(default_factory=list)
+    rowcount: int = 0
+    returned_rows: bool = False
+
+
+class Session(ABC):
+    """One database connection. Outside ``begin``/``commit`` each statement commits alone."""
+
+    @abstractmethod
+    def run(self, sql: str, params: Params | None = None) -> Result: ...
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start a write transaction (SQLite: BEGIN IMMEDIATE)."""
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class Pool:
+    """A LIFO pool of sessions, opened lazily; ``max_size`` bounds how many exist at once."""
+
+    def __init__(self, connect: Callable[[], Session], max_size: int | None = None) -> None:
+        self._connect = connect
+        self._idle: list[Session] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_size) if max_size else None
+        self._closed = False
+
+    @contextmanager
+    def acquire(self) -> Iterator[Session]:
+        if self._slots is not None:
+            self._slots.acquire()
+        try:
+            session = self._take()
+            try:
+                yield session
+            except BaseException:
+                self._discard_or_keep(session)
+                raise
+            self._give_back(session)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+
+    def _take(self) -> Session:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _give_back(self, session: Session) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(session)
+                return
+        session.close()
+
+    def _discard_or_keep(self, session: Session) -> None:
+        """After an error: keep the session if a rollback works, else close it."""
+        try:
+            session.rollback()
+        except Exception:
+            _close_quietly(session)
+            return
+        self._give_back(session)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for session in idle:
+            _close_quietly(session)
+
+
+def _close_quietly(session: Session) -> None:
+    try:
+        session.close()
+    except Exception:  # noqa: S110 - a broken connection may fail to close; nothing to do
+        pass

@@ -1,0 +1,148 @@
+-- Named queries for PostgreSQL (psycopg 3, named %(params)s; a literal percent sign is %%).
+-- Every block name here exists in sqlite.sql and mysql.sql too.
+-- Timestamps are TIMESTAMP (without time zone) holding UTC: timezone('UTC', now()).
+
+-- name: insert_jobs
+INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                        status, run_at, created_at, updated_at)
+VALUES {rows}
+RETURNING *;
+
+-- name: insert_job_row
+(%(name__N__)s, %(executor__N__)s, %(group__N__)s, %(payload__N__)s, %(priority__N__)s,
+ %(max_attempts__N__)s,
+ CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                   WHERE g.group_name = %(group__N__)s::varchar AND g.status = 'paused')
+      THEN 'paused'
+      WHEN %(delayed__N__)s::boolean THEN 'delayed' ELSE 'waiting' END,
+ COALESCE(%(run_at__N__)s::timestamp,
+          timezone('UTC', now()) + %(delay__N__)s::float8 * interval '1 second'),
+ timezone('UTC', now()), timezone('UTC', now()))
+
+-- name: get_job
+SELECT * FROM queue_jobs WHERE id = %(id)s;
+
+-- name: list_failed
+SELECT * FROM queue_jobs WHERE status = 'failed'
+ORDER BY failed_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: failed_by_executor
+SELECT executor AS key, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY executor;
+
+-- name: failed_by_group
+SELECT group_name AS key, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY group_name;
+
+-- name: count_by_status
+SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
+
+-- name: claim_jobs
+-- SKIP LOCKED lets concurrent workers pick disjoint rows without waiting on each other.
+WITH picked AS (
+    SELECT id FROM queue_jobs
+    WHERE status = 'waiting'
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE queue_jobs AS j
+SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
+    lease_token = %(lease_token)s,
+    locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second',
+    started_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- name: move_to_success
+-- One statement: the row leaves queue_jobs and enters queue_success together, or neither.
+WITH moved AS (
+    DELETE FROM queue_jobs
+    WHERE id = %(id)s AND status = %(status)s
+      AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar
+    RETURNING *
+)
+INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
+                           execution_time, created_at, started_at, completed_at)
+SELECT id, job_name, executor, group_name, payload, priority, attempts, %(execution_time)s,
+       created_at, started_at, timezone('UTC', now())
+FROM moved;
+
+-- name: mark_as_failed
+UPDATE queue_jobs
+SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
+    error_code = %(code)s, failed_at = timezone('UTC', now()),
+    updated_at = timezone('UTC', now()),
+    locked_by = NULL, locked_until = NULL, lease_token = NULL
+WHERE id = %(id)s AND status = %(status)s
+  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
+
+-- name: retry_later
+UPDATE queue_jobs
+SET status = 'delayed', error_message = %(message)s, error_stack = %(stack)s,
+    error_code = %(code)s,
+    run_at = timezone('UTC', now()) + %(delay)s::float8 * interval '1 second',
+    updated_at = timezone('UTC', now()),
+    locked_by = NULL, locked_until = NULL, lease_token = NULL
+WHERE id = %(id)s AND status = %(status)s
+  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
+
+-- name: promote_due
+UPDATE queue_jobs SET status = 'waiting', updated_at = timezone('UTC', now())
+WHERE status = 'delayed' AND run_at <= timezone('UTC', now());
+
+-- name: retry_failed
+-- READ COMMITTED re-checks status = 'failed' after waiting on a concurrent retry's row lock,
+-- so two callers retrying the same task get exactly one row back between them.
+UPDATE queue_jobs AS j
+SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                               WHERE g.group_name = j.group_name AND g.status = 'paused')
+                  THEN 'paused' ELSE 'waiting' END,
+    attempts = 0, error_message = NULL, error_stack = NULL, error_code = NULL,
+    failed_at = NULL, locked_by = NULL, locked_until = NULL, lease_token = NULL,
+    run_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
+WHERE j.id IN ({ids}) AND j.status = 'failed'
+RETURNING j.id, j.job_name, j.executor, j.status;
+
+-- name: pause_group
+INSERT INTO queue_groups (group_name, status, updated_at)
+VALUES (%(group)s, 'paused', timezone('UTC', now()))
+ON CONFLICT (group_name) DO UPDATE SET status = 'paused', updated_at = EXCLUDED.updated_at;
+UPDATE queue_jobs SET status = 'paused', updated_at = timezone('UTC', now())
+WHERE group_name = %(group)s AND status IN ('waiting', 'delayed');
+
+-- name: resume_group
+INSERT INTO queue_groups (group_name, status, updated_at)
+VALUES (%(group)s, 'active', timezone('UTC', now()))
+ON CONFLICT (group_name) DO UPDATE SET status = 'active', updated_at = EXCLUDED.updated_at;
+UPDATE queue_jobs
+SET status = CASE WHEN run_at > timezone('UTC', now()) THEN 'delayed' ELSE 'waiting' END,
+    updated_at = timezone('UTC', now())
+WHERE group_name = %(group)s AND status = 'paused';
+
+-- name: table_exists
+SELECT 1 AS present FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_name = %(table)s;
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS stratix_queue_migrations (
+    version INTEGER PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now())
+);
+
+-- name: applied_migrations
+SELECT version, name, applied_at FROM stratix_queue_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO stratix_queue_migrations (version, name) VALUES (%(version)s, %(name)s);
+
+-- name: forget_migration
+DELETE FROM stratix_queue_migrations WHERE version = %(version)s;
+
+-- name: lock_migrations
+-- A session-level advisory lock: one migrator at a time per database.
+SELECT pg_advisory_lock(8172635401) AS locked;
+
+-- name: unlock_migrations
+SELECT pg_advisory_unlock(8172635401) AS unlocked;

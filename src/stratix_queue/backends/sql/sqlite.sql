@@ -1,0 +1,131 @@
+-- Named queries for SQLite (stdlib sqlite3, named :params).
+-- Every block name here exists in postgres.sql and mysql.sql too (tests/unit/test_sql_files.py).
+-- Timestamps are UTC text 'YYYY-MM-DD HH:MM:SS.SSS', which sorts in time order.
+-- Write blocks run inside BEGIN IMMEDIATE, so a read-then-write never meets SQLITE_BUSY_SNAPSHOT.
+
+-- name: insert_jobs
+INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                        status, run_at, created_at, updated_at)
+VALUES {rows}
+RETURNING *;
+
+-- name: insert_job_row
+(:name__N__, :executor__N__, :group__N__, :payload__N__, :priority__N__, :max_attempts__N__,
+ CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                   WHERE g.group_name = :group__N__ AND g.status = 'paused') THEN 'paused'
+      WHEN :delayed__N__ THEN 'delayed' ELSE 'waiting' END,
+ COALESCE(:run_at__N__, strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay__N__))),
+ strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))
+
+-- name: get_job
+SELECT * FROM queue_jobs WHERE id = :id;
+
+-- name: list_failed
+SELECT * FROM queue_jobs WHERE status = 'failed'
+ORDER BY failed_at DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: failed_by_executor
+SELECT executor AS key, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY executor;
+
+-- name: failed_by_group
+SELECT group_name AS key, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY group_name;
+
+-- name: count_by_status
+SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
+
+-- name: claim_jobs
+UPDATE queue_jobs
+SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
+    lease_token = :lease_token,
+    locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
+    started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
+    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE id IN (SELECT id FROM queue_jobs WHERE status = 'waiting'
+             ORDER BY priority DESC, run_at, id LIMIT :limit)
+RETURNING *;
+
+-- name: move_to_success
+-- Two statements in one transaction; both must touch exactly one row or it rolls back.
+INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
+                           execution_time, created_at, started_at, completed_at)
+SELECT id, job_name, executor, group_name, payload, priority, attempts, :execution_time,
+       created_at, started_at, strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+DELETE FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+
+-- name: mark_as_failed
+UPDATE queue_jobs
+SET status = 'failed', error_message = :message, error_stack = :stack, error_code = :code,
+    failed_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
+    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
+    locked_by = NULL, locked_until = NULL, lease_token = NULL
+WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+
+-- name: retry_later
+UPDATE queue_jobs
+SET status = 'delayed', error_message = :message, error_stack = :stack, error_code = :code,
+    run_at = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay)),
+    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
+    locked_by = NULL, locked_until = NULL, lease_token = NULL
+WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+
+-- name: promote_due
+UPDATE queue_jobs SET status = 'waiting', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE status = 'delayed' AND run_at <= strftime('%Y-%m-%d %H:%M:%f', 'now');
+
+-- name: retry_failed
+UPDATE queue_jobs
+SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                               WHERE g.group_name = queue_jobs.group_name
+                                 AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
+    attempts = 0, error_message = NULL, error_stack = NULL, error_code = NULL,
+    failed_at = NULL, locked_by = NULL, locked_until = NULL, lease_token = NULL,
+    run_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
+    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE id IN ({ids}) AND status = 'failed'
+RETURNING id, job_name, executor, status;
+
+-- name: pause_group
+INSERT INTO queue_groups (group_name, status, updated_at)
+VALUES (:group, 'paused', strftime('%Y-%m-%d %H:%M:%f', 'now'))
+ON CONFLICT (group_name) DO UPDATE SET status = 'paused', updated_at = excluded.updated_at;
+UPDATE queue_jobs SET status = 'paused', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE group_name = :group AND status IN ('waiting', 'delayed');
+
+-- name: resume_group
+INSERT INTO queue_groups (group_name, status, updated_at)
+VALUES (:group, 'active', strftime('%Y-%m-%d %H:%M:%f', 'now'))
+ON CONFLICT (group_name) DO UPDATE SET status = 'active', updated_at = excluded.updated_at;
+UPDATE queue_jobs
+SET status = CASE WHEN run_at > strftime('%Y-%m-%d %H:%M:%f', 'now') THEN 'delayed'
+                  ELSE 'waiting' END,
+    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE group_name = :group AND status = 'paused';
+
+-- name: table_exists
+SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = :table;
+
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS stratix_queue_migrations (
+    version INTEGER PRIMARY KEY,
+    name VARCHAR(255) NOT NULL,
+    applied_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+);
+
+-- name: applied_migrations
+SELECT version, name, applied_at FROM stratix_queue_migrations ORDER BY version;
+
+-- name: record_migration
+INSERT INTO stratix_queue_migrations (version, name) VALUES (:version, :name);
+
+-- name: forget_migration
+DELETE FROM stratix_queue_migrations WHERE version = :version;
+
+-- name: lock_migrations
+-- SQLite needs no separate lock: each migration runs inside BEGIN IMMEDIATE.
+SELECT 1 AS locked;
+
+-- name: unlock_migrations
+SELECT 1 AS unlocked;

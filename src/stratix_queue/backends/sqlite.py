@@ -1,0 +1,101 @@
+"""SQLite backend (stdlib ``sqlite3``): WAL, a busy timeout, and BEGIN IMMEDIATE for writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any, ClassVar
+
+from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.session import Params, Result, Session
+from stratix_queue.errors import (
+    DatabaseError,
+    DatabaseUnavailableError,
+    SchemaNotReadyError,
+    StratixQueueError,
+    TransientDatabaseError,
+)
+from stratix_queue.sqlfile import load_queries
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteSession(Session):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def run(self, sql: str, params: Params | None = None) -> Result:
+        cursor = self.conn.execute(sql, dict(params or {}))
+        if cursor.description is None:
+            return Result(rowcount=cursor.rowcount)
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return Result(rows=rows, rowcount=len(rows), returned_rows=True)
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class SqliteBackend(SqlBackend):
+    dialect: ClassVar[str] = "sqlite"
+    queries: ClassVar[dict[str, str]] = load_queries("sqlite")
+
+    @property
+    def _memory(self) -> bool:
+        return self.url.path == ":memory:"
+
+    def _pool_size(self) -> int | None:
+        # Each connection to ":memory:" is a database of its own: share exactly one.
+        return 1 if self._memory else None
+
+    def _open_session(self) -> Session:
+        try:
+            conn = sqlite3.connect(
+                self.url.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailableError(
+                f"cannot open SQLite database {self.url.path!r}: {exc}"
+            ) from exc
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not self._memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return SqliteSession(conn)
+
+    def placeholder(self, name: str) -> str:
+        return f":{name}"
+
+    def _param(self, value: Any) -> Any:
+        if isinstance(value, datetime):  # the stored text form, not sqlite3's deprecated adapter
+            return value.isoformat(sep=" ", timespec="milliseconds")
+        return value
+
+    def translate_error(self, exc: Exception) -> StratixQueueError | None:
+        if not isinstance(exc, sqlite3.Error):
+            return None
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return TransientDatabaseError(f"SQLite database {self.url.path!r} is busy: {text}")
+        if "no such table" in text or "no such column" in text:
+            return SchemaNotReadyError(
+                f"the SQLite database {self.url.path!r} is not migrated ({text}); "
+                "run `stratix-queue migrate` or queue.migrate()"
+            )
+        if "unable to open" in text or "disk I/O" in text:
+            return DatabaseUnavailableError(f"cannot use SQLite database {self.url.path!r}: {text}")
+        return DatabaseError(f"SQLite error: {text}")

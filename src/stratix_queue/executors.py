@@ -1,0 +1,148 @@
+"""The executor registry, how an executor is called, and how an exception becomes an error."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from stratix_queue.errors import InvalidInputError
+from stratix_queue.job import Job
+from stratix_queue.params import ErrorData
+from stratix_queue.validation import MAX_ATTEMPTS_LIMIT, check_int, check_name, error_data
+
+Backoff = Callable[[int], float]
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def exponential_backoff(attempt: int) -> float:
+    """Seconds before attempt ``attempt + 1``: 1, 2, 4, ... capped at an hour, +-10% jitter."""
+    base = min(2.0 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS)
+    return base * random.uniform(0.9, 1.1)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSpec:
+    name: str
+    func: Callable[..., Any]
+    is_async: bool
+    wants_job: bool
+    max_attempts: int | None
+    backoff: Backoff
+
+    def arguments(self, job: Job) -> tuple[Any, ...]:
+        return (job.payload, job) if self.wants_job else (job.payload,)
+
+
+class ExecutorRegistry:
+    """Executors registered in this process, by name."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ExecutorSpec] = {}
+
+    def register(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        *,
+        max_attempts: int | None = None,
+        backoff: Backoff | float | None = None,
+    ) -> ExecutorSpec:
+        check_name(name, "executor name")
+        if not callable(func):
+            raise InvalidInputError(f"executor {name!r} must be callable")
+        if max_attempts is not None:
+            check_int(max_attempts, "max_attempts", 1, MAX_ATTEMPTS_LIMIT)
+        spec = ExecutorSpec(
+            name=name,
+            func=func,
+            is_async=inspect.iscoroutinefunction(func),
+            wants_job=_takes_two_arguments(func),
+            max_attempts=max_attempts,
+            backoff=_backoff(backoff),
+        )
+        self._specs[name] = spec
+        return spec
+
+    def get(self, name: str) -> ExecutorSpec | None:
+        return self._specs.get(name)
+
+    def default_max_attempts(self, name: str) -> int:
+        spec = self._specs.get(name)
+        return spec.max_attempts if spec and spec.max_attempts else 1
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+
+def _takes_two_arguments(func: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
+def _backoff(backoff: Backoff | float | None) -> Backoff:
+    if backoff is None:
+        return exponential_backoff
+    if callable(backoff):
+        return backoff
+    if isinstance(backoff, int | float) and not isinstance(backoff, bool) and backoff >= 0:
+        fixed = float(backoff)
+        return lambda _attempt: fixed
+    raise InvalidInputError("backoff must be seconds (a number >= 0) or a function of attempt")
+
+
+def error_from_exception(exc: BaseException) -> ErrorData:
+    """message = str(exc), stack = the formatted traceback, code = exc.code or the class name."""
+    code = getattr(exc, "code", None)
+    return error_data(
+        str(exc),
+        "".join(traceback.format_exception(exc)),
+        type(exc).__name__ if code is None or code == "" else code,
+    )
+
+
+class AsyncRunner:
+    """One event loop in a background thread that runs the async executors of a worker."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, spec: ExecutorSpec, job: Job) -> Any:
+        loop = self._ensure_loop()
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(
+            spec.func(*spec.arguments(job)), loop
+        )
+        return future.result()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=loop.run_forever, name="stratix-queue-async", daemon=True
+                )
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

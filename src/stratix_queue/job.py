@@ -1,0 +1,119 @@
+"""The immutable task model: :class:`Job`, :class:`JobStatus` and the result types."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from stratix_queue.clock import to_utc
+
+
+class JobStatus(StrEnum):
+    """The five statuses a task in ``queue_jobs`` can have."""
+
+    WAITING = "waiting"
+    EXECUTING = "executing"
+    DELAYED = "delayed"
+    PAUSED = "paused"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """What a failure recorded: the seed's ``getErrorInfo()``."""
+
+    message: str | None
+    stack: str | None
+    code: str | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A task as read from ``queue_jobs``. It never talks to the database."""
+
+    id: int
+    name: str
+    executor: str
+    payload: Any
+    group: str | None
+    status: JobStatus
+    priority: int = 0
+    attempts: int = 0
+    max_attempts: int = 1
+    run_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    started_at: datetime | None = None
+    locked_by: str | None = None
+    locked_until: datetime | None = None
+    lease_token: str | None = None
+    error_message: str | None = None
+    error_stack: str | None = None
+    error_code: str | None = None
+    failed_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Job:
+        """Build a Job from a ``queue_jobs`` row given as a column-name mapping."""
+        payload = row["payload"]
+        if isinstance(payload, bytes | bytearray):
+            payload = payload.decode("utf-8")
+        return cls(
+            id=int(row["id"]),
+            name=row["job_name"],
+            executor=row["executor"],
+            payload=json.loads(payload) if isinstance(payload, str) else payload,
+            group=row.get("group_name"),
+            status=JobStatus(row["status"]),
+            priority=int(row.get("priority") or 0),
+            attempts=int(row.get("attempts") or 0),
+            max_attempts=int(row.get("max_attempts") or 1),
+            run_at=to_utc(row.get("run_at")),
+            created_at=to_utc(row.get("created_at")),
+            updated_at=to_utc(row.get("updated_at")),
+            started_at=to_utc(row.get("started_at")),
+            locked_by=row.get("locked_by"),
+            locked_until=to_utc(row.get("locked_until")),
+            lease_token=row.get("lease_token"),
+            error_message=row.get("error_message"),
+            error_stack=row.get("error_stack"),
+            error_code=row.get("error_code"),
+            failed_at=to_utc(row.get("failed_at")),
+        )
+
+    def is_failed(self) -> bool:
+        """True when the task is in the ``failed`` status."""
+        return self.status is JobStatus.FAILED
+
+    def get_error_info(self) -> ErrorInfo | None:
+        """The recorded error of a failed task, or None when the task has not failed."""
+        if not self.is_failed():
+            return None
+        return ErrorInfo(
+            message=self.error_message,
+            stack=self.error_stack,
+            code=self.error_code,
+            failed_at=self.failed_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryResult:
+    """The result of a bulk retry: which ids went back to waiting and which did not."""
+
+    success: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTasksStats:
+    """Counts of failed tasks: in all, by executor and by group (None: tasks without group)."""
+
+    total: int
+    by_executor: dict[str, int]
+    by_group: dict[str | None, int]

@@ -1,0 +1,26 @@
+-- The seed's migration_add_failed_status. MySQL and MariaDB commit each DDL statement on its
+-- own: if one fails, those before it stay applied and the version is not recorded.
+ALTER TABLE queue_jobs
+    ADD COLUMN error_message TEXT NULL,
+    ADD COLUMN error_stack TEXT NULL,
+    ADD COLUMN error_code VARCHAR(100) NULL,
+    ADD COLUMN failed_at TIMESTAMP(6) NULL;
+ALTER TABLE queue_jobs DROP CONSTRAINT chk_queue_jobs_status;
+ALTER TABLE queue_jobs ADD CONSTRAINT chk_queue_jobs_status
+    CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'));
+-- A task the old code copied to queue_failures but failed to delete is in both: it becomes
+-- one failed row carrying the recorded error.
+UPDATE queue_jobs AS j JOIN queue_failures AS f ON f.id = j.id
+SET j.status = 'failed', j.error_message = f.error_message, j.error_stack = f.error_stack,
+    j.error_code = f.error_code, j.failed_at = f.failed_at, j.locked_by = NULL,
+    j.locked_until = NULL;
+INSERT INTO queue_jobs (id, job_name, executor, group_name, payload, status, priority,
+                        attempts, max_attempts, run_at, created_at, updated_at,
+                        error_message, error_stack, error_code, failed_at)
+SELECT f.id, f.job_name, f.executor, f.group_name, f.payload, 'failed', f.priority,
+       f.attempts, f.max_attempts, f.failed_at, f.created_at, f.failed_at,
+       f.error_message, f.error_stack, f.error_code, f.failed_at
+FROM queue_failures AS f
+WHERE NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = f.id);
+DROP TABLE queue_failures;
+ALTER TABLE queue_success DROP COLUMN metadata;

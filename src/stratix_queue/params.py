@@ -1,0 +1,51 @@
+"""Typed, validated parameter objects passed from the service layer to a backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One task to insert, already validated; ``payload_json`` is the encoded payload."""
+
+    name: str
+    executor: str
+    group: str | None
+    payload_json: str
+    priority: int
+    max_attempts: int
+    delay_seconds: float
+    run_at: datetime | None  # naive UTC; wins over delay_seconds when set
+
+    @property
+    def delayed(self) -> bool:
+        return self.run_at is not None or self.delay_seconds > 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimParams:
+    """Claim up to ``limit`` waiting tasks for ``worker_id`` under a fresh lease."""
+
+    worker_id: str
+    lease_token: str
+    limit: int
+    lease_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorData:
+    """A failure to record, with its texts already capped to what every backend stores."""
+
+    message: str
+    stack: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetryLater:
+    """Send an executing task back to ``delayed`` for another attempt after ``delay_seconds``."""
+
+    error: ErrorData
+    delay_seconds: float

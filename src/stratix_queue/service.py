@@ -1,0 +1,230 @@
+"""QueueService: the one service layer used by the worker, the CLI and applications."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+
+from stratix_queue.backends import open_backend
+from stratix_queue.errors import InvalidInputError
+from stratix_queue.executors import Backoff, ExecutorRegistry
+from stratix_queue.job import FailedTasksStats, Job, JobStatus, RetryResult
+from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
+from stratix_queue.repository import JobRepository
+from stratix_queue.urls import parse_url, resolve_url
+from stratix_queue.validation import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    check_int,
+    check_name,
+    check_page,
+    check_task_id,
+    in_id_range,
+    new_job,
+)
+from stratix_queue.worker import Worker, WorkerOptions, WorkerStats
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class QueueService:
+    """A task queue on one database, given by URL (SQLite file by default).
+
+    >>> queue = QueueService("sqlite:///:memory:")
+    >>> _ = queue.migrate()
+    >>> queue.add_task(name="hello", executor="echo", payload={"n": 1}).status
+    <JobStatus.WAITING: 'waiting'>
+    """
+
+    def __init__(
+        self, url: str | None = None, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    ) -> None:
+        self.url: str = resolve_url(url)
+        self.max_payload_bytes = check_int(max_payload_bytes, "max_payload_bytes", 1, 2**30)
+        self.backend = open_backend(parse_url(self.url))
+        self.repository = JobRepository(self.backend)
+        self.executors = ExecutorRegistry()
+        self._wakeup = threading.Event()
+        self._workers: set[Worker] = set()
+
+    def __repr__(self) -> str:
+        return f"QueueService(dialect={self.backend.dialect!r}, where={self.backend.url.where!r})"
+
+    def close(self) -> None:
+        """Close the pooled database connections."""
+        self.backend.close()
+
+    def __enter__(self) -> QueueService:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def migrate(self, to: int | None = None) -> list[Step]:
+        """Bring the schema to version ``to`` (default: the latest); idempotent."""
+        return MigrationRunner(self.backend).migrate(to)
+
+    def migration_status(self) -> MigrationStatus:
+        return MigrationRunner(self.backend).status()
+
+    def migration_sql(self, to: int | None = None) -> str:
+        """The SQL that ``migrate(to)`` would run, for a DBA to apply by hand."""
+        return MigrationRunner(self.backend).sql(to)
+
+    # -- executors --------------------------------------------------------------------------
+
+    def executor(
+        self, name: str, *, max_attempts: int | None = None, backoff: Backoff | float | None = None
+    ) -> Callable[[F], F]:
+        """Register a sync or async function as the executor called ``name``."""
+
+        def register(func: F) -> F:
+            self.executors.register(name, func, max_attempts=max_attempts, backoff=backoff)
+            return func
+
+        return register
+
+    def register_executor(
+        self,
+        name: str,
+        func: Callable[..., Any],
+        *,
+        max_attempts: int | None = None,
+        backoff: Backoff | float | None = None,
+    ) -> None:
+        self.executors.register(name, func, max_attempts=max_attempts, backoff=backoff)
+
+    # -- adding tasks -----------------------------------------------------------------------
+
+    def add_task(
+        self,
+        name: str,
+        executor: str,
+        payload: Any = None,
+        group: str | None = None,
+        priority: int = 0,
+        delay: float | timedelta | None = None,
+        max_attempts: int | None = None,
+        run_at: datetime | None = None,
+    ) -> Job:
+        """Add one task; it is ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is."""
+        spec = {
+            "name": name, "executor": executor, "payload": payload, "group": group,
+            "priority": priority, "delay": delay, "max_attempts": max_attempts, "run_at": run_at,
+        }
+        return self.add_tasks([spec])[0]
+
+    def add_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> list[Job]:
+        """Add many tasks in one transaction (all or none); returns them in the given order."""
+        if isinstance(tasks, Mapping | str | bytes):
+            raise InvalidInputError("add_tasks takes a list of task dicts")
+        specs = list(tasks)
+        for spec in specs:
+            if not isinstance(spec, Mapping):
+                raise InvalidInputError(f"each task must be a dict, not {type(spec).__name__}")
+        new = [
+            new_job(
+                spec,
+                default_max_attempts=self.executors.default_max_attempts(str(spec.get("executor"))),
+                max_payload_bytes=self.max_payload_bytes,
+            )
+            for spec in specs
+        ]
+        jobs = self.backend.insert_jobs(new)
+        if any(job.status is JobStatus.WAITING for job in jobs):
+            self._wakeup.set()
+        return jobs
+
+    # -- reading and managing tasks ---------------------------------------------------------
+
+    def get_task(self, task_id: int) -> Job | None:
+        """The task, or None if there is none (a succeeded task lives in ``queue_success``)."""
+        check_task_id(task_id)
+        return self.backend.get_job(task_id) if in_id_range(task_id) else None
+
+    def get_failed_tasks(self, limit: int = 100, offset: int = 0) -> list[Job]:
+        """Failed tasks, newest ``failed_at`` first."""
+        limit, offset = check_page(limit, offset)
+        return self.backend.list_failed(limit, offset)
+
+    def retry_failed_task(self, task_id: int) -> bool:
+        """Reset a failed task to waiting; False if it is not failed or does not exist."""
+        check_task_id(task_id)
+        return task_id in self.repository.reset_failed([task_id])
+
+    def retry_failed_tasks(self, task_ids: Sequence[int]) -> RetryResult:
+        """Retry many failed tasks; ``.success`` were reset, ``.failed`` were not failed."""
+        if isinstance(task_ids, str | bytes) or not isinstance(task_ids, Iterable):
+            raise InvalidInputError("retry_failed_tasks takes a list of task ids")
+        ids = [check_task_id(task_id) for task_id in task_ids]
+        reset = self.repository.reset_failed(ids)
+        if reset:
+            self._wakeup.set()
+        return RetryResult(
+            success=[i for i in ids if i in reset], failed=[i for i in ids if i not in reset]
+        )
+
+    def get_failed_tasks_stats(self) -> FailedTasksStats:
+        by_executor, by_group = self.backend.failed_counts()
+        return FailedTasksStats(
+            total=sum(by_executor.values()), by_executor=by_executor, by_group=by_group
+        )
+
+    def count_by_status(self) -> dict[str, int]:
+        """Tasks in ``queue_jobs`` per status, every status present (zero when none)."""
+        counts = self.backend.count_by_status()
+        return {status.value: counts.get(status.value, 0) for status in JobStatus}
+
+    def pause_group(self, group: str) -> int:
+        """Pause a group: its waiting and delayed tasks become ``paused``; returns how many."""
+        return self.backend.set_group_paused(str(check_name(group, "group")), True)
+
+    def resume_group(self, group: str) -> int:
+        """Resume a group: its paused tasks become waiting (or delayed if not yet due)."""
+        count = self.backend.set_group_paused(str(check_name(group, "group")), False)
+        self._wakeup.set()
+        return count
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run_worker(
+        self,
+        concurrency: int = 4,
+        burst: bool = False,
+        poll_interval: float = 1.0,
+        lease_seconds: float | None = None,
+    ) -> WorkerStats:
+        """Run executors in this process with ``concurrency`` threads.
+
+        With ``burst=True`` it returns once nothing is runnable (and the retries it scheduled
+        have run); otherwise it runs until ``stop_workers()`` is called from another thread.
+        """
+        options = WorkerOptions(
+            concurrency=check_int(concurrency, "concurrency", 1, 1024),
+            burst=bool(burst),
+            poll_interval=_positive(poll_interval, "poll_interval"),
+            lease_seconds=_positive(lease_seconds or 30.0, "lease_seconds"),
+        )
+        worker = Worker(self.repository, self.executors, options, self._wakeup)
+        self._workers.add(worker)
+        try:
+            return worker.run()
+        finally:
+            self._workers.discard(worker)
+
+    def stop_workers(self) -> None:
+        """Ask every worker running in this process to stop after its current tasks."""
+        for worker in list(self._workers):
+            worker.stop()
+
+
+def _positive(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidInputError(f"{what} must be a positive number of seconds")
+    return float(value)

@@ -1,0 +1,56 @@
+"""Load SQL kept in ``.sql`` files as named blocks (``-- name: block_name``)."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+_NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$")
+
+
+def parse_blocks(text: str) -> dict[str, str]:
+    """Split SQL text into named blocks; lines before the first name are a header and ignored."""
+    blocks: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        match = _NAME.match(line.strip())
+        if match:
+            name = match.group(1)
+            if name in blocks:
+                raise ValueError(f"SQL block {name!r} is defined twice")
+            current = blocks[name] = []
+        elif current is not None:
+            current.append(line)
+    return {name: _strip(lines) for name, lines in blocks.items()}
+
+
+def _strip(lines: list[str]) -> str:
+    body = [line for line in lines if not line.lstrip().startswith("--")]
+    return "\n".join(body).strip().rstrip(";").strip()
+
+
+def load_queries(dialect: str) -> dict[str, str]:
+    """The named queries of one backend, from ``backends/sql/<dialect>.sql``."""
+    text = resources.files("stratix_queue.backends").joinpath("sql", f"{dialect}.sql").read_text(
+        encoding="utf-8"
+    )
+    return parse_blocks(text)
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration script on semicolons that end a line (no ';' ends a line in strings)."""
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines():
+        if line.lstrip().startswith("--") and not current:
+            continue
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            statement = "\n".join(current).strip().rstrip(";").strip()
+            if statement:
+                statements.append(statement)
+            current = []
+    tail = "\n".join(current).strip()
+    if tail and not all(line.lstrip().startswith("--") for line in tail.splitlines()):
+        statements.append(tail)
+    return statements

@@ -1,0 +1,97 @@
+"""Parse a database URL into the settings of one backend."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from stratix_queue.errors import UnsupportedURLError
+
+DEFAULT_URL = "sqlite:///stratix-queue.db"
+URL_ENV = "STRATIX_QUEUE_URL"
+_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseURL:
+    """A parsed database URL; ``password`` never appears in ``str()`` or messages."""
+
+    dialect: str
+    raw: str = field(repr=False)
+    host: str = ""
+    port: int | None = None
+    user: str = ""
+    password: str = field(default="", repr=False)
+    database: str = ""
+    path: str = ""  # SQLite file path or ":memory:"
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        """Host and port (or file) for messages, without credentials."""
+        if self.dialect == "sqlite":
+            return self.path
+        return f"{self.host}:{self.port}"
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL given, else ``STRATIX_QUEUE_URL``, else the SQLite default file."""
+    return url or os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+def parse_url(url: str) -> DatabaseURL:
+    if not isinstance(url, str) or "://" not in url:
+        raise UnsupportedURLError(
+            f"not a database URL: {url!r}; use sqlite:///file.db, "
+            "postgresql://user@host:port/db or mysql://user@host:port/db"
+        )
+    scheme = url.split("://", 1)[0].lower()
+    dialect = _SCHEMES.get(scheme)
+    if dialect is None:
+        raise UnsupportedURLError(
+            f"unknown database URL scheme {scheme!r}; use one of: "
+            + ", ".join(f"{name}://" for name in _SCHEMES)
+        )
+    if dialect == "sqlite":
+        return _parse_sqlite(url)
+    parts = urlsplit(url)
+    default_port = 5432 if dialect == "postgres" else 3306
+    try:
+        port = parts.port or default_port
+    except ValueError as exc:
+        raise UnsupportedURLError(f"bad port in database URL: {exc}") from None
+    return DatabaseURL(
+        dialect=dialect,
+        raw=url,
+        host=parts.hostname or "localhost",
+        port=port,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        database=unquote(parts.path.lstrip("/")),
+        query=dict(parse_qsl(parts.query)),
+    )
+
+
+def _parse_sqlite(url: str) -> DatabaseURL:
+    # SQLAlchemy's convention: sqlite:///relative.db and sqlite:////absolute/path.db
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/"):
+        raise UnsupportedURLError(
+            f"SQLite URLs look like sqlite:///file.db or sqlite:////abs/path.db, not {url!r}"
+        )
+    path = rest[1:].split("?", 1)[0]
+    if not path:
+        raise UnsupportedURLError("a SQLite URL needs a file path: sqlite:///stratix-queue.db")
+    return DatabaseURL(dialect="sqlite", raw=url, path=unquote(path))
+
+
+def scrub(text: str, password: str) -> str:
+    """A message with the password, if any, replaced by ``***``."""
+    return text.replace(password, "***") if password else text

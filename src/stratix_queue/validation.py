@@ -1,0 +1,158 @@
+"""Checks of user input. Every failure raises :class:`InvalidInputError` before any write."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from stratix_queue.clock import to_naive_utc
+from stratix_queue.errors import InvalidInputError, InvalidTaskIdError
+from stratix_queue.params import ErrorData, NewJob
+
+MAX_NAME_LENGTH = 255
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+MAX_ERROR_TEXT_BYTES = 60_000  # fits a TEXT column (65,535 bytes) on MySQL/MariaDB
+MAX_ERROR_CODE_LENGTH = 100
+MAX_ATTEMPTS_LIMIT = 1000
+MAX_TASK_ID = 2**63 - 1
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+TASK_FIELDS = frozenset(
+    {"name", "executor", "payload", "group", "priority", "delay", "run_at", "max_attempts"}
+)
+
+
+def check_name(value: object, what: str, *, optional: bool = False) -> str | None:
+    """A task name, executor or group: a non-empty str of at most 255 characters."""
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise InvalidInputError(f"{what} must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidInputError(
+            f"{what} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} must not contain a NUL character")
+    return value
+
+
+def encode_payload(payload: object, max_bytes: int) -> str:
+    """The payload as JSON text, or InvalidInputError if it is not JSON or too large."""
+    try:
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"payload is not JSON-serialisable: {exc}") from exc
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise InvalidInputError(
+            f"payload is {size} bytes as JSON; the limit is {max_bytes} bytes "
+            "(QueueService(max_payload_bytes=...) changes it)"
+        )
+    return text
+
+
+def check_int(value: object, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInputError(f"{what} must be an integer, not {type(value).__name__}")
+    if not low <= value <= high:
+        raise InvalidInputError(f"{what} must be between {low} and {high}, not {value}")
+    return value
+
+
+def check_delay(delay: object) -> float:
+    """A delay in seconds (int, float or timedelta), zero or more."""
+    if delay is None:
+        return 0.0
+    if isinstance(delay, timedelta):
+        seconds = delay.total_seconds()
+    elif isinstance(delay, int | float) and not isinstance(delay, bool):
+        seconds = float(delay)
+    else:
+        raise InvalidInputError(
+            f"delay must be seconds or a timedelta, not {type(delay).__name__}"
+        )
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidInputError(f"delay must be zero or more seconds, not {delay!r}")
+    if seconds > 10 * 365 * 86400:
+        raise InvalidInputError("delay must be at most ten years")
+    return seconds
+
+
+def check_run_at(run_at: object) -> datetime | None:
+    if run_at is None:
+        return None
+    if not isinstance(run_at, datetime):
+        raise InvalidInputError(f"run_at must be a datetime, not {type(run_at).__name__}")
+    return to_naive_utc(run_at)
+
+
+def new_job(
+    spec: Mapping[str, Any], *, default_max_attempts: int, max_payload_bytes: int
+) -> NewJob:
+    """Validate one task description (the keyword arguments of ``add_task``)."""
+    unknown = set(spec) - TASK_FIELDS
+    if unknown:
+        raise InvalidInputError(f"unknown task field(s): {', '.join(sorted(unknown))}")
+    if "name" not in spec or "executor" not in spec:
+        raise InvalidInputError("a task needs a name and an executor")
+    max_attempts = spec.get("max_attempts")
+    payload = spec.get("payload")
+    return NewJob(
+        name=str(check_name(spec["name"], "name")),
+        executor=str(check_name(spec["executor"], "executor")),
+        group=check_name(spec.get("group"), "group", optional=True),
+        payload_json=encode_payload({} if payload is None else payload, max_payload_bytes),
+        priority=check_int(spec.get("priority", 0), "priority", INT32_MIN, INT32_MAX),
+        max_attempts=check_int(
+            default_max_attempts if max_attempts is None else max_attempts,
+            "max_attempts",
+            1,
+            MAX_ATTEMPTS_LIMIT,
+        ),
+        delay_seconds=check_delay(spec.get("delay")),
+        run_at=check_run_at(spec.get("run_at")),
+    )
+
+
+def check_task_id(task_id: object) -> int:
+    """A task id must be an int (bool is refused); it is not checked for existence."""
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise InvalidTaskIdError(f"task id must be an integer, not {type(task_id).__name__}")
+    return task_id
+
+
+def in_id_range(task_id: int) -> bool:
+    """Whether an id can exist at all (ids are positive 64-bit integers)."""
+    return 1 <= task_id <= MAX_TASK_ID
+
+
+def check_page(limit: object, offset: object) -> tuple[int, int]:
+    return (
+        check_int(limit, "limit", 0, 1_000_000),
+        check_int(offset, "offset", 0, MAX_TASK_ID),
+    )
+
+
+def cap_text(text: str, max_bytes: int = MAX_ERROR_TEXT_BYTES) -> str:
+    """Text cut to at most ``max_bytes`` of UTF-8, NULs escaped, with a note when cut."""
+    text = text.replace("\x00", "\\x00")
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    note = f"\n... [truncated {len(raw) - max_bytes + 64} bytes]"
+    return raw[: max_bytes - 64].decode("utf-8", errors="ignore") + note
+
+
+def error_data(message: object, stack: object, code: object) -> ErrorData:
+    """Normalise an error record; every text is capped so any backend can store it."""
+    code_text = "ERROR" if code is None or code == "" else str(code)
+    return ErrorData(
+        message=cap_text("" if message is None else str(message)),
+        stack=cap_text("" if stack is None else str(stack)),
+        code=cap_text(code_text, MAX_ERROR_CODE_LENGTH * 4)[:MAX_ERROR_CODE_LENGTH],
+    )
