@@ -35,7 +35,10 @@ class JobRepository:
             log.info(
                 "task succeeded, moved to the success table: id=%s name=%s executor=%s "
                 "execution_time_ms=%s",
-                job.id, job.name, job.executor, int(execution_time_ms),
+                job.id,
+                job.name,
+                job.executor,
+                int(execution_time_ms),
             )
         return moved
 
@@ -47,7 +50,11 @@ class JobRepository:
         if marked:
             log.warning(
                 "task failed, marked as failed: id=%s name=%s executor=%s code=%s message=%s",
-                job.id, job.name, job.executor, data.code, _short(data.message),
+                job.id,
+                job.name,
+                job.executor,
+                data.code,
+                _short(data.message),
             )
         return marked
 
@@ -57,7 +64,12 @@ class JobRepository:
         if done:
             log.info(
                 "task attempt %s/%s failed, retrying in %.1fs: id=%s name=%s executor=%s code=%s",
-                job.attempts, job.max_attempts, delay_seconds, job.id, job.name, job.executor,
+                job.attempts,
+                job.max_attempts,
+                delay_seconds,
+                job.id,
+                job.name,
+                job.executor,
                 error.code,
             )
         return done
@@ -71,7 +83,9 @@ class JobRepository:
         for row in reset:
             log.info(
                 "failed task reset to waiting: id=%s name=%s executor=%s",
-                row["id"], row["job_name"], row["executor"],
+                row["id"],
+                row["job_name"],
+                row["executor"],
             )
         return {int(row["id"]) for row in reset}
 

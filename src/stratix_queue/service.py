@@ -113,10 +113,16 @@ class QueueService:
         max_attempts: int | None = None,
         run_at: datetime | None = None,
     ) -> Job:
-        """Add one task; it is ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is."""
+        """Add one task: ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is."""
         spec = {
-            "name": name, "executor": executor, "payload": payload, "group": group,
-            "priority": priority, "delay": delay, "max_attempts": max_attempts, "run_at": run_at,
+            "name": name,
+            "executor": executor,
+            "payload": payload,
+            "group": group,
+            "priority": priority,
+            "delay": delay,
+            "max_attempts": max_attempts,
+            "run_at": run_at,
         }
         return self.add_tasks([spec])[0]
 

@@ -31,8 +31,10 @@ def _strip(lines: list[str]) -> str:
 
 def load_queries(dialect: str) -> dict[str, str]:
     """The named queries of one backend, from ``backends/sql/<dialect>.sql``."""
-    text = resources.files("stratix_queue.backends").joinpath("sql", f"{dialect}.sql").read_text(
-        encoding="utf-8"
+    text = (
+        resources.files("stratix_queue.backends")
+        .joinpath("sql", f"{dialect}.sql")
+        .read_text(encoding="utf-8")
     )
     return parse_blocks(text)
 

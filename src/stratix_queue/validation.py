@@ -73,9 +73,7 @@ def check_delay(delay: object) -> float:
     elif isinstance(delay, int | float) and not isinstance(delay, bool):
         seconds = float(delay)
     else:
-        raise InvalidInputError(
-            f"delay must be seconds or a timedelta, not {type(delay).__name__}"
-        )
+        raise InvalidInputError(f"delay must be seconds or a timedelta, not {type(delay).__name__}")
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidInputError(f"delay must be zero or more seconds, not {delay!r}")
     if seconds > 10 * 365 * 86400:

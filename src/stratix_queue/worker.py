@@ -12,7 +12,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from stratix_queue.errors import ExecutorNotFoundError, StratixQueueError
-from stratix_queue.executors import AsyncRunner, ExecutorRegistry, ExecutorSpec, error_from_exception
+from stratix_queue.executors import (
+    AsyncRunner,
+    ExecutorRegistry,
+    ExecutorSpec,
+    error_from_exception,
+)
 from stratix_queue.job import Job
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
@@ -80,8 +85,9 @@ class Worker:
 
     def run(self) -> WorkerStats:
         slots = self.options.concurrency
-        log.info("worker %s started: concurrency=%s burst=%s", self.worker_id, slots,
-                 self.options.burst)
+        log.info(
+            "worker %s started: concurrency=%s burst=%s", self.worker_id, slots, self.options.burst
+        )
         running: set[Future[None]] = set()
         with ThreadPoolExecutor(slots, thread_name_prefix="stratix-queue") as pool:
             try:
@@ -199,5 +205,6 @@ class Worker:
         self.stats.count("lost")
         log.warning(
             "task %s (%s) is no longer held by this worker; its outcome was not recorded",
-            job.id, job.name,
+            job.id,
+            job.name,
         )

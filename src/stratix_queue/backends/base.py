@@ -37,7 +37,7 @@ ID_CHUNK = 500
 class Backend(Protocol):
     """What the service layer needs from a database."""
 
-    dialect: str
+    dialect: ClassVar[str]
     url: DatabaseURL
 
     def close(self) -> None: ...
@@ -62,7 +62,7 @@ class ScriptResult:
     rowcounts: list[int]
 
 
-class _Abort(Exception):
+class _AbortError(Exception):
     """Roll the transaction back and report 'nothing changed'."""
 
 
@@ -139,7 +139,7 @@ class SqlBackend(ABC):
                     started = True
                     try:
                         result = body(session)
-                    except _Abort:
+                    except _AbortError:
                         session.rollback()
                         raise
                     session.commit()
@@ -197,12 +197,12 @@ class SqlBackend(ABC):
         def body(session: Session) -> bool:
             counts = self._run_script(session, name, params).rowcounts
             if not counts or any(count != 1 for count in counts):
-                raise _Abort
+                raise _AbortError
             return True
 
         try:
             return self._transaction(body)
-        except _Abort:
+        except _AbortError:
             return False
 
     # -- operations -------------------------------------------------------------------------

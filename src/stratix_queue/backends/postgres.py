@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, LiteralString, cast
+from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
 from stratix_queue.backends.session import Params, Result, Session
@@ -20,15 +20,19 @@ from stratix_queue.urls import scrub
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg.rows import dict_row
     from psycopg.pq import TransactionStatus
+    from psycopg.rows import dict_row
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise DriverNotInstalledError(
         "PostgreSQL needs psycopg 3: pip install 'stratix-queue[postgres]'"
     ) from exc
 
 CONNECT_TIMEOUT_S = 10
-_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
+_TRANSIENT = (
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+    pg_errors.LockNotAvailable,
+)
 _SCHEMA = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn)
 
 
@@ -38,7 +42,7 @@ class PostgresSession(Session):
 
     def run(self, sql: str, params: Params | None = None) -> Result:
         # The SQL comes from the package's own .sql files, never from values.
-        cursor = self.conn.execute(cast(LiteralString, sql), dict(params or {}))
+        cursor = self.conn.execute(sql, dict(params or {}))
         if cursor.description is None:
             return Result(rowcount=cursor.rowcount)
         rows = cursor.fetchall()
@@ -66,15 +70,18 @@ class PostgresBackend(SqlBackend):
         url = self.url
         try:
             conn = psycopg.connect(
-                host=url.host,
-                port=url.port,
-                user=url.user or None,
-                password=url.password or None,
-                dbname=url.database or None,
+                psycopg.conninfo.make_conninfo(
+                    "",
+                    host=url.host,
+                    port=url.port,
+                    user=url.user or None,
+                    password=url.password or None,
+                    dbname=url.database or None,
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    **url.query,  # e.g. sslmode, options, application_name
+                ),
                 autocommit=True,
                 row_factory=dict_row,
-                connect_timeout=int(url.query.get("connect_timeout", CONNECT_TIMEOUT_S)),
-                **{k: v for k, v in url.query.items() if k != "connect_timeout"},
             )
         except psycopg.Error as exc:
             raise DatabaseUnavailableError(

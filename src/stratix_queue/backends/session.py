@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -99,7 +100,5 @@ class Pool:
 
 
 def _close_quietly(session: Session) -> None:
-    try:
+    with contextlib.suppress(Exception):  # a broken connection may fail to close
         session.close()
-    except Exception:  # noqa: S110 - a broken connection may fail to close; nothing to do
-        pass

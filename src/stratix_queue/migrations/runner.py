@@ -128,7 +128,9 @@ class MigrationRunner:
         if status.legacy:
             chunks.append(self._sql_record_legacy())
         for step in self.plan(status.current, target):
-            chunks.append(f"-- {step.direction}: {step.migration.version:03d}_{step.migration.name}")
+            chunks.append(
+                f"-- {step.direction}: {step.migration.version:03d}_{step.migration.name}"
+            )
             chunks.append(step.sql.strip())
             chunks.append(self._sql_bookkeeping(step))
         return "\n\n".join(chunks) + "\n"

@@ -1,0 +1,111 @@
+"""Test databases on the real servers, and raw SQL for checking what the queue wrote.
+
+Each test run creates its own databases (``stratix_t_<random>``) and drops them at the end, so
+runs never disturb each other. Raw SQL here goes through the drivers directly: tests check the
+tables themselves, not only what the queue's API says.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pymysql
+
+from stratix_queue.urls import parse_url
+
+BACKENDS = ("sqlite", "postgres", "mysql")
+ADMIN_URLS = {
+    "postgres": os.environ.get("STRATIX_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test"),
+    "mysql": os.environ.get("STRATIX_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+}
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def connect(url: str) -> Any:
+    """A raw DB-API connection in autocommit mode."""
+    parsed = parse_url(url)
+    if parsed.dialect == "sqlite":
+        return sqlite3.connect(parsed.path, isolation_level=None, timeout=30)
+    if parsed.dialect == "postgres":
+        return psycopg.connect(
+            host=parsed.host,
+            port=parsed.port,
+            user=parsed.user or None,
+            dbname=parsed.database,
+            autocommit=True,
+            connect_timeout=5,
+        )
+    return pymysql.connect(
+        host=parsed.host,
+        port=parsed.port or 3306,
+        user=parsed.user or "root",
+        password=parsed.password,
+        database=parsed.database or None,
+        autocommit=True,
+        charset="utf8mb4",
+        connect_timeout=5,
+        init_command="SET time_zone = '+00:00'",
+    )
+
+
+def query(url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement; SQL uses %s placeholders (turned into ? for SQLite)."""
+    conn = connect(url)
+    try:
+        if parse_url(url).dialect == "sqlite":
+            cursor = conn.execute(sql.replace("%s", "?"), tuple(params))
+        else:
+            cursor = conn.cursor()
+            cursor.execute(sql, tuple(params) or None)
+        rows = cursor.fetchall() if cursor.description else []
+        return [tuple(row) for row in rows]
+    finally:
+        conn.close()
+
+
+def scalar(url: str, sql: str, params: Sequence[Any] = ()) -> Any:
+    rows = query(url, sql, params)
+    return rows[0][0] if rows else None
+
+
+def reachable(dialect: str) -> str | None:
+    """None if the server answers, else why not."""
+    try:
+        connect(ADMIN_URLS[dialect]).close()
+    except Exception as exc:  # any failure to connect means: not reachable
+        return f"{dialect} at {ADMIN_URLS[dialect]} is not reachable: {exc}"
+    return None
+
+
+def create_database(dialect: str) -> str:
+    name = f"stratix_t_{uuid.uuid4().hex[:12]}"
+    admin = ADMIN_URLS[dialect]
+    if dialect == "postgres":
+        query(admin, f"CREATE DATABASE {name}")
+    else:
+        query(admin, f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+    return _with_database(admin, name)
+
+
+def drop_database(url: str) -> None:
+    parsed = parse_url(url)
+    admin = ADMIN_URLS[parsed.dialect]
+    if parsed.dialect == "postgres":
+        query(admin, f"DROP DATABASE IF EXISTS {parsed.database} WITH (FORCE)")
+    else:
+        query(admin, f"DROP DATABASE IF EXISTS {parsed.database}")
+
+
+def clear_tables(url: str) -> None:
+    for table in ("queue_jobs", "queue_success", "queue_groups"):
+        query(url, f"DELETE FROM {table}")
