@@ -38,9 +38,9 @@ class ClaimParams:
 class ErrorData:
     """A failure to record, with its texts already capped to what every backend stores."""
 
-    message: str
-    stack: str
-    code: str
+    message: str | None
+    stack: str | None
+    code: str | None
 
 
 @dataclass(frozen=True, slots=True)

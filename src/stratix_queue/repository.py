@@ -54,7 +54,7 @@ class JobRepository:
                 job.name,
                 job.executor,
                 data.code,
-                _short(data.message),
+                _short(data.message or ""),
             )
         return marked
 

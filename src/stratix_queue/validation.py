@@ -147,10 +147,9 @@ def cap_text(text: str, max_bytes: int = MAX_ERROR_TEXT_BYTES) -> str:
 
 
 def error_data(message: object, stack: object, code: object) -> ErrorData:
-    """Normalise an error record; every text is capped so any backend can store it."""
-    code_text = "ERROR" if code is None or code == "" else str(code)
+    """Normalise an error record: texts capped so any backend can store them; None stays NULL."""
     return ErrorData(
-        message=cap_text("" if message is None else str(message)),
-        stack=cap_text("" if stack is None else str(stack)),
-        code=cap_text(code_text, MAX_ERROR_CODE_LENGTH * 4)[:MAX_ERROR_CODE_LENGTH],
+        message=None if message is None else cap_text(str(message)),
+        stack=None if stack is None else cap_text(str(stack)),
+        code=None if code is None else cap_text(str(code))[:MAX_ERROR_CODE_LENGTH],
     )
