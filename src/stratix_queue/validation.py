@@ -38,6 +38,10 @@ def check_name(value: object, what: str, *, optional: bool = False) -> str | Non
         )
     if "\x00" in value:
         raise InvalidInputError(f"{what} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{what} is not valid Unicode (a lone surrogate)") from None
     return value
 
 
@@ -47,7 +51,11 @@ def encode_payload(payload: object, max_bytes: int) -> str:
         text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"payload is not JSON-serialisable: {exc}") from exc
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: JSON can carry it escaped, losslessly
+        text = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        size = len(text)
     if size > max_bytes:
         raise InvalidInputError(
             f"payload is {size} bytes as JSON; the limit is {max_bytes} bytes "
@@ -138,12 +146,11 @@ def check_page(limit: object, offset: object) -> tuple[int, int]:
 
 def cap_text(text: str, max_bytes: int = MAX_ERROR_TEXT_BYTES) -> str:
     """Text cut to at most ``max_bytes`` of UTF-8, NULs escaped, with a note when cut."""
-    text = text.replace("\x00", "\\x00")
-    raw = text.encode("utf-8")
+    raw = text.replace("\x00", "\\x00").encode("utf-8", errors="backslashreplace")
     if len(raw) <= max_bytes:
-        return text
-    note = f"\n... [truncated {len(raw) - max_bytes + 64} bytes]"
-    return raw[: max_bytes - 64].decode("utf-8", errors="ignore") + note
+        return raw.decode("utf-8")
+    kept = raw[: max_bytes - 64].decode("utf-8", errors="ignore")
+    return f"{kept}\n... [truncated {len(raw) - len(kept.encode('utf-8'))} bytes]"
 
 
 def error_data(message: object, stack: object, code: object) -> ErrorData:

@@ -1,0 +1,136 @@
+"""The named SQL blocks and the migrations of the three backends stay in step."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from stratix_queue.migrations.runner import load_migrations
+from stratix_queue.sqlfile import load_queries, parse_blocks, split_statements
+
+DIALECTS = ("sqlite", "postgres", "mysql")
+
+
+@pytest.fixture(scope="module")
+def queries() -> dict[str, dict[str, str]]:
+    return {dialect: load_queries(dialect) for dialect in DIALECTS}
+
+
+def test_every_backend_defines_the_same_blocks(queries: dict[str, dict[str, str]]) -> None:
+    names = {dialect: set(blocks) for dialect, blocks in queries.items()}
+    assert names["sqlite"] == names["postgres"] == names["mysql"], {
+        dialect: sorted(found ^ names["sqlite"]) for dialect, found in names.items()
+    }
+    # the blocks the shared backend core relies on are among them
+    for needed in (
+        "insert_jobs",
+        "insert_job_row",
+        "get_job",
+        "list_failed",
+        "mark_as_failed",
+        "move_to_success",
+        "retry_failed",
+        "claim_jobs",
+        "count_by_status",
+        "table_exists",
+    ):
+        assert needed in names["sqlite"], needed
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_block_has_sql(queries: dict[str, dict[str, str]], dialect: str) -> None:
+    assert len(queries[dialect]) >= 10
+    for name, sql in queries[dialect].items():
+        assert sql.strip(), f"{dialect}.{name} is empty"
+        assert not sql.rstrip().endswith(";"), f"{dialect}.{name} keeps its final ';'"
+        assert "-- name:" not in sql, f"{dialect}.{name} swallowed the next block"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_insert_markers_match_across_backends(
+    queries: dict[str, dict[str, str]], dialect: str
+) -> None:
+    """``{rows}``/``__N__`` are expanded by the shared insert code: used alike everywhere.
+
+    (``{ids}`` may differ: a backend without RETURNING chains statements through it.)
+    """
+    for name, sql in queries[dialect].items():
+        reference = queries["sqlite"][name]
+        for marker in ("{rows}", "__N__"):
+            assert (marker in sql) == (marker in reference), f"{dialect}.{name} {marker}"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_placeholders_name_the_same_parameters(
+    queries: dict[str, dict[str, str]], dialect: str
+) -> None:
+    def params(sql: str) -> set[str]:
+        return set(re.findall(r"%\((\w+)\)s", sql)) | set(re.findall(r"(?<![:\w]):(\w+)", sql))
+
+    for name, sql in queries[dialect].items():
+        assert params(sql) == params(queries["sqlite"][name]), f"{dialect}.{name}"
+
+
+def test_parse_blocks_splits_and_strips() -> None:
+    text = (
+        "-- a header, ignored\n"
+        "SELECT 'header';\n"
+        "-- name: first\n"
+        "SELECT 1;\n"
+        "\n"
+        "--   name:   second  \n"
+        "-- a comment inside a block is dropped\n"
+        "UPDATE t SET a = 1;\n"
+        "DELETE FROM t;\n"
+    )
+    assert parse_blocks(text) == {
+        "first": "SELECT 1",
+        "second": "UPDATE t SET a = 1;\nDELETE FROM t",
+    }
+
+
+def test_parse_blocks_rejects_a_duplicate_name() -> None:
+    text = "-- name: same\nSELECT 1;\n-- name: other\nSELECT 2;\n-- name: same\nSELECT 3;\n"
+    with pytest.raises(ValueError, match="same"):
+        parse_blocks(text)
+
+
+def test_split_statements() -> None:
+    script = (
+        "-- leading comment\n"
+        "CREATE TABLE t (\n    a INT\n);\n"
+        "INSERT INTO t VALUES (1);\n"
+        "-- trailing comment\n"
+    )
+    assert split_statements(script) == [
+        "CREATE TABLE t (\n    a INT\n)",
+        "INSERT INTO t VALUES (1)",
+    ]
+    assert split_statements("SELECT 1") == ["SELECT 1"]
+    assert split_statements("-- only a comment\n") == []
+
+
+def test_migrations_match_across_backends() -> None:
+    found = {dialect: load_migrations(dialect) for dialect in DIALECTS}
+    shapes = {
+        dialect: [(m.version, m.name) for m in migrations] for dialect, migrations in found.items()
+    }
+    assert shapes["sqlite"] == shapes["postgres"] == shapes["mysql"]
+    versions = [version for version, _ in shapes["sqlite"]]
+    assert versions == list(range(1, len(versions) + 1))
+    assert "add_failed_status" in [name for _, name in shapes["sqlite"]]
+    for dialect, migrations in found.items():
+        for migration in migrations:
+            for direction in ("up", "down"):
+                sql = getattr(migration, direction)
+                assert split_statements(sql), f"{dialect} {migration.version} {direction} is empty"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_add_failed_status_allows_failed(dialect: str) -> None:
+    [migration] = [m for m in load_migrations(dialect) if m.name == "add_failed_status"]
+    assert "chk_queue_jobs_status" in migration.up
+    assert "'failed'" in migration.up
+    for column in ("error_message", "error_stack", "error_code", "failed_at"):
+        assert column in migration.up, column
