@@ -93,5 +93,6 @@ def _parse_sqlite(url: str) -> DatabaseURL:
 
 
 def scrub(text: str, password: str) -> str:
-    """A message with the password, if any, replaced by ``***``."""
-    return text.replace(password, "***") if password else text
+    """A driver message on one line, with the password, if any, replaced by ``***``."""
+    line = " ".join(text.split())
+    return line.replace(password, "***") if password else line

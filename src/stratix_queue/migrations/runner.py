@@ -170,25 +170,32 @@ class MigrationRunner:
 
     def migrate(self, target: int | None = None) -> list[Step]:
         """Bring the schema to ``target`` (default: latest); returns the steps applied."""
+        self.plan(0, target)  # a bad target fails here, before anything is written
         done: list[Step] = []
         with self._locked() as session:
-            applied, legacy = self._applied(session)
-            session.run(self.backend.queries["create_migrations_table"])
-            if legacy:
-                self._adopt_legacy(session)
-            current = max((a.version for a in applied), default=0)
+            current = self._prepare(session)
             for step in self.plan(current, target):
                 if self._apply(session, step):
                     done.append(step)
         return done
 
-    def _adopt_legacy(self, session: Session) -> None:
-        legacy = self.migrations[LEGACY_VERSION - 1]
-        log.info("found a pre-update queue database; recording it as version %s", legacy.version)
-        session.run(
-            self.backend.queries["record_migration"],
-            {"version": legacy.version, "name": legacy.name},
-        )
+    def _prepare(self, session: Session) -> int:
+        """Create the version table and adopt a pre-update database as version 1, inside one
+        write transaction (on SQLite that is the only lock there is); returns the version."""
+        queries = self.backend.queries
+        session.begin()
+        try:
+            applied, legacy = self._applied(session)
+            session.run(queries["create_migrations_table"])
+            if legacy:
+                log.info("found a pre-update queue database; recording it as version 1")
+                record = {"version": applied[0].version, "name": applied[0].name}
+                session.run(queries["record_migration"], record)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return max((a.version for a in applied), default=0)
 
     def _apply(self, session: Session, step: Step) -> bool:
         """Apply one step; False if another migrator applied it meanwhile (SQLite has no lock

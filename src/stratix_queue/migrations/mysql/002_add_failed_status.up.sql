@@ -1,10 +1,12 @@
 -- The seed's migration_add_failed_status. MySQL and MariaDB commit each DDL statement on its
 -- own: if one fails, those before it stay applied and the version is not recorded.
+-- failed_at is DATETIME(6) like every time column here (UTC, as TIMESTAMP is in PostgreSQL):
+-- a MySQL TIMESTAMP would convert by the session time zone when copied from DATETIME.
 ALTER TABLE queue_jobs
     ADD COLUMN error_message TEXT NULL,
     ADD COLUMN error_stack TEXT NULL,
     ADD COLUMN error_code VARCHAR(100) NULL,
-    ADD COLUMN failed_at TIMESTAMP(6) NULL;
+    ADD COLUMN failed_at DATETIME(6) NULL;
 ALTER TABLE queue_jobs DROP CONSTRAINT chk_queue_jobs_status;
 ALTER TABLE queue_jobs ADD CONSTRAINT chk_queue_jobs_status
     CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'));

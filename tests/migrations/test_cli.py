@@ -1,0 +1,137 @@
+"""`stratix-queue migrate`, run as a real subprocess on each backend."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stratix_queue import QueueService
+from stratix_queue.urls import URL_ENV
+from tests.migrations import helpers as h
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != URL_ENV}
+    return subprocess.run(
+        [sys.executable, "-m", "stratix_queue", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+
+
+def version(url: str) -> int:
+    with QueueService(url) as queue:
+        return queue.migration_status().current
+
+
+def test_cli_migrate_status_down_and_sql(fresh_url: str) -> None:
+    status = cli("--url", fresh_url, "migrate", "status")
+    assert status.returncode == 0, status.stderr
+    assert "current version: 0 (latest: 3)" in status.stdout
+    assert "pending  001_initial" in status.stdout
+
+    up = cli("--url", fresh_url, "migrate")
+    assert up.returncode == 0, up.stderr
+    assert [line.split() for line in up.stdout.splitlines()] == [
+        ["up", "001_initial"],
+        ["up", "002_add_failed_status"],
+        ["up", "003_worker_leases"],
+    ]
+    assert h.version_rows(fresh_url) == [
+        (1, "initial"),
+        (2, "add_failed_status"),
+        (3, "worker_leases"),
+    ]
+
+    again = cli("--url", fresh_url, "migrate")
+    assert again.returncode == 0, again.stderr
+    assert "up to date (version 3)" in again.stdout
+
+    status = cli("--url", fresh_url, "migrate", "status")
+    assert status.returncode == 0, status.stderr
+    assert "current version: 3 (latest: 3)" in status.stdout
+    assert "applied  003_worker_leases" in status.stdout
+    assert "pending" not in status.stdout
+
+    # --sql prints what --to 1 would run and changes nothing
+    before = h.schema(fresh_url)
+    printed = cli("--url", fresh_url, "migrate", "--to", "1", "--sql")
+    assert printed.returncode == 0, printed.stderr
+    assert "-- down: 003_worker_leases" in printed.stdout
+    assert "-- down: 002_add_failed_status" in printed.stdout
+    assert "DELETE FROM stratix_queue_migrations WHERE version = 2;" in printed.stdout
+    with QueueService(fresh_url) as queue:
+        assert printed.stdout == queue.migration_sql(1)
+    assert version(fresh_url) == 3
+    assert h.schema(fresh_url) == before
+
+    down = cli("--url", fresh_url, "migrate", "--to", "1")
+    assert down.returncode == 0, down.stderr
+    assert [line.split() for line in down.stdout.splitlines()] == [
+        ["down", "003_worker_leases"],
+        ["down", "002_add_failed_status"],
+    ]
+    assert version(fresh_url) == 1
+    assert "queue_failures" in h.schema(fresh_url)["tables"]
+
+
+def test_cli_sql_output_applied_by_hand(fresh_url: str) -> None:
+    printed = cli("--url", fresh_url, "migrate", "--to", "2", "--sql")
+    assert printed.returncode == 0, printed.stderr
+    assert h.schema(fresh_url)["tables"] == []  # printing created nothing
+    h.apply_script(fresh_url, printed.stdout)
+    assert version(fresh_url) == 2
+    assert h.version_rows(fresh_url) == [(1, "initial"), (2, "add_failed_status")]
+    status = cli("--url", fresh_url, "migrate", "status")
+    assert "pending  003_worker_leases" in status.stdout
+
+
+def test_cli_bad_target_fails_cleanly(fresh_url: str) -> None:
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=2)
+    before = h.schema(fresh_url)
+    result = cli("--url", fresh_url, "migrate", "--to", "99")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "99" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert h.schema(fresh_url) == before
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("stratix-queue: error:")
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.mark.parametrize("args", [["migrate"], ["migrate", "status"], ["migrate", "--sql"]])
+def test_cli_unknown_url_scheme(args: list[str]) -> None:
+    result = cli("--url", "foo://x", *args)
+    _assert_one_line_error(result, "foo")
+    assert result.stdout == ""
+
+
+def test_cli_unreachable_postgres_is_one_line() -> None:
+    result = cli("--url", "postgresql://root@127.0.0.1:1/nowhere", "migrate", "status")
+    _assert_one_line_error(result, "127.0.0.1")
+
+
+def test_cli_unreachable_mysql_is_one_line() -> None:
+    result = cli("--url", "mysql://root@127.0.0.1:1/nowhere", "migrate", "status")
+    _assert_one_line_error(result, "127.0.0.1")

@@ -1,0 +1,231 @@
+"""Upgrading a pre-update database with data, down-then-up, and the status CHECK constraint."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from stratix_queue import Job, JobStatus, QueueService
+from tests import dbs
+from tests.conftest import SELECTED
+from tests.migrations import helpers as h
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def assert_upgraded(url: str, ids: dict[str, int]) -> None:
+    """Every legacy row survived the upgrade to the latest layout, with its data."""
+    tables = h.schema(url)["tables"]
+    assert "queue_failures" not in tables
+    assert "metadata" not in h.column_names(url, "queue_success")
+
+    jobs = {
+        int(i): (name, status, locked_by)
+        for i, name, status, locked_by in dbs.query(
+            url, "SELECT id, job_name, status, locked_by FROM queue_jobs"
+        )
+    }
+    expected_status = {
+        name: ("failed" if where in ("failures", "both") else status)
+        for name, _, _, status, where in h.LEGACY_ROWS
+        if where != "success"
+    }
+    assert {jobs[i][0]: jobs[i][1] for i in jobs} == expected_status
+    assert {jobs[i][0]: i for i in jobs} == {n: ids[n] for n in expected_status}
+    # the dual row is one row, and no longer locked by the long-gone worker
+    assert jobs[ids["legacy-dual"]][2] is None
+
+    success = dbs.query(url, "SELECT id, job_name, execution_time FROM queue_success")
+    assert sorted((int(i), n, int(t)) for i, n, t in success) == sorted(
+        (ids[n], n, 1234) for n, *_, where in h.LEGACY_ROWS if where == "success"
+    )
+
+    with QueueService(url) as queue:
+        for name, (message, stack, code, failed_at) in h.LEGACY_ERRORS.items():
+            job = queue.get_task(ids[name])
+            assert isinstance(job, Job)
+            assert job.status is JobStatus.FAILED
+            assert job.is_failed()
+            assert job.name == name
+            assert job.payload == {"name": name}
+            assert job.group == next(g for n, _, g, *_ in h.LEGACY_ROWS if n == name)
+            info = job.get_error_info()
+            assert info is not None
+            assert (info.message, info.stack, info.code) == (message, stack, code)
+            assert info.failed_at == _utc(failed_at)
+        # the seed's query, verbatim: newest failure first
+        rows = dbs.query(
+            url,
+            "SELECT id, job_name, error_message, failed_at FROM queue_jobs "
+            "WHERE status = 'failed' ORDER BY failed_at DESC;",
+        )
+        assert [r[1] for r in rows] == ["legacy-dual", "legacy-failed-2", "legacy-failed-1"]
+        assert [j.id for j in queue.get_failed_tasks(100, 0)] == [r[0] for r in rows]
+        assert queue.get_failed_tasks_stats().total == 3
+
+        # no id reuse: a new task gets an id past every id ever handed out
+        new = queue.add_tasks([{"name": f"new-{n}", "executor": "mail"} for n in range(3)])
+        assert min(job.id for job in new) > max(ids.values())
+
+        # the migrated failures are retryable; a non-failed task is not
+        for name in h.LEGACY_ERRORS:
+            assert queue.retry_failed_task(ids[name]) is True
+            job = queue.get_task(ids[name])
+            assert job is not None
+            assert job.status is JobStatus.WAITING
+        assert queue.retry_failed_task(ids["legacy-waiting"]) is False
+        assert queue.get_failed_tasks(100, 0) == []
+
+
+def test_legacy_upgrade_keeps_every_row(fresh_url: str) -> None:
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=1)
+        ids = h.insert_legacy_data(fresh_url)
+        assert set(h.column_names(fresh_url, "queue_success")) >= {"metadata"}
+        steps = queue.migrate()
+        assert [(s.direction, s.migration.version) for s in steps] == [("up", 2), ("up", 3)]
+        assert queue.migration_status().current == queue.migration_status().latest
+    assert_upgraded(fresh_url, ids)
+    assert dbs.query(fresh_url, "SELECT group_name, status FROM queue_groups") == [
+        ("frozen", "paused")
+    ]
+
+
+def test_legacy_without_version_table_is_detected_and_upgraded(fresh_url: str) -> None:
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=1)
+        ids = h.insert_legacy_data(fresh_url)
+        dbs.query(fresh_url, "DROP TABLE stratix_queue_migrations")
+
+        status = queue.migration_status()
+        assert status.legacy is True
+        assert status.current == 1
+        assert [a.version for a in status.applied] == [1]
+        assert [m.version for m in status.pending] == [2, 3]
+
+        steps = queue.migrate()
+        assert [(s.direction, s.migration.version) for s in steps] == [("up", 2), ("up", 3)]
+        status = queue.migration_status()
+        assert (status.legacy, status.current, status.pending) == (False, 3, [])
+    assert h.version_rows(fresh_url) == [
+        (1, "initial"),
+        (2, "add_failed_status"),
+        (3, "worker_leases"),
+    ]
+    assert_upgraded(fresh_url, ids)
+
+
+class BoomError(Exception):
+    code = "E_BOOM"
+
+
+def _snapshot(url: str) -> dict[str, Any]:
+    jobs = dbs.query(
+        url,
+        "SELECT id, job_name, executor, group_name, payload, status, priority, attempts, "
+        "max_attempts, created_at, error_message, error_stack, error_code, failed_at "
+        "FROM queue_jobs ORDER BY id",
+    )
+    success = dbs.query(
+        url, "SELECT id, job_name, execution_time, created_at FROM queue_success ORDER BY id"
+    )
+    return {"jobs": jobs, "success": success}
+
+
+def test_down_then_up_loses_no_row(fresh_url: str) -> None:
+    with QueueService(fresh_url) as queue:
+        queue.migrate()
+
+        @queue.executor("ok")
+        def ok(payload: Any, job: Job) -> None:
+            return None
+
+        @queue.executor("boom")
+        def boom(payload: Any, job: Job) -> None:
+            raise BoomError(f"boom {payload['n']}")
+
+        queue.add_tasks(
+            [
+                {"name": "s1", "executor": "ok", "payload": {"n": 1}},
+                {"name": "f1", "executor": "boom", "payload": {"n": 2}, "group": "g1"},
+                {"name": "s2", "executor": "ok", "payload": {"n": 3}},
+                {"name": "f2", "executor": "boom", "payload": {"n": 4}},
+            ]
+        )
+        queue.run_worker(concurrency=1, burst=True)
+        queue.pause_group("frozen")
+        queue.add_tasks(
+            [
+                {"name": "w1", "executor": "ok", "payload": {"n": 5}},
+                {"name": "d1", "executor": "ok", "payload": {"n": 6}, "delay": 3600},
+                {"name": "p1", "executor": "ok", "payload": {"n": 7}, "group": "frozen"},
+            ]
+        )
+        before = _snapshot(fresh_url)
+        statuses = sorted(row[5] for row in before["jobs"])
+        assert statuses == ["delayed", "failed", "failed", "paused", "waiting"]
+        assert len(before["success"]) == 2
+        failed = {row[0]: row for row in before["jobs"] if row[5] == "failed"}
+        assert all(row[10] and row[11] and row[12] == "E_BOOM" for row in failed.values())
+
+        queue.migrate(to=1)
+        moved = dbs.query(
+            fresh_url,
+            "SELECT id, job_name, error_message, error_stack, error_code FROM queue_failures "
+            "ORDER BY id",
+        )
+        assert moved == [(row[0], row[1], row[10], row[11], row[12]) for row in failed.values()]
+        kept = dbs.query(fresh_url, "SELECT id, status FROM queue_jobs ORDER BY id")
+        assert kept == [(row[0], row[5]) for row in before["jobs"] if row[5] != "failed"]
+        assert "error_message" not in h.column_names(fresh_url, "queue_jobs")
+
+        queue.migrate()
+        assert _snapshot(fresh_url) == before
+        # and they are still ordinary failed tasks
+        info = queue.get_task(next(iter(failed)))
+        assert info is not None
+        assert info.get_error_info() is not None
+        assert info.get_error_info().code == "E_BOOM"  # type: ignore[union-attr]
+
+
+def _insert_status(url: str, status: str) -> None:
+    dbs.query(
+        url,
+        "INSERT INTO queue_jobs (job_name, executor, payload, status) VALUES (%s, %s, %s, %s)",
+        (f"chk-{status}", "x", "{}", status),
+    )
+
+
+def test_status_check_constraint(fresh_url: str) -> None:
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=1)
+        _insert_status(fresh_url, "waiting")
+        with pytest.raises(Exception, match="chk_queue_jobs_status") as caught:
+            _insert_status(fresh_url, "failed")
+        assert not isinstance(caught.value, AssertionError)
+
+        queue.migrate()
+        _insert_status(fresh_url, "failed")
+        with pytest.raises(Exception, match="chk_queue_jobs_status"):
+            _insert_status(fresh_url, "bogus")
+    rows = dbs.query(fresh_url, "SELECT job_name, status FROM queue_jobs ORDER BY job_name")
+    assert rows == [("chk-failed", "failed"), ("chk-waiting", "waiting")]
+
+
+@pytest.mark.skipif("mysql" not in SELECTED, reason="mysql not selected")
+@pytest.mark.parametrize("backend", ["mysql"])
+def test_mysql_sql_by_hand_in_a_non_utc_session_keeps_failed_at(fresh_url: str) -> None:
+    """A DBA's session often runs in the server's local time zone, not UTC."""
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=1)
+        ids = h.insert_legacy_data(fresh_url)
+        h.apply_script(fresh_url, queue.migration_sql(), setup="SET time_zone = '+02:00'")
+        assert queue.migration_status().current == 3
+        for name, (*_, failed_at) in h.LEGACY_ERRORS.items():
+            job = queue.get_task(ids[name])
+            assert job is not None
+            assert job.failed_at == _utc(failed_at)
