@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import pickle
 import random
 import threading
 import traceback
@@ -15,10 +16,17 @@ from typing import Any
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.job import Job
 from stratix_queue.params import ErrorData
-from stratix_queue.validation import MAX_ATTEMPTS_LIMIT, check_int, check_name, error_data
+from stratix_queue.validation import (
+    MAX_ATTEMPTS_LIMIT,
+    check_int,
+    check_name,
+    check_timeout,
+    error_data,
+)
 
 Backoff = Callable[[int], float]
 MAX_BACKOFF_SECONDS = 3600.0
+ISOLATIONS = ("thread", "process")
 
 
 def exponential_backoff(attempt: int) -> float:
@@ -35,6 +43,8 @@ class ExecutorSpec:
     wants_job: bool
     max_attempts: int | None
     backoff: Backoff
+    timeout: float | None = None
+    isolation: str = "thread"  # "process": a child process, killed on timeout
 
     def arguments(self, job: Job) -> tuple[Any, ...]:
         return (job.payload, job) if self.wants_job else (job.payload,)
@@ -53,12 +63,18 @@ class ExecutorRegistry:
         *,
         max_attempts: int | None = None,
         backoff: Backoff | float | None = None,
+        timeout: float | None = None,
+        isolation: str = "thread",
     ) -> ExecutorSpec:
         check_name(name, "executor name")
         if not callable(func):
             raise InvalidInputError(f"executor {name!r} must be callable")
         if max_attempts is not None:
             check_int(max_attempts, "max_attempts", 1, MAX_ATTEMPTS_LIMIT)
+        if isolation not in ISOLATIONS:
+            raise InvalidInputError(f"isolation must be one of {ISOLATIONS}, not {isolation!r}")
+        if isolation == "process":
+            _check_picklable(name, func)
         spec = ExecutorSpec(
             name=name,
             func=func,
@@ -66,6 +82,8 @@ class ExecutorRegistry:
             wants_job=_takes_two_arguments(func),
             max_attempts=max_attempts,
             backoff=_backoff(backoff),
+            timeout=check_timeout(timeout),
+            isolation=isolation,
         )
         self._specs[name] = spec
         return spec
@@ -79,6 +97,16 @@ class ExecutorRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._specs)
+
+
+def _check_picklable(name: str, func: Callable[..., Any]) -> None:
+    try:
+        pickle.dumps(func)
+    except Exception as exc:
+        raise InvalidInputError(
+            f"executor {name!r} runs in a child process, so it must be a module-level function "
+            f"the child can import ({exc})"
+        ) from None
 
 
 def _takes_two_arguments(func: Callable[..., Any]) -> bool:
@@ -119,11 +147,11 @@ class AsyncRunner:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def run(self, spec: ExecutorSpec, job: Job) -> Any:
+    def run(self, spec: ExecutorSpec, job: Job, timeout: float | None = None) -> Any:
+        """Run the coroutine on the shared loop; on timeout it is cancelled (TimeoutError)."""
         loop = self._ensure_loop()
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(
-            spec.func(*spec.arguments(job)), loop
-        )
+        coro = asyncio.wait_for(spec.func(*spec.arguments(job)), timeout)
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
         return future.result()
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:

@@ -56,6 +56,7 @@ class Job:
     error_stack: str | None = None
     error_code: str | None = None
     failed_at: datetime | None = None
+    timeout: float | None = None  # seconds; None: the executor's default, if any
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
@@ -84,6 +85,7 @@ class Job:
             error_stack=row.get("error_stack"),
             error_code=row.get("error_code"),
             failed_at=to_utc(row.get("failed_at")),
+            timeout=None if row.get("timeout_seconds") is None else float(row["timeout_seconds"]),
         )
 
     def is_failed(self) -> bool:
@@ -99,6 +101,55 @@ class Job:
             stack=self.error_stack,
             code=self.error_code,
             failed_at=self.failed_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptError:
+    """The error of one failed attempt of a task (its history, oldest first)."""
+
+    attempt: int
+    message: str | None
+    stack: str | None
+    code: str | None
+    worker_id: str | None
+    failed_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AttemptError:
+        return cls(
+            attempt=int(row["attempt"]),
+            message=row["error_message"],
+            stack=row["error_stack"],
+            code=row["error_code"],
+            worker_id=row["worker_id"],
+            failed_at=to_utc(row["failed_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A worker registered in ``queue_workers``."""
+
+    id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    groups: list[str] | None
+    started_at: datetime | None
+    last_heartbeat_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> WorkerInfo:
+        groups = row.get("group_names")
+        return cls(
+            id=row["id"],
+            hostname=row["hostname"],
+            pid=int(row["pid"]),
+            concurrency=int(row["concurrency"]),
+            groups=json.loads(groups) if groups else None,
+            started_at=to_utc(row["started_at"]),
+            last_heartbeat_at=to_utc(row["last_heartbeat_at"]),
         )
 
 

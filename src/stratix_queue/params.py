@@ -18,6 +18,7 @@ class NewJob:
     max_attempts: int
     delay_seconds: float
     run_at: datetime | None  # naive UTC; wins over delay_seconds when set
+    timeout_seconds: float | None = None
 
     @property
     def delayed(self) -> bool:
@@ -32,6 +33,18 @@ class ClaimParams:
     lease_token: str
     limit: int
     lease_seconds: float
+    groups: tuple[str, ...] | None = None  # None: every group (and tasks without one)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    """A live worker as registered in ``queue_workers``."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    group_names: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,15 @@ from typing import Any, TypeVar
 from stratix_queue.backends import open_backend
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import Backoff, ExecutorRegistry
-from stratix_queue.job import FailedTasksStats, Job, JobStatus, RetryResult
+from stratix_queue.job import (
+    AttemptError,
+    FailedTasksStats,
+    Job,
+    JobStatus,
+    RetryResult,
+    WorkerInfo,
+)
+from stratix_queue.maintenance import LeaseSettings
 from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
 from stratix_queue.repository import JobRepository
 from stratix_queue.urls import parse_url, resolve_url
@@ -21,6 +29,7 @@ from stratix_queue.validation import (
     check_name,
     check_page,
     check_task_id,
+    check_timeout,
     in_id_range,
     new_job,
 )
@@ -80,12 +89,30 @@ class QueueService:
     # -- executors --------------------------------------------------------------------------
 
     def executor(
-        self, name: str, *, max_attempts: int | None = None, backoff: Backoff | float | None = None
+        self,
+        name: str,
+        *,
+        max_attempts: int | None = None,
+        backoff: Backoff | float | None = None,
+        timeout: float | timedelta | None = None,
+        isolation: str = "thread",
     ) -> Callable[[F], F]:
-        """Register a sync or async function as the executor called ``name``."""
+        """Register a sync or async function as the executor called ``name``.
+
+        ``max_attempts``: default for its tasks; ``backoff``: seconds, or a function of the
+        attempt number, before a retry; ``timeout``: default seconds per attempt;
+        ``isolation="process"``: run each call in a child process that a timeout kills.
+        """
 
         def register(func: F) -> F:
-            self.executors.register(name, func, max_attempts=max_attempts, backoff=backoff)
+            self.register_executor(
+                name,
+                func,
+                max_attempts=max_attempts,
+                backoff=backoff,
+                timeout=timeout,
+                isolation=isolation,
+            )
             return func
 
         return register
@@ -97,8 +124,17 @@ class QueueService:
         *,
         max_attempts: int | None = None,
         backoff: Backoff | float | None = None,
+        timeout: float | timedelta | None = None,
+        isolation: str = "thread",
     ) -> None:
-        self.executors.register(name, func, max_attempts=max_attempts, backoff=backoff)
+        self.executors.register(
+            name,
+            func,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            timeout=check_timeout(timeout),
+            isolation=isolation,
+        )
 
     # -- adding tasks -----------------------------------------------------------------------
 
@@ -112,6 +148,7 @@ class QueueService:
         delay: float | timedelta | None = None,
         max_attempts: int | None = None,
         run_at: datetime | None = None,
+        timeout: float | timedelta | None = None,
     ) -> Job:
         """Add one task: ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is."""
         spec = {
@@ -123,6 +160,7 @@ class QueueService:
             "delay": delay,
             "max_attempts": max_attempts,
             "run_at": run_at,
+            "timeout": timeout,
         }
         return self.add_tasks([spec])[0]
 
@@ -153,6 +191,17 @@ class QueueService:
         """The task, or None if there is none (a succeeded task lives in ``queue_success``)."""
         check_task_id(task_id)
         return self.backend.get_job(task_id) if in_id_range(task_id) else None
+
+    def get_task_errors(self, task_id: int) -> list[AttemptError]:
+        """The error of every failed attempt of a task, oldest first (kept after success)."""
+        check_task_id(task_id)
+        if not in_id_range(task_id):
+            return []
+        return [AttemptError.from_row(row) for row in self.backend.list_attempt_errors(task_id)]
+
+    def list_workers(self) -> list[WorkerInfo]:
+        """Workers that are running (registered and heartbeating) against this database."""
+        return [WorkerInfo.from_row(row) for row in self.backend.list_workers()]
 
     def get_failed_tasks(self, limit: int = 100, offset: int = 0) -> list[Job]:
         """Failed tasks, newest ``failed_at`` first."""
@@ -203,19 +252,46 @@ class QueueService:
         self,
         concurrency: int = 4,
         burst: bool = False,
+        *,
         poll_interval: float = 1.0,
-        lease_seconds: float | None = None,
+        groups: Sequence[str] | None = None,
+        lease_seconds: float = 30.0,
+        heartbeat_seconds: float | None = None,
+        rescue_interval: float | None = None,
+        grace_seconds: float = 30.0,
+        listen: bool = True,
+        handle_signals: bool = False,
     ) -> WorkerStats:
         """Run executors in this process with ``concurrency`` threads.
 
         With ``burst=True`` it returns once nothing is runnable (and the retries it scheduled
-        have run); otherwise it runs until ``stop_workers()`` is called from another thread.
+        have run); otherwise it runs until ``stop_workers()`` is called from another thread or,
+        with ``handle_signals=True`` in the main thread, until SIGTERM/SIGINT: then it stops
+        claiming, gives running tasks ``grace_seconds`` to finish, returns unfinished ones to
+        waiting and ends the process (exit 0); a second signal exits at once.
         """
+        lease = _positive(lease_seconds, "lease_seconds")
+        heartbeat = _positive(heartbeat_seconds or lease / 3, "heartbeat_seconds")
+        if heartbeat >= lease:
+            raise InvalidInputError("heartbeat_seconds must be shorter than lease_seconds")
+        if groups is not None:
+            groups = tuple(str(check_name(g, "group")) for g in groups)
+            if not groups:
+                raise InvalidInputError("groups must name at least one group (or be None)")
         options = WorkerOptions(
             concurrency=check_int(concurrency, "concurrency", 1, 1024),
             burst=bool(burst),
             poll_interval=_positive(poll_interval, "poll_interval"),
-            lease_seconds=_positive(lease_seconds or 30.0, "lease_seconds"),
+            min_poll_interval=min(0.05, _positive(poll_interval, "poll_interval")),
+            leases=LeaseSettings(
+                lease_seconds=lease,
+                heartbeat_seconds=heartbeat,
+                rescue_interval=_positive(rescue_interval or heartbeat, "rescue_interval"),
+            ),
+            groups=groups,
+            listen=bool(listen),
+            grace_seconds=_positive(grace_seconds, "grace_seconds"),
+            handle_signals=bool(handle_signals),
         )
         worker = Worker(self.repository, self.executors, options, self._wakeup)
         self._workers.add(worker)

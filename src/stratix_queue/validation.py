@@ -19,8 +19,19 @@ MAX_ERROR_CODE_LENGTH = 100
 MAX_ATTEMPTS_LIMIT = 1000
 MAX_TASK_ID = 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+MAX_TIMEOUT_SECONDS = 7 * 86400.0
 TASK_FIELDS = frozenset(
-    {"name", "executor", "payload", "group", "priority", "delay", "run_at", "max_attempts"}
+    {
+        "name",
+        "executor",
+        "payload",
+        "group",
+        "priority",
+        "delay",
+        "run_at",
+        "max_attempts",
+        "timeout",
+    }
 )
 
 
@@ -122,7 +133,25 @@ def new_job(
         ),
         delay_seconds=check_delay(spec.get("delay")),
         run_at=check_run_at(spec.get("run_at")),
+        timeout_seconds=check_timeout(spec.get("timeout")),
     )
+
+
+def check_timeout(timeout: object) -> float | None:
+    """A timeout in seconds (number or timedelta), above zero and at most a week; None: none."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, timedelta):
+        seconds = timeout.total_seconds()
+    elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+    else:
+        raise InvalidInputError(
+            f"timeout must be seconds or a timedelta, not {type(timeout).__name__}"
+        )
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT_SECONDS:
+        raise InvalidInputError(f"timeout must be above 0 and at most a week, not {timeout!r}")
+    return seconds
 
 
 def check_task_id(task_id: object) -> int:

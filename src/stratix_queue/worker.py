@@ -1,31 +1,45 @@
-"""The in-process worker: claims runnable tasks and runs their executors in threads."""
+"""The worker: claims runnable tasks under a lease and runs their executors in threads.
+
+Around the claim loop run a maintenance thread (heartbeats, rescue, registry; maintenance.py),
+on PostgreSQL a LISTEN thread (listener.py), and the executors themselves (execution.py).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from types import FrameType
+from typing import TypeVar
 
-from stratix_queue.errors import ExecutorNotFoundError, StratixQueueError
-from stratix_queue.executors import (
-    AsyncRunner,
-    ExecutorRegistry,
-    ExecutorSpec,
-    error_from_exception,
+from stratix_queue.backends.base import SqlBackend
+from stratix_queue.errors import (
+    DatabaseError,
+    ExecutorNotFoundError,
+    SchemaNotReadyError,
+    StratixQueueError,
 )
+from stratix_queue.execution import Execution
+from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
 from stratix_queue.job import Job
+from stratix_queue.listener import Listener
+from stratix_queue.maintenance import LeaseSettings, Maintenance
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
 from stratix_queue.validation import error_data
 
 log = logging.getLogger("stratix_queue.worker")
-DEFAULT_LEASE_SECONDS = 30.0
+T = TypeVar("T")
 RETRY_GRACE_SECONDS = 5.0
+MAX_OUTAGE_BACKOFF = 10.0
 
 
 @dataclass(slots=True)
@@ -36,6 +50,7 @@ class WorkerStats:
     failed: int = 0
     retried: int = 0
     lost: int = 0  # finished after the lease was lost: the outcome was not recorded
+    given_back: int = 0  # unfinished at shutdown, returned to waiting
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, what: str) -> None:
@@ -47,8 +62,13 @@ class WorkerStats:
 class WorkerOptions:
     concurrency: int = 4
     burst: bool = False
-    poll_interval: float = 1.0
-    lease_seconds: float = DEFAULT_LEASE_SECONDS
+    poll_interval: float = 1.0  # the longest idle wait between two claims
+    min_poll_interval: float = 0.05  # adaptive polling restarts here once work was found
+    leases: LeaseSettings = field(default_factory=LeaseSettings)
+    groups: tuple[str, ...] | None = None
+    listen: bool = True  # PostgreSQL LISTEN/NOTIFY; False behind PgBouncer's transaction pooling
+    grace_seconds: float = 30.0
+    handle_signals: bool = False
 
 
 def new_worker_id() -> str:
@@ -71,50 +91,174 @@ class Worker:
         self.options = options
         self.worker_id = new_worker_id()
         self.stats = WorkerStats()
+        self.listener: Listener | None = None
         self._wakeup = wakeup
         self._stop = threading.Event()
-        self._async = AsyncRunner()
+        self._deadline: float | None = None  # set by a signal: the end of the grace period
+        self._signalled = False
+        self._running: dict[Future[None], Job] = {}
+        self._execution = Execution()
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
         self._next_promote = 0.0
+        self._poll = options.min_poll_interval
+        self._outage = False
+        self._maintenance = Maintenance(
+            self.backend, self.worker_id, options.concurrency, options.groups, options.leases
+        )
 
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once the running tasks have finished."""
         self._stop.set()
         self._wakeup.set()
 
+    # -- life cycle -----------------------------------------------------------------------------
+
     def run(self) -> WorkerStats:
-        slots = self.options.concurrency
+        restore = self._install_signal_handlers()
         log.info(
-            "worker %s started: concurrency=%s burst=%s", self.worker_id, slots, self.options.burst
+            "worker %s started: concurrency=%s burst=%s groups=%s",
+            self.worker_id,
+            self.options.concurrency,
+            self.options.burst,
+            self.options.groups,
         )
-        running: set[Future[None]] = set()
-        with ThreadPoolExecutor(slots, thread_name_prefix="stratix-queue") as pool:
-            try:
-                while not self._stop.is_set():
-                    running = {f for f in running if not f.done()}
-                    claimed = self._claim(slots - len(running))
-                    running |= {pool.submit(self._execute, job) for job in claimed}
-                    if not running and not claimed and self._burst_done():
-                        break
-                    self._wakeup.wait(self._idle_timeout())
-                    self._wakeup.clear()
-            finally:
-                self._stop.set()
-        self._async.close()
+        self._maintenance.start()
+        self._start_listener()
+        pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="stratix-queue")
+        try:
+            self._loop(pool)
+            self._drain()
+        finally:
+            self._stop.set()
+            pool.shutdown(wait=True)
+            self._shutdown()
+            restore()
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
         return self.stats
 
-    def _claim(self, free: int) -> list[Job]:
+    def _shutdown(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
+        self._maintenance.stop()
+        self._execution.close()
+
+    def _start_listener(self) -> None:
+        if self.options.listen and isinstance(self.backend, SqlBackend) and self.backend.notifies:
+            self.listener = Listener(self.backend, self._wakeup)
+            self.listener.start()
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if (
+            not self.options.handle_signals
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return lambda: None
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._signalled:  # a second signal: leave at once; the leases do the rest
+            os._exit(1)
+        self._signalled = True
+        self._deadline = time.monotonic() + self.options.grace_seconds
+        log.warning(
+            "worker %s got %s: no new tasks; %d running get %.0f s to finish",
+            self.worker_id,
+            signal.Signals(signum).name,
+            len(self._running),
+            self.options.grace_seconds,
+        )
+        self.stop()
+
+    def _drain(self) -> None:
+        """Wait for running tasks (until the grace period ends, after a signal)."""
+        running = dict(self._running)
+        if not running:
+            return
+        timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
+        _, unfinished = wait(list(running), timeout=timeout)
+        if unfinished:
+            self._give_back_and_exit([running[future] for future in unfinished])
+
+    def _give_back_and_exit(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            try:
+                if self.repository.backend.give_back(job):
+                    self.stats.count("given_back")
+                    log.warning(
+                        "task %s (%s) did not finish in the grace period: back to waiting",
+                        job.id,
+                        job.name,
+                    )
+            except StratixQueueError as exc:
+                log.error(
+                    "could not give back task %s (%s): %s; its lease will expire",
+                    job.id,
+                    job.name,
+                    exc,
+                )
+        self._execution.kill_processes()
+        self._shutdown()
+        log.info("worker %s stopped after the grace period: %s", self.worker_id, self.stats)
+        logging.shutdown()
+        sys.stdout.flush()
+        # Threads cannot be stopped, and a given-back task must not run on here: end the process.
+        os._exit(0)
+
+    # -- the claim loop -------------------------------------------------------------------------
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        slots = self.options.concurrency
+        while not self._stop.is_set():
+            self._running = {f: job for f, job in self._running.items() if not f.done()}
+            claimed = self._claim_safely(slots - len(self._running))
+            for job in claimed:
+                self._running[pool.submit(self._execute, job)] = job
+            if not self._running and not claimed and self._burst_done():
+                break
+            self._wakeup.wait(self._idle_timeout(found=bool(claimed)))
+            self._wakeup.clear()
+
+    def _claim_safely(self, free: int) -> list[Job]:
         if free <= 0:
             return []
+        try:
+            jobs = self._claim(free)
+        except SchemaNotReadyError:
+            raise
+        except DatabaseError as exc:
+            self._on_outage(exc)
+            return []
+        if self._outage:
+            log.info("worker %s reaches the database again", self.worker_id)
+            self._outage = False
+        return jobs
+
+    def _on_outage(self, exc: DatabaseError) -> None:
+        if not self._outage:
+            log.error(
+                "worker %s cannot claim tasks: %s (retrying with backoff)", self.worker_id, exc
+            )
+        self._outage = True
+        self._poll = min(max(self._poll * 2, 0.5), MAX_OUTAGE_BACKOFF)
+
+    def _claim(self, free: int) -> list[Job]:
         self._promote_due()
         jobs = self.backend.claim(
             ClaimParams(
                 worker_id=self.worker_id,
                 lease_token=uuid.uuid4().hex,
                 limit=free,
-                lease_seconds=self.options.lease_seconds,
+                lease_seconds=self.options.leases.lease_seconds,
+                groups=self.options.groups,
             )
         )
         if jobs:
@@ -129,8 +273,13 @@ class Worker:
             self._next_promote = now + self.options.poll_interval
             self.backend.promote_due()
 
-    def _idle_timeout(self) -> float:
-        timeout = self.options.poll_interval
+    def _idle_timeout(self, found: bool) -> float:
+        """Adaptive polling: short right after work was found, doubling up to poll_interval."""
+        if found:
+            self._poll = self.options.min_poll_interval
+        elif not self._outage:
+            self._poll = min(self._poll * 2, self.options.poll_interval)
+        timeout = self._poll
         with self._retry_lock:
             if self._retry_due:
                 until = min(self._retry_due.values()) - time.monotonic()
@@ -146,16 +295,17 @@ class Worker:
             pending = bool(self._retry_due)
         if not pending:
             return True
-        self._promote_due(force=True)
+        try:
+            self._promote_due(force=True)
+        except DatabaseError as exc:
+            self._on_outage(exc)
         return False
 
-    # -- running one task ---------------------------------------------------------------------
+    # -- running one task -----------------------------------------------------------------------
 
     def _execute(self, job: Job) -> None:
         try:
             self._run_and_record(job)
-        except StratixQueueError as exc:
-            log.error("could not record the outcome of task %s (%s): %s", job.id, job.name, exc)
         except Exception:
             log.exception("unexpected error while running task %s (%s)", job.id, job.name)
         finally:
@@ -167,39 +317,51 @@ class Worker:
             missing = ExecutorNotFoundError(
                 f"no executor named {job.executor!r} is registered in worker {self.worker_id}"
             )
-            self._record_failure(job, None, error_data(str(missing), "", missing.code))
+            self._record_failure(job, None, error_data(str(missing), None, missing.code))
             return
         started = time.perf_counter()
-        try:
-            self._call(spec, job)
-        except (Exception, SystemExit) as exc:  # a task's failure, never the worker's
-            self._record_failure(job, spec, error_from_exception(exc))
+        error = self._execution.run(spec, job)
+        if error is not None:
+            self._record_failure(job, spec, error)
             return
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if self.repository.move_to_success(job, round(elapsed_ms)):
+        elapsed_ms = round((time.perf_counter() - started) * 1000)
+        if self._persist(lambda: self.repository.move_to_success(job, elapsed_ms)):
             self.stats.count("succeeded")
         else:
             self._lost(job)
 
-    def _call(self, spec: ExecutorSpec, job: Job) -> None:
-        if spec.is_async:
-            self._async.run(spec, job)
-        else:
-            spec.func(*spec.arguments(job))
-
     def _record_failure(self, job: Job, spec: ExecutorSpec | None, error: ErrorData) -> None:
         if job.attempts < job.max_attempts:
             delay = spec.backoff(job.attempts) if spec else 1.0
-            if self.repository.retry_later(job, error, delay):
+            if self._persist(lambda: self.repository.retry_later(job, error, delay)):
                 self.stats.count("retried")
                 with self._retry_lock:
                     self._retry_due[job.id] = time.monotonic() + delay
             else:
                 self._lost(job)
-        elif self.repository.mark_as_failed(job, error):
+        elif self._persist(lambda: self.repository.mark_as_failed(job, error)):
             self.stats.count("failed")
         else:
             self._lost(job)
+
+    def _persist(self, write: Callable[[], T]) -> T:
+        """Record an outcome, retrying through a database outage until it is written. The write
+        is fenced, so a late one after the lease was lost changes nothing."""
+        delay = 0.2
+        while True:
+            try:
+                return write()
+            except SchemaNotReadyError:
+                raise
+            except DatabaseError as exc:
+                log.warning(
+                    "worker %s could not record an outcome (%s); retrying in %.1f s",
+                    self.worker_id,
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, MAX_OUTAGE_BACKOFF)
 
     def _lost(self, job: Job) -> None:
         self.stats.count("lost")

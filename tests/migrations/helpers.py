@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.urls import parse_url
 from tests import dbs
 
@@ -330,3 +331,9 @@ def insert_legacy_data(url: str) -> dict[str, int]:
             statements.append(("DELETE FROM queue_jobs WHERE id = %s", (ids[name],)))
     run_many(url, statements)
     return ids
+
+
+# The shipped migrations, so the tests follow when a new one is added.
+ALL_VERSIONS = [(m.version, m.name) for m in load_migrations("sqlite")]
+LATEST = ALL_VERSIONS[-1][0]
+ABOVE_1 = [version for version, _ in ALL_VERSIONS if version > 1]

@@ -37,49 +37,42 @@ def version(url: str) -> int:
 def test_cli_migrate_status_down_and_sql(fresh_url: str) -> None:
     status = cli("--url", fresh_url, "migrate", "status")
     assert status.returncode == 0, status.stderr
-    assert "current version: 0 (latest: 3)" in status.stdout
+    assert f"current version: 0 (latest: {h.LATEST})" in status.stdout
     assert "pending  001_initial" in status.stdout
 
     up = cli("--url", fresh_url, "migrate")
     assert up.returncode == 0, up.stderr
     assert [line.split() for line in up.stdout.splitlines()] == [
-        ["up", "001_initial"],
-        ["up", "002_add_failed_status"],
-        ["up", "003_worker_leases"],
+        ["up", f"{v:03d}_{name}"] for v, name in h.ALL_VERSIONS
     ]
-    assert h.version_rows(fresh_url) == [
-        (1, "initial"),
-        (2, "add_failed_status"),
-        (3, "worker_leases"),
-    ]
+    assert h.version_rows(fresh_url) == h.ALL_VERSIONS
 
     again = cli("--url", fresh_url, "migrate")
     assert again.returncode == 0, again.stderr
-    assert "up to date (version 3)" in again.stdout
+    assert f"up to date (version {h.LATEST})" in again.stdout
 
     status = cli("--url", fresh_url, "migrate", "status")
     assert status.returncode == 0, status.stderr
-    assert "current version: 3 (latest: 3)" in status.stdout
-    assert "applied  003_worker_leases" in status.stdout
+    assert f"current version: {h.LATEST} (latest: {h.LATEST})" in status.stdout
+    assert f"applied  {h.LATEST:03d}_{h.ALL_VERSIONS[-1][1]}" in status.stdout
     assert "pending" not in status.stdout
 
     # --sql prints what --to 1 would run and changes nothing
     before = h.schema(fresh_url)
     printed = cli("--url", fresh_url, "migrate", "--to", "1", "--sql")
     assert printed.returncode == 0, printed.stderr
-    assert "-- down: 003_worker_leases" in printed.stdout
+    assert f"-- down: {h.LATEST:03d}_{h.ALL_VERSIONS[-1][1]}" in printed.stdout
     assert "-- down: 002_add_failed_status" in printed.stdout
     assert "DELETE FROM stratix_queue_migrations WHERE version = 2;" in printed.stdout
     with QueueService(fresh_url) as queue:
         assert printed.stdout == queue.migration_sql(1)
-    assert version(fresh_url) == 3
+    assert version(fresh_url) == h.LATEST
     assert h.schema(fresh_url) == before
 
     down = cli("--url", fresh_url, "migrate", "--to", "1")
     assert down.returncode == 0, down.stderr
     assert [line.split() for line in down.stdout.splitlines()] == [
-        ["down", "003_worker_leases"],
-        ["down", "002_add_failed_status"],
+        ["down", f"{v:03d}_{name}"] for v, name in reversed(h.ALL_VERSIONS) if v > 1
     ]
     assert version(fresh_url) == 1
     assert "queue_failures" in h.schema(fresh_url)["tables"]

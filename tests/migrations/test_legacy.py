@@ -87,7 +87,7 @@ def test_legacy_upgrade_keeps_every_row(fresh_url: str) -> None:
         ids = h.insert_legacy_data(fresh_url)
         assert set(h.column_names(fresh_url, "queue_success")) >= {"metadata"}
         steps = queue.migrate()
-        assert [(s.direction, s.migration.version) for s in steps] == [("up", 2), ("up", 3)]
+        assert [(s.direction, s.migration.version) for s in steps] == [("up", v) for v in h.ABOVE_1]
         assert queue.migration_status().current == queue.migration_status().latest
     assert_upgraded(fresh_url, ids)
     assert dbs.query(fresh_url, "SELECT group_name, status FROM queue_groups") == [
@@ -105,17 +105,13 @@ def test_legacy_without_version_table_is_detected_and_upgraded(fresh_url: str) -
         assert status.legacy is True
         assert status.current == 1
         assert [a.version for a in status.applied] == [1]
-        assert [m.version for m in status.pending] == [2, 3]
+        assert [m.version for m in status.pending] == h.ABOVE_1
 
         steps = queue.migrate()
-        assert [(s.direction, s.migration.version) for s in steps] == [("up", 2), ("up", 3)]
+        assert [(s.direction, s.migration.version) for s in steps] == [("up", v) for v in h.ABOVE_1]
         status = queue.migration_status()
-        assert (status.legacy, status.current, status.pending) == (False, 3, [])
-    assert h.version_rows(fresh_url) == [
-        (1, "initial"),
-        (2, "add_failed_status"),
-        (3, "worker_leases"),
-    ]
+        assert (status.legacy, status.current, status.pending) == (False, h.LATEST, [])
+    assert h.version_rows(fresh_url) == h.ALL_VERSIONS
     assert_upgraded(fresh_url, ids)
 
 
@@ -224,7 +220,7 @@ def test_mysql_sql_by_hand_in_a_non_utc_session_keeps_failed_at(fresh_url: str) 
         queue.migrate(to=1)
         ids = h.insert_legacy_data(fresh_url)
         h.apply_script(fresh_url, queue.migration_sql(), setup="SET time_zone = '+02:00'")
-        assert queue.migration_status().current == 3
+        assert queue.migration_status().current == h.LATEST
         for name, (*_, failed_at) in h.LEGACY_ERRORS.items():
             job = queue.get_task(ids[name])
             assert job is not None

@@ -14,7 +14,7 @@ from tests import dbs
 from tests.conftest import ServerDatabases
 from tests.migrations import helpers as h
 
-ALL_VERSIONS = [(1, "initial"), (2, "add_failed_status"), (3, "worker_leases")]
+ALL_VERSIONS = h.ALL_VERSIONS
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def latest_schema(
     if backend not in _latest_schemas:
         url = new_url()
         with QueueService(url) as queue:
-            assert len(queue.migrate()) == 3
+            assert len(queue.migrate()) == h.LATEST
         _latest_schemas[backend] = h.schema(url)
     return _latest_schemas[backend]
 
@@ -53,16 +53,14 @@ def test_up_from_empty_to_latest_then_noop(fresh_url: str) -> None:
     with QueueService(fresh_url) as queue:
         status = queue.migration_status()
         assert (status.current, status.applied, status.legacy) == (0, [], False)
-        assert [m.version for m in status.pending] == [1, 2, 3]
+        assert [m.version for m in status.pending] == [v for v, _ in ALL_VERSIONS]
 
         steps = queue.migrate()
         assert [(s.direction, s.migration.version) for s in steps] == [
-            ("up", 1),
-            ("up", 2),
-            ("up", 3),
+            ("up", v) for v, _ in ALL_VERSIONS
         ]
         status = queue.migration_status()
-        assert status.current == status.latest == 3
+        assert status.current == status.latest == h.LATEST
         assert status.pending == []
         assert status.legacy is False
         assert [(a.version, a.name) for a in status.applied] == ALL_VERSIONS
@@ -72,7 +70,7 @@ def test_up_from_empty_to_latest_then_noop(fresh_url: str) -> None:
         )
 
         assert queue.migrate() == []
-        assert queue.migrate(to=3) == []
+        assert queue.migrate(to=h.LATEST) == []
         assert queue.migration_sql().strip() == ""
     assert h.version_rows(fresh_url) == ALL_VERSIONS
     tables = h.schema(fresh_url)["tables"]
@@ -85,9 +83,7 @@ def test_up_down_to_zero_up_again(fresh_url: str, latest_schema: dict[str, Any])
         queue.migrate()
         steps = queue.migrate(to=0)
         assert [(s.direction, s.migration.version) for s in steps] == [
-            ("down", 3),
-            ("down", 2),
-            ("down", 1),
+            ("down", v) for v, _ in reversed(ALL_VERSIONS)
         ]
         empty = h.schema(fresh_url)
         assert empty["tables"] == ["stratix_queue_migrations"]
@@ -124,7 +120,7 @@ def test_printed_sql_applied_by_hand(fresh_url: str, latest_schema: dict[str, An
         assert h.schema(fresh_url)["tables"] == []
         assert h.apply_script(fresh_url, script) > 10
         status = queue.migration_status()
-        assert (status.current, status.pending, status.legacy) == (3, [], False)
+        assert (status.current, status.pending, status.legacy) == (h.LATEST, [], False)
         assert queue.migrate() == []
     assert h.schema(fresh_url) == latest_schema
 
@@ -154,7 +150,7 @@ def test_printed_sql_upgrades_a_legacy_database_by_hand(
         assert queue.migration_status().legacy is True
         h.apply_script(fresh_url, queue.migration_sql())
         status = queue.migration_status()
-        assert (status.current, status.legacy) == (3, False)
+        assert (status.current, status.legacy) == (h.LATEST, False)
     assert h.schema(fresh_url) == latest_schema
     remaining = {int(r[0]) for r in dbs.query(fresh_url, "SELECT id FROM queue_jobs")}
     remaining |= {int(r[0]) for r in dbs.query(fresh_url, "SELECT id FROM queue_success")}
@@ -165,7 +161,7 @@ def test_bad_target_changes_nothing_at_version_1(fresh_url: str) -> None:
     with QueueService(fresh_url) as queue:
         queue.migrate(to=1)
         before = h.schema(fresh_url)
-        for target in (99, 4, -1):
+        for target in (99, h.LATEST + 1, -1):
             with pytest.raises(MigrationError, match=str(target)):
                 queue.migrate(to=target)
             with pytest.raises(MigrationError):
@@ -227,11 +223,11 @@ def test_concurrent_migrate_applies_each_version_once(
     for url in _urls(fresh_url, new_url):
         results = _race(url, workers=3)
         assert len(results) == 3
-        assert sorted(v for steps in results for v in steps) == [1, 2, 3]
+        assert sorted(v for steps in results for v in steps) == [v for v, _ in ALL_VERSIONS]
         assert h.version_rows(url) == ALL_VERSIONS
         with QueueService(url) as queue:
             status = queue.migration_status()
-            assert (status.current, status.pending) == (3, [])
+            assert (status.current, status.pending) == (h.LATEST, [])
             job = queue.add_task(name="after-race", executor="x")
             assert queue.get_task(job.id) is not None
 
@@ -251,7 +247,7 @@ def test_concurrent_migrate_of_a_legacy_database(
         ids = h.insert_legacy_data(url)
         dbs.query(url, "DROP TABLE stratix_queue_migrations")
         results = _race(url, workers=3)
-        assert sorted(v for steps in results for v in steps) == [2, 3]
+        assert sorted(v for steps in results for v in steps) == h.ABOVE_1
         assert h.version_rows(url) == ALL_VERSIONS
         remaining = {int(r[0]) for r in dbs.query(url, "SELECT id FROM queue_jobs")}
         remaining |= {int(r[0]) for r in dbs.query(url, "SELECT id FROM queue_success")}

@@ -9,10 +9,11 @@ list of ids given by the caller, or returned by the previous statement that retu
 from __future__ import annotations
 
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -24,7 +25,7 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import Job
-from stratix_queue.params import ClaimParams, ErrorData, NewJob, RetryLater
+from stratix_queue.params import ClaimParams, ErrorData, NewJob, RetryLater, WorkerRecord
 from stratix_queue.sqlfile import split_statements
 from stratix_queue.urls import DatabaseURL
 
@@ -32,6 +33,7 @@ T = TypeVar("T")
 INSERT_CHUNK_ROWS = 500
 INSERT_CHUNK_BYTES = 4 * 1024 * 1024
 ID_CHUNK = 500
+_LIST = re.compile(r"\{(\w+)\}")
 
 
 class Backend(Protocol):
@@ -52,8 +54,17 @@ class Backend(Protocol):
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool: ...
     def mark_as_failed(self, job: Job, error: ErrorData) -> bool: ...
     def retry_later(self, job: Job, retry: RetryLater) -> bool: ...
+    def give_back(self, job: Job) -> bool: ...
     def promote_due(self) -> int: ...
     def set_group_paused(self, group: str, paused: bool) -> int: ...
+    def heartbeat(self, worker_id: str, lease_seconds: float) -> int: ...
+    def rescue_expired(self, message: str) -> list[Row]: ...
+    def register_worker(self, record: WorkerRecord) -> None: ...
+    def heartbeat_worker(self, worker_id: str) -> int: ...
+    def unregister_worker(self, worker_id: str) -> None: ...
+    def prune_workers(self, stale_seconds: float) -> int: ...
+    def list_workers(self) -> list[Row]: ...
+    def list_attempt_errors(self, job_id: int) -> list[Row]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +131,17 @@ class SqlBackend(ABC):
         with self._guard(), self._pool.acquire() as session:
             yield session
 
+    @contextmanager
+    def dedicated_session(self) -> Iterator[Session]:
+        """A session of its own, outside the pool, closed afterwards (e.g. for LISTEN)."""
+        with self._guard():
+            session = self._open_session()
+            try:
+                yield session
+            finally:
+                with suppress(Exception):
+                    session.close()
+
     def _read(self, name: str, params: Params | None = None) -> list[Row]:
         for attempt in range(2):
             try:
@@ -168,13 +190,17 @@ class SqlBackend(ABC):
         counts: list[int] = []
         current = list(ids) if ids is not None else None
         for statement in self._scripts[name]:
+            lists: dict[str, list[Any]] = {
+                key: list(current or []) if key == "ids" else list(values[key])
+                for key in _LIST.findall(statement)
+            }
+            if any(not items for items in lists.values()):
+                counts.append(0)  # an empty IN () list: nothing to do
+                break
             sql = statement
-            if "{ids}" in statement:
-                if not current:
-                    counts.append(0)
-                    break
-                sql = self._expand(statement, "{ids}", "id_", len(current))
-                values.update({f"id_{i}": value for i, value in enumerate(current)})
+            for key, items in lists.items():
+                sql = self._expand(sql, f"{{{key}}}", f"{key}_", len(items))
+                values.update({f"{key}_{i}": value for i, value in enumerate(items)})
             result: Result = session.run(sql, values)
             counts.append(result.rowcount)
             if result.returned_rows:
@@ -214,11 +240,15 @@ class SqlBackend(ABC):
                 sql, params = self._insert_statement(chunk)
                 inserted = session.run(sql, params).rows
                 rows.extend(sorted(inserted, key=lambda row: int(row["id"])))
+            if self.notifies and any(row["status"] == "waiting" for row in rows):
+                session.run(self.queries["notify_added"])
             return rows
 
         if not jobs:
             return []
         return [Job.from_row(row) for row in self._transaction(body)]
+
+    notifies: ClassVar[bool] = False  # PostgreSQL: NOTIFY listening workers on insert
 
     def _insert_statement(self, chunk: Sequence[NewJob]) -> tuple[str, dict[str, Any]]:
         template = self.queries["insert_job_row"]
@@ -236,6 +266,7 @@ class SqlBackend(ABC):
                 "delayed": job.delayed,
                 "run_at": job.run_at,
                 "delay": job.delay_seconds,
+                "timeout": job.timeout_seconds,
             }
             params.update({f"{key}_{i}": self._param(value) for key, value in values.items()})
         return self.queries["insert_jobs"].replace("{rows}", ",\n".join(parts)), params
@@ -265,12 +296,13 @@ class SqlBackend(ABC):
 
     def claim(self, params: ClaimParams) -> list[Job]:
         result = self._write(
-            "claim_jobs",
+            "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
             {
                 "worker_id": params.worker_id,
                 "lease_token": params.lease_token,
                 "limit": params.limit,
                 "lease_seconds": params.lease_seconds,
+                "groups": list(params.groups or ()),
             },
         )
         jobs = [Job.from_row(row) for row in result.rows]
@@ -297,6 +329,43 @@ class SqlBackend(ABC):
                 "delay": retry.delay_seconds,
             },
         )
+
+    def give_back(self, job: Job) -> bool:
+        return self._fenced_write("give_back", job, {})
+
+    def heartbeat(self, worker_id: str, lease_seconds: float) -> int:
+        params = {"worker_id": worker_id, "lease_seconds": lease_seconds}
+        return self._write("heartbeat_jobs", params).rowcounts[-1]
+
+    def rescue_expired(self, message: str) -> list[Row]:
+        return self._write("rescue_expired", {"message": message}).rows
+
+    def register_worker(self, record: WorkerRecord) -> None:
+        self._write(
+            "register_worker",
+            {
+                "worker_id": record.worker_id,
+                "hostname": record.hostname,
+                "pid": record.pid,
+                "concurrency": record.concurrency,
+                "group_names": record.group_names,
+            },
+        )
+
+    def heartbeat_worker(self, worker_id: str) -> int:
+        return self._write("heartbeat_worker", {"worker_id": worker_id}).rowcounts[-1]
+
+    def unregister_worker(self, worker_id: str) -> None:
+        self._write("unregister_worker", {"worker_id": worker_id})
+
+    def prune_workers(self, stale_seconds: float) -> int:
+        return self._write("prune_workers", {"stale_seconds": stale_seconds}).rowcounts[-1]
+
+    def list_workers(self) -> list[Row]:
+        return self._read("list_workers")
+
+    def list_attempt_errors(self, job_id: int) -> list[Row]:
+        return self._read("list_attempt_errors", {"id": job_id})
 
     def promote_due(self) -> int:
         return self._write("promote_due", {}).rowcounts[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
@@ -61,10 +62,15 @@ class PostgresSession(Session):
     def close(self) -> None:
         self.conn.close()
 
+    def notifications(self, timeout: float) -> Iterator[str]:
+        for notify in self.conn.notifies(timeout=timeout):
+            yield notify.payload
+
 
 class PostgresBackend(SqlBackend):
     dialect: ClassVar[str] = "postgres"
     queries: ClassVar[dict[str, str]] = load_queries("postgres")
+    notifies: ClassVar[bool] = True
 
     def _open_session(self) -> Session:
         url = self.url

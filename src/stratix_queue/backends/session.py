@@ -42,6 +42,10 @@ class Session(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def notifications(self, timeout: float) -> Iterator[str]:
+        """Notifications received on a LISTENing session (PostgreSQL only)."""
+        raise NotImplementedError("only PostgreSQL has LISTEN/NOTIFY")
+
 
 class Pool:
     """A LIFO pool of sessions, opened lazily; ``max_size`` bounds how many exist at once."""

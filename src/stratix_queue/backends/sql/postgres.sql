@@ -4,13 +4,13 @@
 
 -- name: insert_jobs
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        status, run_at, created_at, updated_at)
+                        timeout_seconds, status, run_at, created_at, updated_at)
 VALUES {rows}
 RETURNING *;
 
 -- name: insert_job_row
 (%(name__N__)s, %(executor__N__)s, %(group__N__)s, %(payload__N__)s, %(priority__N__)s,
- %(max_attempts__N__)s,
+ %(max_attempts__N__)s, %(timeout__N__)s,
  CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
                    WHERE g.group_name = %(group__N__)s::varchar AND g.status = 'paused')
       THEN 'paused'
@@ -69,6 +69,12 @@ SELECT id, job_name, executor, group_name, payload, priority, attempts, %(execut
 FROM moved;
 
 -- name: mark_as_failed
+-- The attempt's error joins the history in the same transaction (both fenced).
+INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
+                              worker_id, failed_at)
+SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, timezone('UTC', now())
+FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
+  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 UPDATE queue_jobs
 SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s, failed_at = timezone('UTC', now()),
@@ -78,6 +84,12 @@ WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 
 -- name: retry_later
+-- The attempt's error joins the history in the same transaction (both fenced).
+INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
+                              worker_id, failed_at)
+SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, timezone('UTC', now())
+FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
+  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 UPDATE queue_jobs
 SET status = 'delayed', error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s,
@@ -146,3 +158,84 @@ SELECT pg_advisory_lock(8172635401) AS locked;
 
 -- name: unlock_migrations
 SELECT pg_advisory_unlock(8172635401) AS unlocked;
+
+-- name: claim_jobs_in_groups
+-- A worker restricted to some groups ({groups} expands to one placeholder per group).
+WITH picked AS (
+    SELECT id FROM queue_jobs
+    WHERE status = 'waiting' AND group_name IN ({groups})
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE queue_jobs AS j
+SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
+    lease_token = %(lease_token)s,
+    locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second',
+    started_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
+FROM picked WHERE j.id = picked.id
+RETURNING j.*;
+
+-- name: heartbeat_jobs
+-- Renew the leases of the tasks this worker holds (its id is unique per run: host, pid, random).
+UPDATE queue_jobs SET locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second'
+WHERE locked_by = %(worker_id)s AND status = 'executing';
+
+-- name: give_back
+-- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
+UPDATE queue_jobs
+SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name = queue_jobs.group_name
+                               AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
+    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
+WHERE id = %(id)s AND status = %(status)s
+  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
+
+-- name: register_worker
+INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
+                           last_heartbeat_at)
+VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(concurrency)s, %(group_names)s, timezone('UTC', now()), timezone('UTC', now()));
+
+-- name: heartbeat_worker
+UPDATE queue_workers SET last_heartbeat_at = timezone('UTC', now()) WHERE id = %(worker_id)s;
+
+-- name: unregister_worker
+DELETE FROM queue_workers WHERE id = %(worker_id)s;
+
+-- name: prune_workers
+DELETE FROM queue_workers WHERE last_heartbeat_at < timezone('UTC', now()) - %(stale_seconds)s::float8 * interval '1 second';
+
+-- name: list_workers
+SELECT * FROM queue_workers ORDER BY started_at, id;
+
+-- name: list_attempt_errors
+SELECT * FROM queue_job_errors WHERE job_id = %(id)s ORDER BY attempt, id;
+
+-- name: rescue_expired
+-- Tasks whose lease ran out (the database's clock decides): back to waiting with the attempt
+-- counted, or failed with WORKER_LOST once attempts are used up. SKIP LOCKED: two rescuers
+-- never wait on each other. Returns the rows as they were before the update.
+SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by FROM queue_jobs
+WHERE status = 'executing' AND locked_until < timezone('UTC', now())
+ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
+INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
+                              worker_id, failed_at)
+SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, timezone('UTC', now())
+FROM queue_jobs WHERE id IN ({ids});
+UPDATE queue_jobs
+SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
+                  WHEN EXISTS (SELECT 1 FROM queue_groups g
+                               WHERE g.group_name = queue_jobs.group_name
+                                 AND g.status = 'paused') THEN 'paused'
+                  ELSE 'waiting' END,
+    error_message = %(message)s, error_stack = NULL, error_code = 'WORKER_LOST',
+    failed_at = CASE WHEN attempts >= max_attempts THEN timezone('UTC', now()) ELSE NULL END,
+    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
+WHERE id IN ({ids}) AND status = 'executing';
+
+-- name: notify_added
+-- Sent inside the insert transaction: delivered to listening workers at commit.
+NOTIFY stratix_queue;
+
+-- name: listen
+LISTEN stratix_queue;

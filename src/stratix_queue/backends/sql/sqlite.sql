@@ -5,12 +5,12 @@
 
 -- name: insert_jobs
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        status, run_at, created_at, updated_at)
+                        timeout_seconds, status, run_at, created_at, updated_at)
 VALUES {rows}
 RETURNING *;
 
 -- name: insert_job_row
-(:name__N__, :executor__N__, :group__N__, :payload__N__, :priority__N__, :max_attempts__N__,
+(:name__N__, :executor__N__, :group__N__, :payload__N__, :priority__N__, :max_attempts__N__, :timeout__N__,
  CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
                    WHERE g.group_name = :group__N__ AND g.status = 'paused') THEN 'paused'
       WHEN :delayed__N__ THEN 'delayed' ELSE 'waiting' END,
@@ -56,6 +56,11 @@ FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_to
 DELETE FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
 -- name: mark_as_failed
+-- The attempt's error joins the history in the same transaction (both fenced).
+INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
+                              worker_id, failed_at)
+SELECT id, attempts, :message, :stack, :code, locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 UPDATE queue_jobs
 SET status = 'failed', error_message = :message, error_stack = :stack, error_code = :code,
     failed_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
@@ -64,6 +69,11 @@ SET status = 'failed', error_message = :message, error_stack = :stack, error_cod
 WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
 -- name: retry_later
+-- The attempt's error joins the history in the same transaction (both fenced).
+INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
+                              worker_id, failed_at)
+SELECT id, attempts, :message, :stack, :code, locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 UPDATE queue_jobs
 SET status = 'delayed', error_message = :message, error_stack = :stack, error_code = :code,
     run_at = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay)),
@@ -129,3 +139,79 @@ SELECT 1 AS locked;
 
 -- name: unlock_migrations
 SELECT 1 AS unlocked;
+
+-- name: claim_jobs_in_groups
+-- A worker restricted to some groups ({groups} expands to one placeholder per group).
+UPDATE queue_jobs
+SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
+    lease_token = :lease_token,
+    locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
+    started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
+    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE id IN (SELECT id FROM queue_jobs WHERE status = 'waiting' AND group_name IN ({groups})
+             ORDER BY priority DESC, run_at, id LIMIT :limit)
+RETURNING *;
+
+-- name: heartbeat_jobs
+-- Renew the leases of the tasks this worker holds (its id is unique per run: host, pid, random).
+UPDATE queue_jobs SET locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds))
+WHERE locked_by = :worker_id AND status = 'executing';
+
+-- name: give_back
+-- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
+UPDATE queue_jobs
+SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name = queue_jobs.group_name
+                               AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
+    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+
+-- name: register_worker
+INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
+                           last_heartbeat_at)
+VALUES (:worker_id, :hostname, :pid, :concurrency, :group_names, strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'));
+
+-- name: heartbeat_worker
+UPDATE queue_workers SET last_heartbeat_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = :worker_id;
+
+-- name: unregister_worker
+DELETE FROM queue_workers WHERE id = :worker_id;
+
+-- name: prune_workers
+DELETE FROM queue_workers WHERE last_heartbeat_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:stale_seconds));
+
+-- name: list_workers
+SELECT * FROM queue_workers ORDER BY started_at, id;
+
+-- name: list_attempt_errors
+SELECT * FROM queue_job_errors WHERE job_id = :id ORDER BY attempt, id;
+
+-- name: rescue_expired
+-- Tasks whose lease ran out (the database's clock decides): back to waiting with the attempt
+-- counted, or failed with WORKER_LOST once attempts are used up. SKIP LOCKED: two rescuers
+-- never wait on each other. Returns the rows as they were before the update.
+SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by FROM queue_jobs
+WHERE status = 'executing' AND locked_until < strftime('%Y-%m-%d %H:%M:%f', 'now')
+ORDER BY locked_until LIMIT 500;
+INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
+                              worker_id, failed_at)
+SELECT id, attempts, :message, NULL, 'WORKER_LOST', locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM queue_jobs WHERE id IN ({ids});
+UPDATE queue_jobs
+SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
+                  WHEN EXISTS (SELECT 1 FROM queue_groups g
+                               WHERE g.group_name = queue_jobs.group_name
+                                 AND g.status = 'paused') THEN 'paused'
+                  ELSE 'waiting' END,
+    error_message = :message, error_stack = NULL, error_code = 'WORKER_LOST',
+    failed_at = CASE WHEN attempts >= max_attempts THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END,
+    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE id IN ({ids}) AND status = 'executing';
+
+-- name: notify_added
+-- Only PostgreSQL has LISTEN/NOTIFY; elsewhere workers poll (never run on this backend).
+SELECT 1 AS notified;
+
+-- name: listen
+-- Only PostgreSQL has LISTEN/NOTIFY (never run on this backend).
+SELECT 1 AS listening;

@@ -1,0 +1,48 @@
+"""PostgreSQL LISTEN/NOTIFY as a wake-up hint for idle workers; polling stays the safety net."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from stratix_queue.backends.base import SqlBackend
+from stratix_queue.errors import StratixQueueError
+
+log = logging.getLogger("stratix_queue.worker")
+
+
+class Listener:
+    """Holds one connection that LISTENs; every notification sets the worker's wake-up event."""
+
+    def __init__(self, backend: SqlBackend, wakeup: threading.Event) -> None:
+        self.backend = backend
+        self.wakeup = wakeup
+        self.notified = 0  # how many notifications woke the worker (tests read it)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stratix-queue-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                delay = 0.5
+            except StratixQueueError as exc:
+                log.warning("LISTEN connection lost (%s); polling until it is back", exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _listen(self) -> None:
+        with self.backend.dedicated_session() as session:
+            session.run(self.backend.queries["listen"])
+            while not self._stop.is_set():
+                for _ in session.notifications(timeout=1.0):
+                    self.notified += 1
+                    self.wakeup.set()

@@ -1,0 +1,4 @@
+DROP TABLE queue_job_errors;
+DROP TABLE queue_workers;
+DROP INDEX idx_queue_jobs_group_claim ON queue_jobs;
+ALTER TABLE queue_jobs DROP COLUMN timeout_seconds;
