@@ -4,11 +4,13 @@ optional timeout. Returns None on success or the ErrorData of the failure."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import multiprocessing
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from collections.abc import Awaitable
 from typing import Any
 
 from stratix_queue.executors import AsyncRunner, ExecutorSpec, error_from_exception
@@ -87,10 +89,16 @@ class Execution:
 
 def _call(spec: ExecutorSpec, job: Job) -> ErrorData | None:
     try:
-        spec.func(*spec.arguments(job))
+        result = spec.func(*spec.arguments(job))
+        if inspect.isawaitable(result):  # e.g. a lambda that returns a coroutine
+            asyncio.run(_await(result))
     except (Exception, SystemExit) as exc:  # a task's failure, never the worker's
         return error_from_exception(exc)
     return None
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 # -- process isolation ---------------------------------------------------------------------------

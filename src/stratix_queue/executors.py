@@ -78,7 +78,7 @@ class ExecutorRegistry:
         spec = ExecutorSpec(
             name=name,
             func=func,
-            is_async=inspect.iscoroutinefunction(func),
+            is_async=_is_async(func),
             wants_job=_takes_two_arguments(func),
             max_attempts=max_attempts,
             backoff=_backoff(backoff),
@@ -97,6 +97,12 @@ class ExecutorRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._specs)
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    """An ``async def`` function, or an object whose ``__call__`` is one."""
+    call = getattr(func, "__call__", None)  # noqa: B004 - the method itself is inspected
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
 
 
 def _check_picklable(name: str, func: Callable[..., Any]) -> None:
@@ -133,10 +139,17 @@ def error_from_exception(exc: BaseException) -> ErrorData:
     """message = str(exc), stack = the formatted traceback, code = exc.code or the class name."""
     code = getattr(exc, "code", None)
     return error_data(
-        str(exc),
+        _text(exc),
         "".join(traceback.format_exception(exc)),
         type(exc).__name__ if code is None or code == "" else code,
     )
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # an exception whose __str__ fails must still be recorded
+        return f"<unprintable {type(exc).__name__}>"
 
 
 class AsyncRunner:

@@ -43,6 +43,9 @@ def check_name(value: object, what: str, *, optional: bool = False) -> str | Non
         raise InvalidInputError(f"{what} must be a string, not {type(value).__name__}")
     if not value.strip():
         raise InvalidInputError(f"{what} must not be empty")
+    if value != value.strip():
+        # MySQL/MariaDB compare with trailing spaces ignored; refuse them on every backend alike
+        raise InvalidInputError(f"{what} must not start or end with whitespace: {value!r}")
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidInputError(
             f"{what} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}"
@@ -62,6 +65,8 @@ def encode_payload(payload: object, max_bytes: int) -> str:
         text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"payload is not JSON-serialisable: {exc}") from exc
+    except RecursionError:
+        raise InvalidInputError("payload is nested too deeply to encode as JSON") from None
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:  # a lone surrogate: JSON can carry it escaped, losslessly
@@ -105,7 +110,10 @@ def check_run_at(run_at: object) -> datetime | None:
         return None
     if not isinstance(run_at, datetime):
         raise InvalidInputError(f"run_at must be a datetime, not {type(run_at).__name__}")
-    return to_naive_utc(run_at)
+    try:
+        return to_naive_utc(run_at)
+    except OverflowError:
+        raise InvalidInputError(f"run_at is out of range in UTC: {run_at!r}") from None
 
 
 def new_job(

@@ -289,17 +289,16 @@ class Worker:
     def _burst_done(self) -> bool:
         if not self.options.burst:
             return False
+        try:
+            if self.backend.promote_due():  # a delayed task fell due meanwhile: run it first
+                return False
+        except DatabaseError as exc:
+            self._on_outage(exc)
+            return False
         with self._retry_lock:
             horizon = time.monotonic() - RETRY_GRACE_SECONDS
             self._retry_due = {k: v for k, v in self._retry_due.items() if v > horizon}
-            pending = bool(self._retry_due)
-        if not pending:
-            return True
-        try:
-            self._promote_due(force=True)
-        except DatabaseError as exc:
-            self._on_outage(exc)
-        return False
+            return not self._retry_due
 
     # -- running one task -----------------------------------------------------------------------
 

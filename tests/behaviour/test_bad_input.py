@@ -374,3 +374,30 @@ def test_lone_surrogate_in_a_payload_round_trips(queue: QueueService) -> None:
     stored = queue.get_task(job.id)
     assert stored is not None
     assert stored.payload == payload
+
+
+def test_names_with_surrounding_whitespace_are_refused(queue: QueueService, db_url: str) -> None:
+    # MySQL/MariaDB ignore trailing spaces when comparing: "g" and "g " would be one group there
+    for field in ("name", "executor", "group"):
+        for value in ("g ", " g", "g\n"):
+            refused(
+                db_url,
+                InvalidInputError,
+                lambda f=field, v=value: queue.add_task(**good(**{f: v})),
+                f"whitespace around {field}",
+            )
+    with pytest.raises(InvalidInputError):
+        queue.pause_group("g ")
+
+
+def test_payload_nested_too_deeply_and_run_at_out_of_range(
+    queue: QueueService, db_url: str
+) -> None:
+    import datetime as dt
+
+    deep: list[Any] = []
+    for _ in range(100_000):
+        deep = [deep]
+    refused(db_url, InvalidInputError, lambda: queue.add_task(**good(payload=deep)), "deep")
+    far = dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    refused(db_url, InvalidInputError, lambda: queue.add_task(**good(run_at=far)), "run_at")

@@ -26,7 +26,7 @@ NASTY = [
     "数据处理 🚀",
     "Grüße, ñandú, Ωμέγα, עברית, العربية",
     "😀👩‍👩‍👧‍👦🏳️‍🌈",
-    " leading and trailing spaces ",
+    "inner  double  spaces",
     "?",
     ":name $1 @var",
 ]

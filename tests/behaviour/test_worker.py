@@ -248,3 +248,65 @@ def test_bad_concurrency(queue: QueueService, concurrency: Any) -> None:
 
     with pytest.raises(InvalidInputError):
         queue.run_worker(concurrency=concurrency, burst=True)
+
+
+def test_burst_runs_a_delayed_task_that_falls_due_meanwhile(queue: QueueService) -> None:
+    ran: list[str] = []
+
+    @queue.executor("rec")
+    def rec(payload: Any, job: Job) -> None:
+        if job.name == "long":
+            time.sleep(0.6)
+        ran.append(job.name)
+
+    queue.add_task(name="long", executor="rec")
+    queue.add_task(name="soon", executor="rec", delay=0.2)
+    queue.run_worker(concurrency=1, burst=True, poll_interval=5.0)
+    assert ran == ["long", "soon"]
+
+
+class AsyncCallable:
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    async def __call__(self, payload: Any, job: Job) -> None:
+        await asyncio.sleep(0)
+        self.seen.append(payload)
+
+
+def test_async_callable_objects_and_coroutine_returning_functions_are_awaited(
+    queue: QueueService,
+) -> None:
+    obj = AsyncCallable()
+    queue.register_executor("obj", obj)
+    later: list[Any] = []
+
+    async def record(payload: Any) -> None:
+        later.append(payload)
+
+    queue.register_executor("lam", lambda payload: record(payload))
+    queue.add_task(name="a", executor="obj", payload={"a": 1})
+    queue.add_task(name="b", executor="lam", payload={"b": 2})
+    stats = queue.run_worker(concurrency=2, burst=True)
+    assert stats.succeeded == 2
+    assert obj.seen == [{"a": 1}]
+    assert later == [{"b": 2}]
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def test_an_exception_that_cannot_be_printed_is_still_recorded(queue: QueueService) -> None:
+    def explode(payload: Any) -> None:
+        raise Unprintable
+
+    queue.register_executor("explode", explode)
+    job = queue.add_task(name="x", executor="explode")
+    stats = queue.run_worker(concurrency=1, burst=True)
+    stored = queue.get_task(job.id)
+    assert stats.failed == 1
+    assert stored is not None and stored.is_failed()
+    assert stored.error_code == "Unprintable"
+    assert stored.error_message == "<unprintable Unprintable>"

@@ -225,3 +225,29 @@ def test_mysql_sql_by_hand_in_a_non_utc_session_keeps_failed_at(fresh_url: str) 
             job = queue.get_task(ids[name])
             assert job is not None
             assert job.failed_at == _utc(failed_at)
+
+
+def test_legacy_ids_above_the_counter_are_never_reused(backend: str, fresh_url: str) -> None:
+    """A legacy database may hold failure and success rows whose ids the id generator never
+    handed out (written with explicit ids): after the upgrade new tasks must not collide."""
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=1)
+        dbs.query(
+            fresh_url,
+            "INSERT INTO queue_failures (id, job_name, executor, payload, created_at, failed_at) "
+            "VALUES (%s, 'old', 'x', '{}', '2020-01-01 00:00:00', '2020-01-01 00:00:00')",
+            [1000],
+        )
+        dbs.query(
+            fresh_url,
+            "INSERT INTO queue_success (id, job_name, executor, payload, created_at, "
+            "completed_at) VALUES (%s, 'old', 'x', '{}', '2020-01-01 00:00:00', "
+            "'2020-01-01 00:00:00')",
+            [2000],
+        )
+        queue.migrate()
+        new = queue.add_tasks([{"name": "new", "executor": "x"} for _ in range(3)])
+        assert min(job.id for job in new) > 2000
+        for job in new:
+            assert queue.repository.move_to_success(job, 1)
+        assert queue.retry_failed_task(1000) is True

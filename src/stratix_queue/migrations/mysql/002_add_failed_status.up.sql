@@ -24,5 +24,14 @@ SELECT f.id, f.job_name, f.executor, f.group_name, f.payload, 'failed', f.priori
        f.error_message, f.error_stack, f.error_code, f.failed_at
 FROM queue_failures AS f
 WHERE NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = f.id);
+-- Move the id counter past every id in use, so no new task reuses the id of an old failure or
+-- success (legacy rows may have been written with explicit ids). ALTER needs a literal number.
+SET @stratix_next_id = 1 + GREATEST(
+    COALESCE((SELECT MAX(id) FROM queue_jobs), 0),
+    COALESCE((SELECT MAX(id) FROM queue_success), 0));
+SET @stratix_alter = CONCAT('ALTER TABLE queue_jobs AUTO_INCREMENT = ', @stratix_next_id);
+PREPARE stratix_alter_stmt FROM @stratix_alter;
+EXECUTE stratix_alter_stmt;
+DEALLOCATE PREPARE stratix_alter_stmt;
 DROP TABLE queue_failures;
 ALTER TABLE queue_success DROP COLUMN metadata;

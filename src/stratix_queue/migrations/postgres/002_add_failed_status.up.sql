@@ -21,5 +21,12 @@ SELECT f.id, f.job_name, f.executor, f.group_name, f.payload, 'failed', f.priori
        f.error_message, f.error_stack, f.error_code, f.failed_at
 FROM queue_failures AS f
 WHERE NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = f.id);
+-- Move the id generator past every id in use, so no new task reuses the id of an old failure
+-- or success (legacy rows may have been written with explicit ids).
+SELECT setval(pg_get_serial_sequence('queue_jobs', 'id'), GREATEST(
+    (SELECT COALESCE(MAX(id), 0) FROM queue_jobs),
+    (SELECT COALESCE(MAX(id), 0) FROM queue_success),
+    COALESCE(pg_sequence_last_value(pg_get_serial_sequence('queue_jobs', 'id')::regclass), 0),
+    1));
 DROP TABLE queue_failures;
 ALTER TABLE queue_success DROP COLUMN IF EXISTS metadata;
