@@ -8,9 +8,9 @@ import inspect
 import logging
 import multiprocessing
 import threading
+from collections.abc import Awaitable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from collections.abc import Awaitable
 from typing import Any
 
 from stratix_queue.executors import AsyncRunner, ExecutorSpec, error_from_exception

@@ -293,14 +293,14 @@ def test_async_callable_objects_and_coroutine_returning_functions_are_awaited(
     assert later == [{"b": 2}]
 
 
-class Unprintable(Exception):
+class UnprintableError(Exception):
     def __str__(self) -> str:
         raise RuntimeError("no text for you")
 
 
 def test_an_exception_that_cannot_be_printed_is_still_recorded(queue: QueueService) -> None:
     def explode(payload: Any) -> None:
-        raise Unprintable
+        raise UnprintableError
 
     queue.register_executor("explode", explode)
     job = queue.add_task(name="x", executor="explode")
@@ -308,5 +308,5 @@ def test_an_exception_that_cannot_be_printed_is_still_recorded(queue: QueueServi
     stored = queue.get_task(job.id)
     assert stats.failed == 1
     assert stored is not None and stored.is_failed()
-    assert stored.error_code == "Unprintable"
-    assert stored.error_message == "<unprintable Unprintable>"
+    assert stored.error_code == "UnprintableError"
+    assert stored.error_message == "<unprintable UnprintableError>"
