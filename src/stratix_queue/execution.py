@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import logging
 import multiprocessing
+import pickle
 import threading
 from collections.abc import Awaitable
 from multiprocessing.connection import Connection
@@ -21,6 +22,7 @@ from stratix_queue.validation import error_data
 log = logging.getLogger("stratix_queue.worker")
 TIMEOUT_CODE = "TIMEOUT"
 PROCESS_EXITED_CODE = "PROCESS_EXITED"
+NOT_IMPORTABLE_CODE = "EXECUTOR_NOT_IMPORTABLE"
 
 
 def _timeout_error(job: Job, seconds: float) -> ErrorData:
@@ -108,7 +110,7 @@ def _child_main(conn: Connection) -> None:
     """A child process: run one call at a time, answer ('ok',) or ('error', ErrorData)."""
     while True:
         try:
-            func, args, is_async = conn.recv()
+            func, args, is_async = pickle.loads(conn.recv_bytes())
         except EOFError:
             return
         try:
@@ -148,9 +150,18 @@ class ProcessSlots:
         self._lock = threading.Lock()
 
     def run(self, spec: ExecutorSpec, job: Job, timeout: float | None) -> ErrorData | None:
+        try:
+            message = pickle.dumps((spec.func, spec.arguments(job), spec.is_async))
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            return error_data(
+                f"executor {spec.name!r} runs in a child process, so it must be a module-level "
+                f"function the child can import: {exc}",
+                None,
+                NOT_IMPORTABLE_CODE,
+            )
         child = self._take()
         try:
-            child.conn.send((spec.func, spec.arguments(job), spec.is_async))
+            child.conn.send_bytes(message)
             if not child.conn.poll(timeout):
                 self._discard(child)
                 return _timeout_error(job, timeout or 0)

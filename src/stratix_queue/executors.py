@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import pickle
 import random
 import threading
 import traceback
@@ -73,8 +72,6 @@ class ExecutorRegistry:
             check_int(max_attempts, "max_attempts", 1, MAX_ATTEMPTS_LIMIT)
         if isolation not in ISOLATIONS:
             raise InvalidInputError(f"isolation must be one of {ISOLATIONS}, not {isolation!r}")
-        if isolation == "process":
-            _check_picklable(name, func)
         spec = ExecutorSpec(
             name=name,
             func=func,
@@ -103,16 +100,6 @@ def _is_async(func: Callable[..., Any]) -> bool:
     """An ``async def`` function, or an object whose ``__call__`` is one."""
     call = getattr(func, "__call__", None)  # noqa: B004 - the method itself is inspected
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
-
-
-def _check_picklable(name: str, func: Callable[..., Any]) -> None:
-    try:
-        pickle.dumps(func)
-    except Exception as exc:
-        raise InvalidInputError(
-            f"executor {name!r} runs in a child process, so it must be a module-level function "
-            f"the child can import ({exc})"
-        ) from None
 
 
 def _takes_two_arguments(func: Callable[..., Any]) -> bool:

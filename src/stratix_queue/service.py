@@ -58,6 +58,12 @@ class QueueService:
         self._wakeup = threading.Event()
         self._workers: set[Worker] = set()
 
+    def with_url(self, url: str) -> QueueService:
+        """Another QueueService on ``url`` that shares this one's executors."""
+        clone = QueueService(url, max_payload_bytes=self.max_payload_bytes)
+        clone.executors = self.executors
+        return clone
+
     def __repr__(self) -> str:
         return f"QueueService(dialect={self.backend.dialect!r}, where={self.backend.url.where!r})"
 

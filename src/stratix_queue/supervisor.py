@@ -1,0 +1,142 @@
+"""``stratix-queue worker``: load the application's QueueService and run P worker processes of
+N slots each, restarting a child that dies and stopping them all cleanly on a signal."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+from stratix_queue.errors import ConfigurationError
+from stratix_queue.service import QueueService
+
+log = logging.getLogger("stratix_queue.supervisor")
+RESTART_BACKOFF_MAX = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerCommand:
+    """What ``stratix-queue worker`` was asked to run (picklable, for spawned children)."""
+
+    app: str
+    url: str | None = None
+    processes: int = 1
+    worker_args: dict[str, Any] = field(default_factory=dict)
+
+
+def load_app(ref: str, url: str | None = None) -> QueueService:
+    """``package.module:attribute`` -> the QueueService it names (cwd is importable)."""
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ConfigurationError(f"--app must look like package.module:queue, not {ref!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(f"cannot import {module_name!r} for --app: {exc}") from exc
+    queue = getattr(module, attr, None)
+    if not isinstance(queue, QueueService):
+        raise ConfigurationError(f"{ref!r} is not a QueueService")
+    return queue.with_url(url) if url else queue
+
+
+def run_in_process(command: WorkerCommand) -> int:
+    queue = load_app(command.app, command.url)
+    queue.run_worker(handle_signals=True, **command.worker_args)
+    return 0
+
+
+def _child_main(command: WorkerCommand) -> None:
+    os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only; it forwards a SIGTERM
+    _exit_with_parent(os.getppid())
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+    )
+    sys.exit(run_in_process(command))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """If the supervisor dies (SIGKILL), stop gracefully instead of running on orphaned."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="stratix-queue-parent-watch", daemon=True).start()
+
+
+class Supervisor:
+    def __init__(self, command: WorkerCommand) -> None:
+        self.command = command
+        self.burst = bool(command.worker_args.get("burst"))
+        self._ctx = multiprocessing.get_context("spawn")
+        self._children: dict[int, BaseProcess | None] = {}
+        self._restarts: dict[int, int] = {}
+        self._signals = 0
+
+    def run(self) -> int:
+        load_app(self.command.app, self.command.url)  # fail fast, before any child starts
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        for slot in range(self.command.processes):
+            self._start(slot)
+        while any(child is not None for child in self._children.values()):
+            time.sleep(0.2)
+            self._reap()
+        log.info("all worker processes stopped")
+        return 0
+
+    def _start(self, slot: int) -> None:
+        child = self._ctx.Process(target=_child_main, args=(self.command,), name=f"worker-{slot}")
+        child.start()
+        self._children[slot] = child
+        log.info("started worker process %s (pid %s)", slot, child.pid)
+
+    def _reap(self) -> None:
+        for slot, child in list(self._children.items()):
+            if child is None or child.is_alive():
+                continue
+            child.join()
+            if self._signals or (self.burst and child.exitcode == 0):
+                self._children[slot] = None
+                continue
+            restarts = self._restarts[slot] = self._restarts.get(slot, 0) + 1
+            delay = min(2.0 ** min(restarts, 5) / 4, RESTART_BACKOFF_MAX)
+            log.warning(
+                "worker process %s (pid %s) exited with %s; restarting in %.1f s",
+                slot,
+                child.pid,
+                child.exitcode,
+                delay,
+            )
+            time.sleep(delay)
+            self._start(slot)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals += 1
+        log.warning(
+            "supervisor got %s: stopping %d worker processes%s",
+            signal.Signals(signum).name,
+            len(self._children),
+            "" if self._signals == 1 else " at once",
+        )
+        for child in self._children.values():
+            if child is not None and child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)  # a second one makes the child exit at once
+
+
+def run_worker_command(command: WorkerCommand) -> int:
+    if command.processes <= 1:
+        return run_in_process(command)
+    return Supervisor(command).run()
