@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ class Workers:
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                with _quiet():
+                with suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGCONT)
                 proc.kill()
             proc.wait(10)
@@ -91,7 +92,7 @@ def no_overlap(runs: list[Run]) -> bool:
             spans[run.task_id].append((run.started, run.at))
     for intervals in spans.values():
         intervals.sort()
-        for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(intervals):
             if start < end:
                 return False
     return True
@@ -104,11 +105,3 @@ def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.1)
             return True
         time.sleep(step)
     return predicate()
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    try:
-        yield
-    except ProcessLookupError:
-        pass
