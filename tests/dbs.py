@@ -107,5 +107,11 @@ def drop_database(url: str) -> None:
 
 
 def clear_tables(url: str) -> None:
-    for table in ("queue_jobs", "queue_success", "queue_groups"):
+    for table in (
+        "queue_jobs",
+        "queue_success",
+        "queue_groups",
+        "queue_workers",
+        "queue_job_errors",
+    ):
         query(url, f"DELETE FROM {table}")

@@ -42,6 +42,7 @@ class Listener:
     def _listen(self) -> None:
         with self.backend.dedicated_session() as session:
             session.run(self.backend.queries["listen"])
+            log.info("listening for new tasks (LISTEN stratix_queue)")
             while not self._stop.is_set():
                 for _ in session.notifications(timeout=1.0):
                     self.notified += 1

@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from stratix_queue.backends.base import Backend
@@ -45,8 +45,10 @@ class Maintenance:
         concurrency: int,
         groups: Sequence[str] | None,
         leases: LeaseSettings,
+        running_ids: Callable[[], list[int]],
     ) -> None:
         self.backend = backend
+        self.running_ids = running_ids
         self.worker_id = worker_id
         self.leases = leases
         self.record = WorkerRecord(
@@ -86,7 +88,9 @@ class Maintenance:
         self._attempt("renew leases", self._renew)
 
     def _renew(self) -> None:
-        self.backend.heartbeat(self.worker_id, self.leases.lease_seconds)
+        ids = self.running_ids()
+        if ids:
+            self.backend.heartbeat(self.worker_id, self.leases.lease_seconds, ids)
         if not self.backend.heartbeat_worker(self.worker_id):  # pruned while cut off: re-register
             self.backend.register_worker(self.record)
 

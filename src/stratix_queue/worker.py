@@ -101,10 +101,16 @@ class Worker:
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
         self._next_promote = 0.0
-        self._poll = options.min_poll_interval
+        self._poll = options.poll_interval  # idle at first; shortened once work is found
         self._outage = False
+        self._unknown_claims: set[str] = set()
         self._maintenance = Maintenance(
-            self.backend, self.worker_id, options.concurrency, options.groups, options.leases
+            self.backend,
+            self.worker_id,
+            options.concurrency,
+            options.groups,
+            options.leases,
+            running_ids=lambda: [job.id for job in list(self._running.values())],
         )
 
     def stop(self) -> None:
@@ -138,6 +144,14 @@ class Worker:
         return self.stats
 
     def _shutdown(self) -> None:
+        try:
+            self._release_unknown_claims()
+        except StratixQueueError as exc:
+            log.error(
+                "could not release claims lost with the connection (%s): their leases "
+                "will expire and they will be rescued",
+                exc,
+            )
         if self.listener is not None:
             self.listener.stop()
         self._maintenance.stop()
@@ -230,17 +244,27 @@ class Worker:
     def _claim_safely(self, free: int) -> list[Job]:
         if free <= 0:
             return []
+        token = uuid.uuid4().hex
         try:
-            jobs = self._claim(free)
+            self._release_unknown_claims()
+            jobs = self._claim(free, token)
         except SchemaNotReadyError:
             raise
         except DatabaseError as exc:
+            self._unknown_claims.add(token)  # it may have committed before the reply was lost
             self._on_outage(exc)
             return []
         if self._outage:
             log.info("worker %s reaches the database again", self.worker_id)
             self._outage = False
         return jobs
+
+    def _release_unknown_claims(self) -> None:
+        for token in list(self._unknown_claims):
+            released = self.backend.release_claim(token)
+            self._unknown_claims.discard(token)
+            if released:
+                log.warning("released %d task(s) claimed while the connection was lost", released)
 
     def _on_outage(self, exc: DatabaseError) -> None:
         if not self._outage:
@@ -250,12 +274,12 @@ class Worker:
         self._outage = True
         self._poll = min(max(self._poll * 2, 0.5), MAX_OUTAGE_BACKOFF)
 
-    def _claim(self, free: int) -> list[Job]:
+    def _claim(self, free: int, token: str) -> list[Job]:
         self._promote_due()
         jobs = self.backend.claim(
             ClaimParams(
                 worker_id=self.worker_id,
-                lease_token=uuid.uuid4().hex,
+                lease_token=token,
                 limit=free,
                 lease_seconds=self.options.leases.lease_seconds,
                 groups=self.options.groups,
@@ -287,7 +311,7 @@ class Worker:
         return timeout
 
     def _burst_done(self) -> bool:
-        if not self.options.burst:
+        if not self.options.burst or self._unknown_claims:  # release those first, then claim
             return False
         try:
             if self.backend.promote_due():  # a delayed task fell due meanwhile: run it first

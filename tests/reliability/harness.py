@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.reliability.app:queue"
@@ -37,6 +38,7 @@ class Workers:
         self.runs_dir = folder / "runs"
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._logs: list[IO[bytes]] = []
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
         env = {
@@ -45,6 +47,7 @@ class Workers:
             "STRATIX_TEST_RUNS_DIR": str(self.runs_dir),
         }
         log = open(self.folder / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        self._logs.append(log)
         proc = subprocess.Popen(
             [sys.executable, "-m", "stratix_queue", "worker", "--app", APP, *args],
             cwd=ROOT,
@@ -76,12 +79,26 @@ class Workers:
         return dict(ends)
 
     def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                with suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGCONT)
+        """Stop every worker and its children now. Two SIGTERMs make a worker (and, through the
+        supervisor, its child processes) exit at once; a SIGKILLed supervisor would leave its
+        children working on this database into the next test."""
+        alive = [proc for proc in self.procs if proc.poll() is None]
+        for proc in alive:
+            with suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGCONT)
+                os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(0.3)
+        for proc in alive:
+            with suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in alive:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-            proc.wait(10)
+                proc.wait(10)
+        for log in self._logs:
+            log.close()
 
 
 def no_overlap(runs: list[Run]) -> bool:

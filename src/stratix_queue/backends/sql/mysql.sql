@@ -167,9 +167,10 @@ WHERE id IN ({ids});
 SELECT * FROM queue_jobs WHERE id IN ({ids});
 
 -- name: heartbeat_jobs
--- Renew the leases of the tasks this worker holds (its id is unique per run: host, pid, random).
+-- Renew the leases of the tasks this worker is running, by id: a task it claimed without
+-- learning so (a reply lost with the connection) is not renewed, so it gets rescued.
 UPDATE queue_jobs SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND
-WHERE locked_by = %(worker_id)s AND status = 'executing';
+WHERE id IN ({ids}) AND locked_by = %(worker_id)s AND status = 'executing';
 
 -- name: give_back
 -- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
@@ -229,3 +230,15 @@ SELECT 1 AS notified;
 -- name: listen
 -- Only PostgreSQL has LISTEN/NOTIFY (never run on this backend).
 SELECT 1 AS listening;
+
+-- name: release_claim
+-- A claim whose reply was lost with the connection may have committed: once the database is
+-- back, the worker releases the rows it never learned it held (by the claim's lease token), so
+-- they run again without the attempt being counted or waiting for the lease to expire.
+UPDATE queue_jobs
+SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                               WHERE g.group_name = queue_jobs.group_name
+                                 AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
+    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6)
+WHERE status = 'executing' AND lease_token = %(lease_token)s;
