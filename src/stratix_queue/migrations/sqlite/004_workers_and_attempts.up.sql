@@ -1,7 +1,7 @@
 -- Production worker: per-task timeouts, a registry of live workers, and each attempt's error.
 ALTER TABLE queue_jobs ADD COLUMN timeout_seconds REAL;
-CREATE INDEX idx_queue_jobs_group_claim ON queue_jobs (group_name, priority DESC, run_at, id)
-    WHERE status = 'waiting';
+CREATE INDEX idx_queue_jobs_group_claim
+    ON queue_jobs (status, group_name, priority DESC, run_at, id);
 
 CREATE TABLE queue_workers (
     id VARCHAR(255) PRIMARY KEY,

@@ -1,0 +1,99 @@
+"""The claim query keeps using its index and reads O(batch) rows, whatever the backlog
+(EXPLAIN on the real query text from the package's .sql files)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stratix_queue import QueueService
+from stratix_queue.sqlfile import load_queries, split_statements
+from tests import dbs
+
+BACKLOG = 5000
+BATCH = 10
+
+
+def _fill(queue: QueueService) -> None:
+    queue.add_tasks(
+        [{"name": "t", "executor": "e", "priority": i % 3} for i in range(BACKLOG)]
+        + [{"name": "later", "executor": "e", "delay": 3600} for _ in range(500)]
+    )
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan]
+    for child in plan.get("Plans", []):
+        found.extend(_nodes(child))
+    return found
+
+
+def test_postgres_claim_uses_the_claim_index(
+    backend: str, queue: QueueService, db_url: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("PostgreSQL plan")
+    _fill(queue)
+    conn = dbs.connect(db_url)
+    try:
+        conn.execute("ANALYZE queue_jobs")
+        with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE runs the UPDATE
+            row = conn.execute(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + load_queries("postgres")["claim_jobs"],
+                {"limit": BATCH, "worker_id": "w", "lease_token": "t", "lease_seconds": 30.0},
+            ).fetchone()
+    finally:
+        conn.close()
+    plan = row[0][0]["Plan"]
+    scans = [
+        n
+        for n in _nodes(plan)
+        if n.get("Relation Name") == "queue_jobs" and "Scan" in n["Node Type"]
+    ]
+    claim_scans = [n for n in scans if n.get("Index Name") == "idx_queue_jobs_claim"]
+    assert claim_scans, json.dumps(plan, indent=1)
+    assert all(n["Node Type"] != "Seq Scan" for n in scans)
+    assert claim_scans[0]["Actual Rows"] <= BATCH
+    assert not any(n["Node Type"] == "Sort" for n in _nodes(plan))
+
+
+def test_mariadb_claim_uses_the_claim_index(backend: str, queue: QueueService, db_url: str) -> None:
+    if backend != "mysql":
+        pytest.skip("MariaDB plan")
+    _fill(queue)
+    pick = split_statements(load_queries("mysql")["claim_jobs"] + ";")[0]
+    assert "SKIP LOCKED" in pick
+    conn = dbs.connect(db_url)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("ANALYZE TABLE queue_jobs")
+        cursor.fetchall()
+        cursor.execute("ANALYZE FORMAT=JSON " + pick, {"limit": BATCH})
+        plan = json.loads(cursor.fetchone()[0])
+        conn.rollback()
+    finally:
+        conn.close()
+    table = plan["query_block"]["nested_loop"][0]["table"]
+    assert table["key"] == "idx_queue_jobs_claim", plan
+    assert table["r_rows"] <= BATCH
+    assert "filesort" not in json.dumps(plan)
+
+
+def test_sqlite_claim_uses_the_claim_index(backend: str, queue: QueueService, db_url: str) -> None:
+    if backend != "sqlite":
+        pytest.skip("SQLite plan")
+    _fill(queue)
+    sql = load_queries("sqlite")["claim_jobs"]
+    rows = dbs.query(
+        db_url,
+        "EXPLAIN QUERY PLAN "
+        + sql.replace(":limit", "10")
+        .replace(":worker_id", "'w'")
+        .replace(":lease_token", "'t'")
+        .replace(":lease_seconds", "30"),
+    )
+    plan = " | ".join(str(row[-1]) for row in rows)
+    assert "idx_queue_jobs_claim" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
