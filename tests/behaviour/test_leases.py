@@ -1,0 +1,164 @@
+"""Leases, rescue, attempt history, worker registry and group-restricted workers, in process."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from stratix_queue import InvalidInputError, Job, JobStatus, QueueService
+from stratix_queue.params import ClaimParams
+from tests import dbs
+
+
+def _claim(queue: QueueService, lease: float, token: str = "tok", limit: int = 10) -> list[Job]:
+    return queue.backend.claim(
+        ClaimParams(worker_id="ghost:1:x", lease_token=token, limit=limit, lease_seconds=lease)
+    )
+
+
+def test_each_attempt_error_is_kept_in_the_history(queue: QueueService) -> None:
+    @queue.executor("flaky", max_attempts=3, backoff=0)
+    def flaky(payload: Any, job: Job) -> None:
+        if job.attempts < 3:
+            raise ValueError(f"attempt {job.attempts} broke")
+
+    job = queue.add_task(name="f", executor="flaky")
+    stats = queue.run_worker(concurrency=1, burst=True, poll_interval=0.05)
+    assert stats.succeeded == 1
+    history = queue.get_task_errors(job.id)
+    assert [(e.attempt, e.code, e.message) for e in history] == [
+        (1, "ValueError", "attempt 1 broke"),
+        (2, "ValueError", "attempt 2 broke"),
+    ]
+    assert all(e.stack and "ValueError" in e.stack for e in history)
+    assert all(e.worker_id and e.failed_at for e in history)
+    assert queue.get_task_errors(987654321) == []
+
+
+def test_an_expired_lease_is_rescued_and_the_attempt_counted(queue: QueueService) -> None:
+    ran: list[int] = []
+    queue.register_executor("rec", lambda payload, job: ran.append(job.attempts))
+    job = queue.add_task(name="r", executor="rec", max_attempts=2)
+    [claimed] = _claim(queue, lease=0.2)  # a worker that then vanished
+    assert claimed.id == job.id and claimed.attempts == 1
+    time.sleep(0.4)
+    queue.run_worker(concurrency=1, burst=True, poll_interval=0.05)  # rescues at start
+    assert ran == [2]
+    assert queue.get_task(job.id) is None
+    [lost] = queue.get_task_errors(job.id)
+    assert (lost.attempt, lost.code, lost.worker_id) == (1, "WORKER_LOST", "ghost:1:x")
+
+
+def test_a_lost_task_out_of_attempts_fails_with_worker_lost(queue: QueueService) -> None:
+    job = queue.add_task(name="r", executor="rec")
+    _claim(queue, lease=0.1)
+    time.sleep(0.3)
+    queue.run_worker(concurrency=1, burst=True)
+    failed = queue.get_task(job.id)
+    assert failed is not None and failed.is_failed()
+    assert (failed.error_code, failed.attempts) == ("WORKER_LOST", 1)
+    assert queue.retry_failed_task(job.id)
+
+
+def test_a_live_lease_is_not_rescued_and_heartbeat_extends_it(queue: QueueService) -> None:
+    job = queue.add_task(name="r", executor="rec")
+    [claimed] = _claim(queue, lease=30)
+    queue.run_worker(concurrency=1, burst=True)
+    still = queue.get_task(job.id)
+    assert still is not None and still.status is JobStatus.EXECUTING
+    before = still.locked_until
+    assert queue.backend.heartbeat("ghost:1:x", 300, [job.id]) == 1
+    assert queue.backend.heartbeat("someone-else", 300, [job.id]) == 0  # fenced by worker id
+    renewed = queue.get_task(job.id)
+    assert renewed is not None and before is not None and renewed.locked_until is not None
+    assert renewed.locked_until - before > datetime.timedelta(seconds=200)
+    assert claimed.lease_token == renewed.lease_token
+
+
+def test_release_claim_and_give_back_do_not_count_the_attempt(queue: QueueService) -> None:
+    first, second = queue.add_tasks(
+        [{"name": "a", "executor": "e"}, {"name": "b", "executor": "e"}]
+    )
+    claimed = _claim(queue, lease=30, token="lost-reply", limit=1)
+    assert [job.id for job in claimed] == [first.id]
+    assert queue.backend.release_claim("lost-reply") == 1
+    assert queue.backend.release_claim("lost-reply") == 0
+    back = queue.get_task(first.id)
+    assert back is not None and (back.status, back.attempts) == (JobStatus.WAITING, 0)
+    [again] = _claim(queue, lease=30, token="t2", limit=1)
+    assert queue.backend.give_back(again) is True
+    assert queue.backend.give_back(again) is False  # fenced: no longer executing
+    given = queue.get_task(again.id)
+    assert given is not None and (given.status, given.attempts, given.lease_token) == (
+        JobStatus.WAITING,
+        0,
+        None,
+    )
+    assert queue.get_task(second.id) is not None
+
+
+def test_a_worker_restricted_to_groups(queue: QueueService) -> None:
+    ran: list[str] = []
+    queue.register_executor("rec", lambda payload, job: ran.append(job.name))
+    queue.add_tasks(
+        [
+            {"name": "a1", "executor": "rec", "group": "a"},
+            {"name": "b1", "executor": "rec", "group": "b"},
+            {"name": "none", "executor": "rec"},
+            {"name": "c1", "executor": "rec", "group": "c"},
+        ]
+    )
+    queue.run_worker(concurrency=1, burst=True, groups=["a", "c"])
+    assert sorted(ran) == ["a1", "c1"]
+    queue.run_worker(concurrency=1, burst=True)
+    assert sorted(ran) == ["a1", "b1", "c1", "none"]
+    with pytest.raises(InvalidInputError):
+        queue.run_worker(burst=True, groups=[])
+
+
+def test_per_task_timeout_is_stored_and_validated(queue: QueueService, db_url: str) -> None:
+    job = queue.add_task(name="t", executor="e", timeout=2.5)
+    assert job.timeout == 2.5
+    for bad in (0, -1, "5", 10**9):
+        with pytest.raises(InvalidInputError):
+            queue.add_task(name="t", executor="e", timeout=bad)
+    assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_jobs") == 1
+
+
+def test_thread_timeout_fails_the_attempt(queue: QueueService) -> None:
+    release = threading.Event()
+
+    @queue.executor("stuck", timeout=0.3)
+    def stuck(payload: Any) -> None:
+        release.wait(10)
+
+    job = queue.add_task(name="s", executor="stuck")
+    try:
+        stats = queue.run_worker(concurrency=1, burst=True)
+    finally:
+        release.set()
+    failed = queue.get_task(job.id)
+    assert stats.failed == 1
+    assert failed is not None and failed.error_code == "TIMEOUT"
+
+
+def test_workers_register_while_running(queue: QueueService) -> None:
+    seen: list[list[str]] = []
+
+    @queue.executor("look")
+    def look(payload: Any) -> None:
+        seen.append([w.id for w in queue.list_workers()])
+
+    queue.add_task(name="l", executor="look")
+    queue.run_worker(concurrency=3, burst=True)
+    assert len(seen) == 1 and len(seen[0]) == 1
+    worker_id = seen[0][0]
+    host, pid, _ = worker_id.split(":")
+    assert (host, pid) == (socket.gethostname(), str(os.getpid()))
+    assert queue.list_workers() == []  # unregistered on exit
