@@ -45,10 +45,10 @@ class Maintenance:
         concurrency: int,
         groups: Sequence[str] | None,
         leases: LeaseSettings,
-        running_ids: Callable[[], list[int]],
+        running: Callable[[], list[tuple[int, str]]],
     ) -> None:
         self.backend = backend
-        self.running_ids = running_ids
+        self.running = running  # (id, lease token) of every task the worker holds
         self.worker_id = worker_id
         self.leases = leases
         self.record = WorkerRecord(
@@ -88,9 +88,9 @@ class Maintenance:
         self._attempt("renew leases", self._renew)
 
     def _renew(self) -> None:
-        ids = self.running_ids()
-        if ids:
-            self.backend.heartbeat(self.worker_id, self.leases.lease_seconds, ids)
+        leases = self.running()
+        if leases:
+            self.backend.heartbeat(self.leases.lease_seconds, leases)
         if not self.backend.heartbeat_worker(self.worker_id):  # pruned while cut off: re-register
             self.backend.register_worker(self.record)
 

@@ -42,6 +42,21 @@ class JobRepository:
             )
         return moved
 
+    def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
+        """The worker's batched success: each task moves as ``move_to_success`` would."""
+        moved = self.backend.move_many_to_success(done)
+        for job, ms in done:
+            if job.id in moved:
+                log.info(
+                    "task succeeded, moved to the success table: id=%s name=%s executor=%s "
+                    "execution_time_ms=%s",
+                    job.id,
+                    job.name,
+                    job.executor,
+                    ms,
+                )
+        return moved
+
     def mark_as_failed(self, job: Job, error: Mapping[str, Any] | ErrorData) -> bool:
         """Mark the task ``failed`` in place with its error; False if it was not there."""
         _check_job(job)

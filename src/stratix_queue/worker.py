@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TypeVar
 
 from stratix_queue.backends.base import SqlBackend
+from stratix_queue.completer import Completer
 from stratix_queue.errors import (
     DatabaseError,
     ExecutorNotFoundError,
@@ -110,8 +111,13 @@ class Worker:
             options.concurrency,
             options.groups,
             options.leases,
-            running_ids=lambda: [job.id for job in list(self._running.values())],
+            running=self._held_leases,
         )
+        self._completer = Completer(self.repository, self._persist, self._on_success_recorded)
+
+    def _held_leases(self) -> list[tuple[int, str]]:
+        jobs = [*list(self._running.values()), *self._completer.pending()]
+        return [(job.id, job.lease_token) for job in jobs if job.lease_token]
 
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once the running tasks have finished."""
@@ -130,6 +136,7 @@ class Worker:
             self.options.groups,
         )
         self._maintenance.start()
+        self._completer.start()
         self._start_listener()
         pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="stratix-queue")
         try:
@@ -138,6 +145,7 @@ class Worker:
         finally:
             self._stop.set()
             pool.shutdown(wait=True)
+            self._completer.close()
             self._shutdown()
             restore()
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
@@ -203,6 +211,7 @@ class Worker:
             self._give_back_and_exit([running[future] for future in unfinished])
 
     def _give_back_and_exit(self, jobs: list[Job]) -> None:
+        self._completer.close()  # record what did finish first
         for job in jobs:
             try:
                 if self.repository.backend.give_back(job):
@@ -347,8 +356,10 @@ class Worker:
         if error is not None:
             self._record_failure(job, spec, error)
             return
-        elapsed_ms = round((time.perf_counter() - started) * 1000)
-        if self._persist(lambda: self.repository.move_to_success(job, elapsed_ms)):
+        self._completer.submit(job, round((time.perf_counter() - started) * 1000))
+
+    def _on_success_recorded(self, job: Job, moved: bool) -> None:
+        if moved:
             self.stats.count("succeeded")
         else:
             self._lost(job)

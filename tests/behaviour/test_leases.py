@@ -73,8 +73,9 @@ def test_a_live_lease_is_not_rescued_and_heartbeat_extends_it(queue: QueueServic
     still = queue.get_task(job.id)
     assert still is not None and still.status is JobStatus.EXECUTING
     before = still.locked_until
-    assert queue.backend.heartbeat("ghost:1:x", 300, [job.id]) == 1
-    assert queue.backend.heartbeat("someone-else", 300, [job.id]) == 0  # fenced by worker id
+    assert claimed.lease_token is not None
+    assert queue.backend.heartbeat(300, [(job.id, "another-token")]) == 0  # fenced by token
+    assert queue.backend.heartbeat(300, [(job.id, claimed.lease_token)]) == 1
     renewed = queue.get_task(job.id)
     assert renewed is not None and before is not None and renewed.locked_until is not None
     assert renewed.locked_until - before > datetime.timedelta(seconds=200)
@@ -162,3 +163,19 @@ def test_workers_register_while_running(queue: QueueService) -> None:
     host, pid, _ = worker_id.split(":")
     assert (host, pid) == (socket.gethostname(), str(os.getpid()))
     assert queue.list_workers() == []  # unregistered on exit
+
+
+def test_batched_success_moves_only_rows_still_held(queue: QueueService, db_url: str) -> None:
+    jobs = queue.add_tasks([{"name": f"b{i}", "executor": "e"} for i in range(4)])
+    claimed = _claim(queue, lease=30, token="batch", limit=4)
+    assert len(claimed) == 4
+    stale = claimed[3]
+    assert queue.backend.release_claim("batch") == 4  # all four lose this lease ...
+    regained = _claim(queue, lease=30, token="batch2", limit=3)  # ... three are held again
+    moved = queue.repository.move_many_to_success([(job, 5) for job in regained] + [(stale, 5)])
+    assert moved == {job.id for job in regained}
+    assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_success") == 3
+    assert dbs.scalar(db_url, "SELECT MAX(execution_time) FROM queue_success") == 5
+    left = queue.get_task(jobs[3].id)
+    assert left is not None and left.status is JobStatus.WAITING
+    assert queue.repository.move_many_to_success([(stale, 1)]) == set()

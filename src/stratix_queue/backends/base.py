@@ -8,6 +8,7 @@ list of ids given by the caller, or returned by the previous statement that retu
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -58,7 +59,8 @@ class Backend(Protocol):
     def release_claim(self, lease_token: str) -> int: ...
     def promote_due(self) -> int: ...
     def set_group_paused(self, group: str, paused: bool) -> int: ...
-    def heartbeat(self, worker_id: str, lease_seconds: float, ids: Sequence[int]) -> int: ...
+    def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int: ...
+    def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]: ...
     def rescue_expired(self, message: str) -> list[Row]: ...
     def register_worker(self, record: WorkerRecord) -> None: ...
     def heartbeat_worker(self, worker_id: str) -> int: ...
@@ -337,12 +339,21 @@ class SqlBackend(ABC):
     def release_claim(self, lease_token: str) -> int:
         return self._write("release_claim", {"lease_token": lease_token}).rowcounts[-1]
 
-    def heartbeat(self, worker_id: str, lease_seconds: float, ids: Sequence[int]) -> int:
-        params = {"worker_id": worker_id, "lease_seconds": lease_seconds}
-        return sum(
-            self._write("heartbeat_jobs", params, ids[start : start + ID_CHUNK]).rowcounts[-1]
-            for start in range(0, len(ids), ID_CHUNK)
-        )
+    def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int:
+        renewed = 0
+        for start in range(0, len(leases), ID_CHUNK):
+            chunk = leases[start : start + ID_CHUNK]
+            params = {"lease_seconds": lease_seconds, "tokens": sorted({t for _, t in chunk})}
+            ids = [job_id for job_id, _ in chunk]
+            renewed += self._write("heartbeat_jobs", params, ids).rowcounts[-1]
+        return renewed
+
+    def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
+        """Move finished tasks to queue_success in one transaction; returns the ids moved
+        (a task whose lease was lost meanwhile is left alone)."""
+        items = json.dumps([[job.id, job.lease_token, ms] for job, ms in done])
+        rows = self._write("move_many_to_success", {"items": items}).rows
+        return {int(row["id"]) for row in rows}
 
     def rescue_expired(self, message: str) -> list[Row]:
         return self._write("rescue_expired", {"message": message}).rows

@@ -167,10 +167,10 @@ WHERE id IN ({ids});
 SELECT * FROM queue_jobs WHERE id IN ({ids});
 
 -- name: heartbeat_jobs
--- Renew the leases of the tasks this worker is running, by id: a task it claimed without
--- learning so (a reply lost with the connection) is not renewed, so it gets rescued.
+-- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
+-- it claimed without learning so (a reply lost with the connection) is not renewed.
 UPDATE queue_jobs SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND
-WHERE id IN ({ids}) AND locked_by = %(worker_id)s AND status = 'executing';
+WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
 
 -- name: give_back
 -- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
@@ -242,3 +242,20 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6)
 WHERE status = 'executing' AND lease_token = %(lease_token)s;
+
+-- name: move_many_to_success
+-- A batch of successes in one transaction. %(items)s is JSON [[id, lease_token, ms], ...]; the
+-- fenced rows are locked first, then copied and deleted by id; their ids are returned.
+SELECT j.id FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (
+        id BIGINT PATH '$[0]', token VARCHAR(64) PATH '$[1]')) AS d
+JOIN queue_jobs AS j ON j.id = d.id
+WHERE j.status = 'executing' AND j.lease_token = d.token
+FOR UPDATE;
+INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
+                           execution_time, created_at, started_at, completed_at)
+SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts, d.ms,
+       j.created_at, j.started_at, UTC_TIMESTAMP(6)
+FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (id BIGINT PATH '$[0]', ms INT PATH '$[2]')) AS d
+JOIN queue_jobs AS j ON j.id = d.id
+WHERE j.id IN ({ids});
+DELETE FROM queue_jobs WHERE id IN ({ids});

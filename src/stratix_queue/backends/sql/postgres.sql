@@ -177,10 +177,10 @@ FROM picked WHERE j.id = picked.id
 RETURNING j.*;
 
 -- name: heartbeat_jobs
--- Renew the leases of the tasks this worker is running, by id: a task it claimed without
--- learning so (a reply lost with the connection) is not renewed, so it gets rescued.
+-- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
+-- it claimed without learning so (a reply lost with the connection) is not renewed.
 UPDATE queue_jobs SET locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second'
-WHERE id IN ({ids}) AND locked_by = %(worker_id)s AND status = 'executing';
+WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
 
 -- name: give_back
 -- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
@@ -252,3 +252,21 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
 WHERE status = 'executing' AND lease_token = %(lease_token)s;
+
+-- name: move_many_to_success
+-- A batch of successes in one statement. %(items)s is JSON [[id, lease_token, ms], ...]; only
+-- rows still executing under that token move (fenced), and their ids are returned.
+WITH done AS (
+    SELECT (d ->> 0)::bigint AS id, d ->> 1 AS token, (d ->> 2)::int AS ms
+    FROM jsonb_array_elements(%(items)s::jsonb) AS d
+), moved AS (
+    DELETE FROM queue_jobs AS j USING done
+    WHERE j.id = done.id AND j.status = 'executing' AND j.lease_token = done.token
+    RETURNING j.*
+)
+INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
+                           execution_time, created_at, started_at, completed_at)
+SELECT m.id, m.job_name, m.executor, m.group_name, m.payload, m.priority, m.attempts, done.ms,
+       m.created_at, m.started_at, timezone('UTC', now())
+FROM moved AS m JOIN done ON done.id = m.id
+RETURNING id;

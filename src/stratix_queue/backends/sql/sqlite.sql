@@ -153,10 +153,10 @@ WHERE id IN (SELECT id FROM queue_jobs WHERE status = 'waiting' AND group_name I
 RETURNING *;
 
 -- name: heartbeat_jobs
--- Renew the leases of the tasks this worker is running, by id: a task it claimed without
--- learning so (a reply lost with the connection) is not renewed, so it gets rescued.
+-- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
+-- it claimed without learning so (a reply lost with the connection) is not renewed.
 UPDATE queue_jobs SET locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds))
-WHERE id IN ({ids}) AND locked_by = :worker_id AND status = 'executing';
+WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
 
 -- name: give_back
 -- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
@@ -228,3 +228,18 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status = 'executing' AND lease_token = :lease_token;
+
+-- name: move_many_to_success
+-- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
+-- rows still executing under that token move (fenced), and their ids are returned.
+SELECT j.id FROM json_each(:items) AS d
+JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
+WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
+INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
+                           execution_time, created_at, started_at, completed_at)
+SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts,
+       json_extract(d.value, '$[2]'), j.created_at, j.started_at,
+       strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM json_each(:items) AS d JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
+WHERE j.id IN ({ids});
+DELETE FROM queue_jobs WHERE id IN ({ids});
