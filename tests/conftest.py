@@ -68,6 +68,11 @@ def server_dbs() -> Iterator[ServerDatabases]:
     databases.drop_all()
 
 
+def only(name: str) -> pytest.MarkDecorator:
+    """Run a test on one backend only (it is not collected, rather than skipped, elsewhere)."""
+    return pytest.mark.parametrize("backend", [name])
+
+
 @pytest.fixture(params=SELECTED)
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from stratix_queue import QueueService
 from stratix_queue.sqlfile import load_queries, split_statements
 from tests import dbs
+from tests.conftest import only
 
 BACKLOG = 5000
 BATCH = 10
@@ -30,11 +29,10 @@ def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+@only("postgres")
 def test_postgres_claim_uses_the_claim_index(
     backend: str, queue: QueueService, db_url: str
 ) -> None:
-    if backend != "postgres":
-        pytest.skip("PostgreSQL plan")
     _fill(queue)
     conn = dbs.connect(db_url)
     try:
@@ -59,9 +57,8 @@ def test_postgres_claim_uses_the_claim_index(
     assert not any(n["Node Type"] == "Sort" for n in _nodes(plan))
 
 
+@only("mysql")
 def test_mariadb_claim_uses_the_claim_index(backend: str, queue: QueueService, db_url: str) -> None:
-    if backend != "mysql":
-        pytest.skip("MariaDB plan")
     _fill(queue)
     pick = split_statements(load_queries("mysql")["claim_jobs"] + ";")[0]
     assert "SKIP LOCKED" in pick
@@ -81,9 +78,8 @@ def test_mariadb_claim_uses_the_claim_index(backend: str, queue: QueueService, d
     assert "filesort" not in json.dumps(plan)
 
 
+@only("sqlite")
 def test_sqlite_claim_uses_the_claim_index(backend: str, queue: QueueService, db_url: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("SQLite plan")
     _fill(queue)
     sql = load_queries("sqlite")["claim_jobs"]
     rows = dbs.query(

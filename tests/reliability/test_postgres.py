@@ -8,15 +8,10 @@ import pytest
 
 from stratix_queue import JobStatus, QueueService
 from tests import dbs
+from tests.conftest import only
 from tests.reliability.harness import Workers, no_overlap, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pg(backend: str) -> None:
-    if backend != "postgres":
-        pytest.skip("PostgreSQL only")
 
 
 def _terminate_other_connections(url: str) -> int:
@@ -28,7 +23,7 @@ def _terminate_other_connections(url: str) -> int:
     return len(rows)
 
 
-@pytest.mark.usefixtures("pg")
+@only("postgres")
 def test_connections_killed_mid_drain_lose_nothing(
     queue: QueueService, db_url: str, workers: Workers
 ) -> None:
@@ -52,7 +47,7 @@ def test_connections_killed_mid_drain_lose_nothing(
     assert "reaches the database again" in workers.log(0) or "retrying" in workers.log(0)
 
 
-@pytest.mark.usefixtures("pg")
+@only("postgres")
 @pytest.mark.parametrize("listen", [True, False])
 def test_notify_wakes_an_idle_worker(queue: QueueService, workers: Workers, listen: bool) -> None:
     """The worker polls only every 30 s, so a start within seconds can only be NOTIFY's doing;
