@@ -168,3 +168,22 @@ class FailedTasksStats:
     total: int
     by_executor: dict[str, int]
     by_group: dict[str | None, int]
+    by_code: dict[str | None, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInfo:
+    """A group: whether it is paused, and how many of its tasks are in each status."""
+
+    name: str
+    paused: bool
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """An overview for monitoring."""
+
+    counts: dict[str, int]  # queue_jobs per status
+    succeeded_last_hour: int
+    oldest_waiting_seconds: float | None  # age of the oldest runnable task (None: none waits)

@@ -62,3 +62,21 @@ class RetryLater:
 
     error: ErrorData
     delay_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Optional filters of an operator's listing; None matches anything."""
+
+    status: str | None = None
+    group: str | None = None
+    executor: str | None = None
+    code: str | None = None
+
+    def params(self) -> dict[str, str | None]:
+        return {
+            "status": self.status,
+            "group": self.group,
+            "executor": self.executor,
+            "code": self.code,
+        }

@@ -9,22 +9,27 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from stratix_queue.backends import open_backend
+from stratix_queue.clock import to_utc
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import Backoff, ExecutorRegistry
 from stratix_queue.job import (
     AttemptError,
     FailedTasksStats,
+    GroupInfo,
     Job,
     JobStatus,
+    QueueStats,
     RetryResult,
     WorkerInfo,
 )
 from stratix_queue.maintenance import LeaseSettings
 from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
+from stratix_queue.params import JobFilter
 from stratix_queue.repository import JobRepository
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    check_delay,
     check_int,
     check_name,
     check_page,
@@ -232,9 +237,77 @@ class QueueService:
         )
 
     def get_failed_tasks_stats(self) -> FailedTasksStats:
+        """Failed tasks in all, by executor, by group (None: no group) and by error code."""
         by_executor, by_group = self.backend.failed_counts()
         return FailedTasksStats(
-            total=sum(by_executor.values()), by_executor=by_executor, by_group=by_group
+            total=sum(by_executor.values()),
+            by_executor=by_executor,
+            by_group=by_group,
+            by_code=self.backend.failed_by_code(),
+        )
+
+    def list_tasks(
+        self,
+        status: str | JobStatus | None = None,
+        group: str | None = None,
+        executor: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Tasks in ``queue_jobs`` (oldest id first), filtered by whichever arguments are given."""
+        limit, offset = check_page(limit, offset)
+        return self.backend.list_jobs(self._filter(status, group, executor), limit, offset)
+
+    def find_failed_task_ids(
+        self, executor: str | None = None, group: str | None = None, code: str | None = None
+    ) -> list[int]:
+        """Ids of failed tasks matching every filter given (for bulk retries)."""
+        filters = self._filter(JobStatus.FAILED, group, executor)
+        if code is not None and not isinstance(code, str):
+            raise InvalidInputError("code must be a string")
+        return self.backend.failed_ids(
+            JobFilter(group=filters.group, executor=filters.executor, code=code)
+        )
+
+    def list_groups(self) -> list[GroupInfo]:
+        """Every group that has tasks or is paused, with its counts per status."""
+        rows, paused = self.backend.group_overview()
+        counts: dict[str, dict[str, int]] = {name: {} for name in paused}
+        for row in rows:
+            counts.setdefault(row["group_name"], {})[row["status"]] = int(row["count"])
+        return [
+            GroupInfo(
+                name, name in paused, {s.value: counts[name].get(s.value, 0) for s in JobStatus}
+            )
+            for name in sorted(counts)
+        ]
+
+    def queue_stats(self) -> QueueStats:
+        """Counts by status, successes in the last hour, age of the oldest waiting task."""
+        row = self.backend.summary(3600.0)
+        oldest, now = to_utc(row["oldest_waiting"]), to_utc(row["db_now"])
+        age = None if oldest is None or now is None else max((now - oldest).total_seconds(), 0.0)
+        return QueueStats(self.count_by_status(), int(row["succeeded_recently"]), age)
+
+    def prune_succeeded(self, older_than: float | timedelta, dry_run: bool = False) -> int:
+        """Delete (dry run: count) queue_success rows completed more than ``older_than`` ago."""
+        return self.backend.prune_success(check_delay(older_than), dry_run)
+
+    @staticmethod
+    def _filter(status: object, group: object, executor: object) -> JobFilter:
+        value = None
+        if status is not None:
+            try:
+                value = JobStatus(str(status)).value
+            except ValueError:
+                statuses = ", ".join(s.value for s in JobStatus)
+                raise InvalidInputError(
+                    f"status must be one of {statuses}, not {status!r}"
+                ) from None
+        return JobFilter(
+            status=value,
+            group=check_name(group, "group", optional=True),
+            executor=check_name(executor, "executor", optional=True),
         )
 
     def count_by_status(self) -> dict[str, int]:

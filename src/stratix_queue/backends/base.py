@@ -26,7 +26,14 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import Job
-from stratix_queue.params import ClaimParams, ErrorData, NewJob, RetryLater, WorkerRecord
+from stratix_queue.params import (
+    ClaimParams,
+    ErrorData,
+    JobFilter,
+    NewJob,
+    RetryLater,
+    WorkerRecord,
+)
 from stratix_queue.sqlfile import split_statements
 from stratix_queue.urls import DatabaseURL
 
@@ -34,6 +41,7 @@ T = TypeVar("T")
 INSERT_CHUNK_ROWS = 500
 INSERT_CHUNK_BYTES = 4 * 1024 * 1024
 ID_CHUNK = 500
+PRUNE_BATCH = 5000
 _LIST = re.compile(r"\{(\w+)\}")
 
 
@@ -68,6 +76,12 @@ class Backend(Protocol):
     def prune_workers(self, stale_seconds: float) -> int: ...
     def list_workers(self) -> list[Row]: ...
     def list_attempt_errors(self, job_id: int) -> list[Row]: ...
+    def list_jobs(self, filters: JobFilter, limit: int, offset: int) -> list[Job]: ...
+    def failed_by_code(self) -> dict[str | None, int]: ...
+    def failed_ids(self, filters: JobFilter) -> list[int]: ...
+    def group_overview(self) -> tuple[list[Row], set[str]]: ...
+    def summary(self, window_seconds: float) -> Row: ...
+    def prune_success(self, older_than_seconds: float, dry_run: bool) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,6 +398,34 @@ class SqlBackend(ABC):
 
     def list_attempt_errors(self, job_id: int) -> list[Row]:
         return self._read("list_attempt_errors", {"id": job_id})
+
+    def list_jobs(self, filters: JobFilter, limit: int, offset: int) -> list[Job]:
+        params = {**filters.params(), "limit": limit, "offset": offset}
+        return [Job.from_row(row) for row in self._read("list_jobs", params)]
+
+    def failed_by_code(self) -> dict[str | None, int]:
+        return {row["key"]: int(row["count"]) for row in self._read("failed_by_code")}
+
+    def failed_ids(self, filters: JobFilter) -> list[int]:
+        return [int(row["id"]) for row in self._read("failed_ids", filters.params())]
+
+    def group_overview(self) -> tuple[list[Row], set[str]]:
+        paused = {row["group_name"] for row in self._read("paused_groups")}
+        return self._read("group_counts"), paused
+
+    def summary(self, window_seconds: float) -> Row:
+        return self._read("queue_summary", {"window_seconds": window_seconds})[0]
+
+    def prune_success(self, older_than_seconds: float, dry_run: bool) -> int:
+        params = {"older_than": older_than_seconds, "batch": PRUNE_BATCH}
+        if dry_run:
+            return int(self._read("count_prunable", params)[0]["count"])
+        pruned = 0
+        while True:
+            count = self._write("prune_success", params).rowcounts[-1]
+            pruned += count
+            if count < PRUNE_BATCH:
+                return pruned
 
     def promote_due(self) -> int:
         return self._write("promote_due", {}).rowcounts[-1]

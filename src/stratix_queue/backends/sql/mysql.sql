@@ -259,3 +259,47 @@ FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (id BIGINT PATH '$[0]', ms INT PATH '$
 JOIN queue_jobs AS j ON j.id = d.id
 WHERE j.id IN ({ids});
 DELETE FROM queue_jobs WHERE id IN ({ids});
+
+-- name: list_jobs
+-- Operator listing; each filter applies only when given (NULL means any).
+SELECT * FROM queue_jobs
+WHERE (%(status)s IS NULL OR status = %(status)s)
+  AND (%(group)s IS NULL OR group_name = %(group)s)
+  AND (%(executor)s IS NULL OR executor = %(executor)s)
+ORDER BY id LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: failed_by_code
+SELECT error_code AS `key`, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY error_code;
+
+-- name: failed_ids
+-- The failed tasks an operator's bulk retry selects (each filter only when given).
+SELECT id FROM queue_jobs
+WHERE status = 'failed'
+  AND (%(group)s IS NULL OR group_name = %(group)s)
+  AND (%(executor)s IS NULL OR executor = %(executor)s)
+  AND (%(code)s IS NULL OR error_code = %(code)s)
+ORDER BY id;
+
+-- name: group_counts
+SELECT group_name, status, COUNT(*) AS count FROM queue_jobs
+WHERE group_name IS NOT NULL GROUP BY group_name, status;
+
+-- name: paused_groups
+SELECT group_name FROM queue_groups WHERE status = 'paused';
+
+-- name: queue_summary
+-- Successes in the last :window_seconds, and the oldest runnable task with the database's now.
+SELECT (SELECT COUNT(*) FROM queue_success
+        WHERE completed_at >= UTC_TIMESTAMP(6) - INTERVAL ROUND(%(window_seconds)s * 1000000) MICROSECOND) AS succeeded_recently,
+       (SELECT MIN(run_at) FROM queue_jobs WHERE status = 'waiting') AS oldest_waiting,
+       UTC_TIMESTAMP(6) AS db_now;
+
+-- name: count_prunable
+SELECT COUNT(*) AS count FROM queue_success WHERE completed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MICROSECOND;
+
+-- name: prune_success
+-- One batch at a time (the caller repeats until a batch comes back short).
+DELETE FROM queue_success
+WHERE completed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MICROSECOND
+ORDER BY id LIMIT %(batch)s;

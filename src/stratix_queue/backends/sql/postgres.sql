@@ -270,3 +270,48 @@ SELECT m.id, m.job_name, m.executor, m.group_name, m.payload, m.priority, m.atte
        m.created_at, m.started_at, timezone('UTC', now())
 FROM moved AS m JOIN done ON done.id = m.id
 RETURNING id;
+
+-- name: list_jobs
+-- Operator listing; each filter applies only when given (NULL means any).
+SELECT * FROM queue_jobs
+WHERE (%(status)s::varchar IS NULL OR status = %(status)s::varchar)
+  AND (%(group)s::varchar IS NULL OR group_name = %(group)s::varchar)
+  AND (%(executor)s::varchar IS NULL OR executor = %(executor)s::varchar)
+ORDER BY id LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: failed_by_code
+SELECT error_code AS key, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY error_code;
+
+-- name: failed_ids
+-- The failed tasks an operator's bulk retry selects (each filter only when given).
+SELECT id FROM queue_jobs
+WHERE status = 'failed'
+  AND (%(group)s::varchar IS NULL OR group_name = %(group)s::varchar)
+  AND (%(executor)s::varchar IS NULL OR executor = %(executor)s::varchar)
+  AND (%(code)s::varchar IS NULL OR error_code = %(code)s::varchar)
+ORDER BY id;
+
+-- name: group_counts
+SELECT group_name, status, COUNT(*) AS count FROM queue_jobs
+WHERE group_name IS NOT NULL GROUP BY group_name, status;
+
+-- name: paused_groups
+SELECT group_name FROM queue_groups WHERE status = 'paused';
+
+-- name: queue_summary
+-- Successes in the last :window_seconds, and the oldest runnable task with the database's now.
+SELECT (SELECT COUNT(*) FROM queue_success
+        WHERE completed_at >= timezone('UTC', now()) - %(window_seconds)s::float8 * interval '1 second') AS succeeded_recently,
+       (SELECT MIN(run_at) FROM queue_jobs WHERE status = 'waiting') AS oldest_waiting,
+       timezone('UTC', now()) AS db_now;
+
+-- name: count_prunable
+SELECT COUNT(*) AS count FROM queue_success WHERE completed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second';
+
+-- name: prune_success
+-- One batch at a time (the caller repeats until a batch comes back short).
+DELETE FROM queue_success WHERE id IN (
+    SELECT id FROM queue_success
+    WHERE completed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
+    ORDER BY id LIMIT %(batch)s);

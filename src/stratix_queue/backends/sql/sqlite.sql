@@ -243,3 +243,48 @@ SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.atte
 FROM json_each(:items) AS d JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.id IN ({ids});
 DELETE FROM queue_jobs WHERE id IN ({ids});
+
+-- name: list_jobs
+-- Operator listing; each filter applies only when given (NULL means any).
+SELECT * FROM queue_jobs
+WHERE (:status IS NULL OR status = :status)
+  AND (:group IS NULL OR group_name = :group)
+  AND (:executor IS NULL OR executor = :executor)
+ORDER BY id LIMIT :limit OFFSET :offset;
+
+-- name: failed_by_code
+SELECT error_code AS key, COUNT(*) AS count FROM queue_jobs
+WHERE status = 'failed' GROUP BY error_code;
+
+-- name: failed_ids
+-- The failed tasks an operator's bulk retry selects (each filter only when given).
+SELECT id FROM queue_jobs
+WHERE status = 'failed'
+  AND (:group IS NULL OR group_name = :group)
+  AND (:executor IS NULL OR executor = :executor)
+  AND (:code IS NULL OR error_code = :code)
+ORDER BY id;
+
+-- name: group_counts
+SELECT group_name, status, COUNT(*) AS count FROM queue_jobs
+WHERE group_name IS NOT NULL GROUP BY group_name, status;
+
+-- name: paused_groups
+SELECT group_name FROM queue_groups WHERE status = 'paused';
+
+-- name: queue_summary
+-- Successes in the last :window_seconds, and the oldest runnable task with the database's now.
+SELECT (SELECT COUNT(*) FROM queue_success
+        WHERE completed_at >= strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:window_seconds))) AS succeeded_recently,
+       (SELECT MIN(run_at) FROM queue_jobs WHERE status = 'waiting') AS oldest_waiting,
+       strftime('%Y-%m-%d %H:%M:%f', 'now') AS db_now;
+
+-- name: count_prunable
+SELECT COUNT(*) AS count FROM queue_success WHERE completed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than));
+
+-- name: prune_success
+-- One batch at a time (the caller repeats until a batch comes back short).
+DELETE FROM queue_success WHERE id IN (
+    SELECT id FROM queue_success
+    WHERE completed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than))
+    ORDER BY id LIMIT :batch);

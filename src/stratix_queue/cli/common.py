@@ -1,0 +1,137 @@
+"""What every command shares: the lazily opened QueueService, output as Rich tables or JSON,
+durations like 30s / 5m / 7d, and errors turned into one line and an exit code."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from stratix_queue.service import QueueService
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Piped output (no terminal) gets a wide page instead of Rich's 80 columns.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def error_line(message: str) -> None:
+    """One unwrapped line on stderr."""
+    click.echo(" ".join(f"stratix-queue: error: {message}".split()), err=True)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class State:
+    """The root command's options; the QueueService is opened on first use."""
+
+    def __init__(self, url: str | None, debug: bool) -> None:
+        self.url = url
+        self.debug = debug
+        self._queue: QueueService | None = None
+
+    @property
+    def queue(self) -> QueueService:
+        if self._queue is None:
+            self._queue = QueueService(self.url)
+        return self._queue
+
+    def close(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def parse_duration(text: str) -> float:
+    """'90' or '90s', '5m', '2h', '7d', '1h30m', '250ms' -> seconds."""
+    text = text.strip().lower()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise click.BadParameter(f"{text!r} is not a duration; use e.g. 30s, 5m, 2h, 7d or 1h30m")
+    return sum(float(number) * _UNITS[unit] for number, unit in parts)
+
+
+if TYPE_CHECKING:  # click >= 8.2 types ParamType as generic; older releases are not subscriptable
+    _ParamType = click.ParamType[float]
+else:
+    _ParamType = click.ParamType
+
+
+class Duration(_ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+def plain(value: Any) -> Any:
+    """A value made JSON-friendly: dataclasses to dicts, datetimes to ISO text, enums to values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {("null" if k is None else str(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(plain(value), indent=2, ensure_ascii=False))
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    grid = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*["" if cell is None else str(cell) for cell in row])
+    console.print(grid)
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.1f}s"

@@ -1,0 +1,223 @@
+"""stratix-queue add, tasks list, tasks show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import Progress
+
+from stratix_queue.cli.common import (
+    Duration,
+    State,
+    console,
+    json_option,
+    parse_duration,
+    pass_state,
+    print_json,
+    table,
+    when,
+)
+from stratix_queue.cli.root import cli
+from stratix_queue.job import Job, JobStatus
+
+FILE_BATCH = 1000
+
+
+def _payload(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"not JSON: {exc.msg} at character {exc.pos}", param_hint="--payload"
+        ) from None
+
+
+@cli.command(
+    epilog="Examples: stratix-queue add processData --executor dataProcessor "
+    "--payload '{\"data\": 1}' --group reports --delay 30s\n\n"
+    "stratix-queue add --file tasks.jsonl   (one JSON task per line)"
+)
+@click.argument("name", required=False)
+@click.option("--executor", help="Executor that runs the task.")
+@click.option("--payload", help="JSON payload.")
+@click.option("--group", help="Group (for pausing and stats).")
+@click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first.")
+@click.option("--delay", type=Duration(), help="Run after this long, e.g. 30s, 5m.")
+@click.option("--max-attempts", type=int, help="Attempts before the task is marked failed.")
+@click.option("--timeout", type=Duration(), help="Time limit per attempt.")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Add every task of a JSON Lines file.",
+)
+@pass_state
+def add(
+    state: State,
+    name: str | None,
+    executor: str | None,
+    payload: str | None,
+    group: str | None,
+    priority: int,
+    delay: float | None,
+    max_attempts: int | None,
+    timeout: float | None,
+    path: Path | None,
+) -> None:
+    """Add a task (or a file of tasks)."""
+    if path is not None:
+        _add_file(state, path)
+        return
+    if not name or not executor:
+        raise click.UsageError("give NAME and --executor (or --file)")
+    job = state.queue.add_task(
+        name=name,
+        executor=executor,
+        payload=_payload(payload),
+        group=group,
+        priority=priority,
+        delay=delay,
+        max_attempts=max_attempts,
+        timeout=timeout,
+    )
+    console.print(f"added task #{job.id} ({job.status.value})")
+
+
+def _add_file(state: State, path: Path) -> None:
+    tasks = [
+        _file_task(line, number)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if line.strip()
+    ]
+    from stratix_queue.validation import new_job  # validate all first: bad input writes nothing
+
+    for number, task in enumerate(tasks, 1):
+        try:
+            new_job(task, default_max_attempts=1, max_payload_bytes=state.queue.max_payload_bytes)
+        except Exception as exc:
+            raise click.ClickException(f"{path}: task {number}: {exc}") from None
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("adding", total=len(tasks))
+        for start in range(0, len(tasks), FILE_BATCH):
+            state.queue.add_tasks(tasks[start : start + FILE_BATCH])
+            progress.advance(bar, len(tasks[start : start + FILE_BATCH]))
+    console.print(f"added {len(tasks)} tasks from {path}")
+
+
+def _file_task(line: str, number: int) -> dict[str, Any]:
+    try:
+        task = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"line {number} is not JSON: {exc.msg}") from None
+    if not isinstance(task, dict):
+        raise click.ClickException(f"line {number} is not a JSON object")
+    for key in ("delay", "timeout"):
+        if isinstance(task.get(key), str):
+            try:
+                task[key] = parse_duration(task[key])
+            except click.BadParameter as exc:
+                raise click.ClickException(f"line {number}: {key}: {exc.message}") from None
+    return task
+
+
+@cli.group()
+def tasks() -> None:
+    """List and inspect tasks in queue_jobs."""
+
+
+def job_rows(jobs: list[Job]) -> list[list[Any]]:
+    return [
+        [
+            j.id,
+            j.name,
+            j.executor,
+            j.group or "-",
+            j.status.value,
+            j.priority,
+            f"{j.attempts}/{j.max_attempts}",
+            when(j.run_at),
+            j.error_code or "",
+        ]
+        for j in jobs
+    ]
+
+
+JOB_COLUMNS = ["id", "name", "executor", "group", "status", "prio", "tries", "run at", "error"]
+
+
+@tasks.command("list", epilog="Example: stratix-queue tasks list --status waiting --group reports")
+@click.option("--status", type=click.Choice([s.value for s in JobStatus]), help="Only this status.")
+@click.option("--group", help="Only this group.")
+@click.option("--executor", help="Only this executor.")
+@click.option("--limit", type=click.IntRange(0, 100_000), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@json_option
+@pass_state
+def tasks_list(
+    state: State,
+    status: str | None,
+    group: str | None,
+    executor: str | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+) -> None:
+    """List tasks (oldest first)."""
+    found = state.queue.list_tasks(status, group, executor, limit, offset)
+    if as_json:
+        print_json(found)
+        return
+    table(f"{len(found)} task(s)", JOB_COLUMNS, job_rows(found))
+
+
+@tasks.command("show", epilog="Example: stratix-queue tasks show 42")
+@click.argument("task_id", type=int)
+@json_option
+@pass_state
+def tasks_show(state: State, task_id: int, as_json: bool) -> None:
+    """Show one task: payload, error stack and attempt history."""
+    show_task(state, task_id, as_json)
+
+
+def show_task(state: State, task_id: int, as_json: bool) -> None:
+    job = state.queue.get_task(task_id)
+    if job is None:
+        raise click.ClickException(
+            f"no task #{task_id} in queue_jobs (a task that succeeded is kept in queue_success)"
+        )
+    history = state.queue.get_task_errors(task_id)
+    if as_json:
+        print_json({"task": job, "attempt_errors": history})
+        return
+    table(
+        f"task #{job.id}",
+        ["field", "value"],
+        [
+            ["name", job.name],
+            ["executor", job.executor],
+            ["group", job.group or "-"],
+            ["status", job.status.value],
+            ["priority", job.priority],
+            ["attempts", f"{job.attempts}/{job.max_attempts}"],
+            ["created", when(job.created_at)],
+            ["run at", when(job.run_at)],
+            ["failed at", when(job.failed_at)],
+            ["error code", job.error_code or "-"],
+            ["error", job.error_message or "-"],
+            ["payload", json.dumps(job.payload, ensure_ascii=False)],
+        ],
+    )
+    if job.error_stack:
+        console.print("[bold]stack[/bold]")
+        console.print(job.error_stack, markup=False, highlight=False)
+    if history:
+        table(
+            "attempt history",
+            ["attempt", "code", "message", "worker", "failed at"],
+            [[e.attempt, e.code, e.message, e.worker_id, when(e.failed_at)] for e in history],
+        )

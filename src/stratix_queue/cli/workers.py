@@ -1,0 +1,110 @@
+"""stratix-queue worker and workers."""
+
+from __future__ import annotations
+
+import click
+
+from stratix_queue.cli.common import (
+    Duration,
+    State,
+    json_option,
+    pass_state,
+    print_json,
+    table,
+    when,
+)
+from stratix_queue.cli.root import cli
+from stratix_queue.supervisor import WorkerCommand, run_worker_command
+
+
+@cli.command(
+    epilog="Example: stratix-queue worker --app myapp.tasks:queue --concurrency 8 "
+    "--processes 2 --groups reports,billing"
+)
+@click.option("--app", required=True, help="The application's QueueService: package.module:queue.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=4,
+    show_default=True,
+    help="Slots (threads) per process.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes (restarted if they die).",
+)
+@click.option("--groups", help="Only these groups, comma-separated.")
+@click.option("--burst", is_flag=True, help="Exit once nothing is runnable.")
+@click.option("--lease", type=Duration(), default=30.0, show_default=True, help="Lease length.")
+@click.option("--heartbeat", type=Duration(), help="Heartbeat interval [default: lease/3].")
+@click.option(
+    "--rescue-interval", type=Duration(), help="Rescue sweep interval [default: heartbeat]."
+)
+@click.option(
+    "--grace",
+    type=Duration(),
+    default=30.0,
+    show_default=True,
+    help="Time running tasks get on SIGTERM.",
+)
+@click.option("--poll", type=Duration(), default=1.0, show_default=True, help="Longest idle poll.")
+@click.option("--no-listen", is_flag=True, help="PostgreSQL: poll only (e.g. behind PgBouncer).")
+@pass_state
+def worker(
+    state: State,
+    app: str,
+    concurrency: int,
+    processes: int,
+    groups: str | None,
+    burst: bool,
+    lease: float,
+    heartbeat: float | None,
+    rescue_interval: float | None,
+    grace: float,
+    poll: float,
+    no_listen: bool,
+) -> None:
+    """Run workers for the executors of an application."""
+    names = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
+    command = WorkerCommand(
+        app=app,
+        url=state.url,
+        processes=processes,
+        worker_args={
+            "concurrency": concurrency,
+            "burst": burst,
+            "groups": names,
+            "lease_seconds": lease,
+            "heartbeat_seconds": heartbeat,
+            "rescue_interval": rescue_interval,
+            "grace_seconds": grace,
+            "poll_interval": poll,
+            "listen": not no_listen,
+        },
+    )
+    click.get_current_context().exit(run_worker_command(command))
+
+
+@cli.command(epilog="Example: stratix-queue workers --json")
+@json_option
+@pass_state
+def workers(state: State, as_json: bool) -> None:
+    """List the workers running against the database."""
+    found = state.queue.list_workers()
+    if as_json:
+        print_json(found)
+        return
+    rows = [
+        [
+            w.id,
+            w.concurrency,
+            ",".join(w.groups) if w.groups else "*",
+            when(w.started_at),
+            when(w.last_heartbeat_at),
+        ]
+        for w in found
+    ]
+    table(f"{len(found)} worker(s)", ["worker", "slots", "groups", "started", "heartbeat"], rows)
