@@ -1,89 +1,181 @@
-"""The stratix-queue demo: add tasks, run a worker, inspect a failure, fix it, retry it.
+"""A guided tour of stratix-queue on the SQLite default (./stratix-queue.db), about 10 seconds.
 
-Runs on the SQLite default (./stratix-queue.db in the working directory) and ends by itself.
-`make demo` runs it in a fresh temporary directory.
+It adds a few thousand tasks across three groups, runs a worker, finds that one executor fails
+for some inputs, shows those failures and their stats, fixes the executor, retries every failure
+and shows that everything succeeded. `make demo` runs it in a fresh temporary directory.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import sys
+import threading
+import time
 from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from stratix_queue import Job, QueueService
 
-queue = QueueService()  # no URL, no STRATIX_QUEUE_URL: sqlite:///stratix-queue.db
-rates = {"EUR": 1.0, "USD": 1.08}  # the data the "convert" executor needs; GBP is missing
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
+queue = QueueService()  # no URL and no STRATIX_QUEUE_URL: sqlite:///stratix-queue.db
+rates = {"EUR": 1.0, "USD": 1.08, "JPY": 161.2}  # GBP is missing: the bug of this story
 
 
-@queue.executor("dataProcessor")
-def data_processor(payload: dict[str, Any], job: Job) -> None:
-    _ = sum(payload["values"])
+@queue.executor("render_report")
+def render_report(payload: dict[str, Any], job: Job) -> None:
+    _ = sum(range(payload["rows"]))
 
 
-@queue.executor("convert")
-def convert(payload: dict[str, Any], job: Job) -> None:
+@queue.executor("convert_price")
+def convert_price(payload: dict[str, Any], job: Job) -> None:
     if payload["currency"] not in rates:
         raise LookupError(f"no exchange rate for {payload['currency']}")
+    _ = payload["amount"] * rates[payload["currency"]]
 
 
-def show(title: str) -> None:
-    print(f"\n== {title}")
+@queue.executor("send_email")
+def send_email(payload: dict[str, Any], job: Job) -> None:
+    _ = payload["to"].split("@")
+
+
+def step(number: int, title: str) -> None:
+    console.print(f"\n[bold cyan]{number}.[/bold cyan] [bold]{title}[/bold]")
+
+
+def make_tasks(count: int) -> list[dict[str, Any]]:
+    pick = random.Random(7)
+    tasks: list[dict[str, Any]] = []
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            tasks.append(
+                {
+                    "name": "monthlyReport",
+                    "executor": "render_report",
+                    "group": "reports",
+                    "payload": {"rows": pick.randint(10, 500)},
+                }
+            )
+        elif kind == 1:
+            currency = pick.choice(["EUR", "USD", "JPY", "EUR", "USD", "GBP"])
+            tasks.append(
+                {
+                    "name": "convertInvoice",
+                    "executor": "convert_price",
+                    "group": "billing",
+                    "payload": {"currency": currency, "amount": pick.randint(1, 999)},
+                }
+            )
+        else:
+            tasks.append(
+                {
+                    "name": "welcomeEmail",
+                    "executor": "send_email",
+                    "group": "emails",
+                    "payload": {"to": f"user{i}@example.com"},
+                    "priority": 5,
+                }
+            )
+    return tasks
+
+
+def run_worker_with_progress(total: int, label: str) -> None:
+    """Run a burst worker in a thread and follow it from queue_jobs' counts."""
+    worker = threading.Thread(target=queue.run_worker, kwargs={"concurrency": 8, "burst": True})
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task(label, total=total)
+        worker.start()
+        while worker.is_alive():
+            counts = queue.count_by_status()
+            progress.update(bar, completed=total - counts["waiting"] - counts["executing"])
+            time.sleep(0.1)
+        progress.update(bar, completed=total)
+    worker.join()
+
+
+def show_failures() -> None:
+    failed = queue.get_failed_tasks(8, 0)
+    stats = queue.get_failed_tasks_stats()
+    grid = Table(
+        title=f"get_failed_tasks(8, 0): 8 of {stats.total}, newest first", title_justify="left"
+    )
+    for column in ("id", "name", "group", "code", "message", "failed at (UTC)"):
+        grid.add_column(column)
+    for job in failed:
+        info = job.get_error_info()
+        assert info is not None and info.failed_at is not None
+        grid.add_row(
+            str(job.id),
+            job.name,
+            job.group or "-",
+            info.code or "-",
+            info.message or "",
+            info.failed_at.strftime("%H:%M:%S.%f")[:-3],
+        )
+    console.print(grid)
+    console.print(
+        Panel.fit(
+            f"total [bold red]{stats.total}[/bold red]   by executor {stats.by_executor}\n"
+            f"by group {stats.by_group}   by code {stats.by_code}",
+            title="get_failed_tasks_stats()",
+        )
+    )
+    one = failed[0]
+    console.print(
+        f"the error stack of #{one.id} ends with: "
+        f"[italic]{(one.error_stack or '').strip().splitlines()[-1]}[/italic]"
+    )
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="   log: %(message)s")
-    print(f"queue: {queue.url}")
-    show("migrate")
-    for step in queue.migrate():
-        print(f"   applied {step.migration.version:03d}_{step.migration.name}")
-
-    show("add tasks")
-    jobs = queue.add_tasks(
-        [
-            {
-                "name": "processData",
-                "executor": "dataProcessor",
-                "payload": {"values": [1, 2, 3]},
-                "group": "reports",
-            }
-            for _ in range(20)
-        ]
-        + [
-            {
-                "name": "convertPrice",
-                "executor": "convert",
-                "payload": {"currency": c},
-                "group": "billing",
-            }
-            for c in ("EUR", "USD", "GBP")
-        ]
+    logging.getLogger("stratix_queue").setLevel(logging.ERROR)  # the tour prints its own story
+    started = time.monotonic()
+    console.print(Panel.fit(f"[bold]stratix-queue[/bold] guided tour on {queue.url}"))
+    step(1, "migrate the database (idempotent)")
+    applied = queue.migrate()
+    console.print(
+        f"   applied {len(applied)} migration(s); schema version {queue.migration_status().current}"
     )
-    print(f"   added {len(jobs)} tasks in one transaction: {queue.count_by_status()}")
 
-    show("run a worker until nothing is runnable")
-    stats = queue.run_worker(concurrency=4, burst=True)
-    print(f"   succeeded={stats.succeeded} failed={stats.failed}")
+    step(2, "add 3,000 tasks across three groups and executors, in one transaction")
+    jobs = queue.add_tasks(make_tasks(3000))
+    console.print(f"   added {len(jobs)} tasks: {queue.count_by_status()}")
 
-    show("failed tasks stay in queue_jobs, with their error")
-    for job in queue.get_failed_tasks(100, 0):
-        info = job.get_error_info()
-        assert info is not None
-        print(f"   #{job.id} {job.name} executor={job.executor} group={job.group}")
-        print(f"      code={info.code} message={info.message!r} failed_at={info.failed_at}")
-        print(f"      stack ends: {info.stack.strip().splitlines()[-1] if info.stack else ''}")
+    step(3, "run a worker (8 threads) until nothing is runnable")
+    run_worker_with_progress(len(jobs), "   working")
+    counts = queue.count_by_status()
+    console.print(f"   queue_jobs now holds only the failures: {counts}")
 
-    show("failed-task stats")
-    stats_ = queue.get_failed_tasks_stats()
-    print(f"   total={stats_.total} by_executor={stats_.by_executor} by_group={stats_.by_group}")
+    step(4, "failures stay in queue_jobs with their error, ready to inspect")
+    show_failures()
 
-    show("fix the cause, retry the failures, run again")
+    step(5, "fix the executor (add the missing GBP rate) and retry every failure")
     rates["GBP"] = 0.86
-    result = queue.retry_failed_tasks([job.id for job in queue.get_failed_tasks()])
-    print(f"   retried: success={result.success} failed={result.failed}")
-    stats = queue.run_worker(concurrency=4, burst=True)
-    print(f"   succeeded={stats.succeeded} failed={stats.failed}")
-    print(f"   now: {queue.count_by_status()}")
-    print("\ndone: every task succeeded.")
+    ids = queue.find_failed_task_ids(executor="convert_price")
+    result = queue.retry_failed_tasks(ids)
+    console.print(
+        f"   retry_failed_tasks: {len(result.success)} back to waiting, "
+        f"{len(result.failed)} not failed"
+    )
+    run_worker_with_progress(len(ids), "   retrying")
+
+    step(6, "everything succeeded")
+    stats = queue.queue_stats()
+    console.print(f"   queue_jobs: {stats.counts}")
+    console.print(
+        f"   succeeded in the last hour: [bold green]{stats.succeeded_last_hour}"
+        f"[/bold green]; failed now: {queue.get_failed_tasks_stats().total}"
+    )
+    console.print(
+        f"\n[bold green]done[/bold green] in {time.monotonic() - started:.1f} s. "
+        "Try: stratix-queue stats, stratix-queue failed stats, stratix-queue --help"
+    )
     queue.close()
 
 
