@@ -12,7 +12,7 @@ from stratix_queue.cli.tasks import JOB_COLUMNS, job_rows, show_task
 RETRY_BATCH = 500
 
 
-@cli.group()
+@cli.group(epilog="Example: stratix-queue failed stats")
 def failed() -> None:
     """Failed tasks: list, show, stats, retry."""
 

@@ -9,7 +9,7 @@ from stratix_queue.cli.root import cli
 from stratix_queue.job import JobStatus
 
 
-@cli.group()
+@cli.group(epilog="Example: stratix-queue groups pause reports")
 def groups() -> None:
     """Groups of tasks: list, pause, resume."""
 

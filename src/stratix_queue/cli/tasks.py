@@ -125,7 +125,7 @@ def _file_task(line: str, number: int) -> dict[str, Any]:
     return task
 
 
-@cli.group()
+@cli.group(epilog="Example: stratix-queue tasks list --status failed --limit 20")
 def tasks() -> None:
     """List and inspect tasks in queue_jobs."""
 
