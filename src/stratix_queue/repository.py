@@ -32,14 +32,7 @@ class JobRepository:
             raise InvalidInputError("execution_time_ms must not be negative")
         moved = self.backend.move_to_success(job, min(int(execution_time_ms), 2**31 - 1))
         if moved:
-            log.info(
-                "task succeeded, moved to the success table: id=%s name=%s executor=%s "
-                "execution_time_ms=%s",
-                job.id,
-                job.name,
-                job.executor,
-                int(execution_time_ms),
-            )
+            _log_success(job, int(execution_time_ms))
         return moved
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
@@ -47,14 +40,7 @@ class JobRepository:
         moved = self.backend.move_many_to_success(done)
         for job, ms in done:
             if job.id in moved:
-                log.info(
-                    "task succeeded, moved to the success table: id=%s name=%s executor=%s "
-                    "execution_time_ms=%s",
-                    job.id,
-                    job.name,
-                    job.executor,
-                    ms,
-                )
+                _log_success(job, ms)
         return moved
 
     def mark_as_failed(self, job: Job, error: Mapping[str, Any] | ErrorData) -> bool:
@@ -103,6 +89,17 @@ class JobRepository:
                 row["executor"],
             )
         return {int(row["id"]) for row in reset}
+
+
+def _log_success(job: Job, execution_time_ms: int) -> None:
+    log.info(
+        "task succeeded, moved to the success table: id=%s name=%s executor=%s "
+        "execution_time_ms=%s",
+        job.id,
+        job.name,
+        job.executor,
+        execution_time_ms,
+    )
 
 
 def _check_job(job: object) -> None:
