@@ -112,7 +112,7 @@ def failed_retry(
 
 def _retry(state: State, ids: list[int]) -> tuple[int, int]:
     succeeded = not_failed = 0
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         bar = progress.add_task("retrying", total=len(ids))
         for start in range(0, len(ids), RETRY_BATCH):
             result = state.queue.retry_failed_tasks(ids[start : start + RETRY_BATCH])

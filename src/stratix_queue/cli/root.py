@@ -38,9 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args, prog_name="stratix-queue", standalone_mode=False)
+        # Without standalone mode Click returns the code of ctx.exit(n) instead of raising it.
+        code = cli.main(args, prog_name="stratix-queue", standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `stratix-queue` alone: show the help
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        return EXIT_USAGE
     except click.UsageError as exc:
         path = exc.ctx.command_path.partition(" ")[2] if exc.ctx else ""
         error_line(f"{exc.format_message()} (see: stratix-queue {path} --help)")
@@ -56,4 +60,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         error_line(str(exc))
         return EXIT_FAILED
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK

@@ -21,7 +21,9 @@ from stratix_queue.cli.common import (
     when,
 )
 from stratix_queue.cli.root import cli
+from stratix_queue.errors import StratixQueueError
 from stratix_queue.job import Job, JobStatus
+from stratix_queue.validation import new_job
 
 FILE_BATCH = 1000
 
@@ -89,19 +91,15 @@ def add(
 
 
 def _add_file(state: State, path: Path) -> None:
-    tasks = [
-        _file_task(line, number)
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if line.strip()
-    ]
-    from stratix_queue.validation import new_job  # validate all first: bad input writes nothing
-
-    for number, task in enumerate(tasks, 1):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    numbered = [(n, _file_task(path, line, n)) for n, line in enumerate(lines, 1) if line.strip()]
+    for number, task in numbered:  # validate everything first: bad input writes nothing
         try:
             new_job(task, default_max_attempts=1, max_payload_bytes=state.queue.max_payload_bytes)
-        except Exception as exc:
-            raise click.ClickException(f"{path}: task {number}: {exc}") from None
-    with Progress(console=console, transient=True) as progress:
+        except StratixQueueError as exc:
+            raise click.ClickException(f"{path}: line {number}: {exc}") from None
+    tasks = [task for _, task in numbered]
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         bar = progress.add_task("adding", total=len(tasks))
         for start in range(0, len(tasks), FILE_BATCH):
             state.queue.add_tasks(tasks[start : start + FILE_BATCH])
@@ -109,19 +107,20 @@ def _add_file(state: State, path: Path) -> None:
     console.print(f"added {len(tasks)} tasks from {path}")
 
 
-def _file_task(line: str, number: int) -> dict[str, Any]:
+def _file_task(path: Path, line: str, number: int) -> dict[str, Any]:
     try:
         task = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise click.ClickException(f"line {number} is not JSON: {exc.msg}") from None
+        raise click.ClickException(f"{path}: line {number}: not JSON: {exc.msg}") from None
     if not isinstance(task, dict):
-        raise click.ClickException(f"line {number} is not a JSON object")
+        raise click.ClickException(f"{path}: line {number}: not a JSON object")
     for key in ("delay", "timeout"):
         if isinstance(task.get(key), str):
             try:
                 task[key] = parse_duration(task[key])
             except click.BadParameter as exc:
-                raise click.ClickException(f"line {number}: {key}: {exc.message}") from None
+                message = f"{path}: line {number}: {key}: {exc.message}"
+                raise click.ClickException(message) from None
     return task
 
 
