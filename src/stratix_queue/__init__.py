@@ -14,7 +14,17 @@ from stratix_queue.errors import (
     TransientDatabaseError,
     UnsupportedURLError,
 )
-from stratix_queue.job import ErrorInfo, FailedTasksStats, Job, JobStatus, RetryResult
+from stratix_queue.job import (
+    AttemptError,
+    ErrorInfo,
+    FailedTasksStats,
+    GroupInfo,
+    Job,
+    JobStatus,
+    QueueStats,
+    RetryResult,
+    WorkerInfo,
+)
 from stratix_queue.repository import JobRepository
 from stratix_queue.service import QueueService
 from stratix_queue.worker import WorkerStats
@@ -22,6 +32,7 @@ from stratix_queue.worker import WorkerStats
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttemptError",
     "ConfigurationError",
     "DatabaseError",
     "DatabaseUnavailableError",
@@ -29,6 +40,7 @@ __all__ = [
     "ErrorInfo",
     "ExecutorNotFoundError",
     "FailedTasksStats",
+    "GroupInfo",
     "InvalidInputError",
     "InvalidTaskIdError",
     "Job",
@@ -36,11 +48,13 @@ __all__ = [
     "JobStatus",
     "MigrationError",
     "QueueService",
+    "QueueStats",
     "RetryResult",
     "SchemaNotReadyError",
     "StratixQueueError",
     "TransientDatabaseError",
     "UnsupportedURLError",
+    "WorkerInfo",
     "WorkerStats",
     "__version__",
 ]

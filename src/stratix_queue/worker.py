@@ -41,6 +41,7 @@ log = logging.getLogger("stratix_queue.worker")
 T = TypeVar("T")
 RETRY_GRACE_SECONDS = 5.0
 MAX_OUTAGE_BACKOFF = 10.0
+SIGNAL_DEBOUNCE_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -97,6 +98,7 @@ class Worker:
         self._stop = threading.Event()
         self._deadline: float | None = None  # set by a signal: the end of the grace period
         self._signalled = False
+        self._signalled_at = 0.0
         self._running: dict[Future[None], Job] = {}
         self._execution = Execution()
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
@@ -166,6 +168,8 @@ class Worker:
         self._execution.close()
 
     def _start_listener(self) -> None:
+        if self.options.burst:  # a burst worker stops once idle: nothing to be woken for
+            return
         if self.options.listen and isinstance(self.backend, SqlBackend) and self.backend.notifies:
             self.listener = Listener(self.backend, self._wakeup)
             self.listener.start()
@@ -187,9 +191,15 @@ class Worker:
         return restore
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        if self._signalled:  # a second signal: leave at once; the leases do the rest
-            os._exit(1)
+        if self._signalled:
+            # A second signal leaves at once (the leases do the rest), unless it is the same
+            # shutdown arriving twice: systemd signals every process of the unit and the
+            # supervisor forwards its own signal too.
+            if time.monotonic() - self._signalled_at >= SIGNAL_DEBOUNCE_SECONDS:
+                os._exit(1)
+            return
         self._signalled = True
+        self._signalled_at = time.monotonic()
         self._deadline = time.monotonic() + self.options.grace_seconds
         log.warning(
             "worker %s got %s: no new tasks; %d running get %.0f s to finish",

@@ -179,3 +179,30 @@ def test_batched_success_moves_only_rows_still_held(queue: QueueService, db_url:
     left = queue.get_task(jobs[3].id)
     assert left is not None and left.status is JobStatus.WAITING
     assert queue.repository.move_many_to_success([(stale, 1)]) == set()
+
+
+def test_prune_also_ages_out_the_history_of_tasks_that_left(
+    queue: QueueService, db_url: str
+) -> None:
+    @queue.executor("twice", max_attempts=2, backoff=0)
+    def twice(payload: Any, job: Job) -> None:
+        if job.attempts == 1:
+            raise ValueError("first")
+
+    done = queue.add_task(name="done", executor="twice")
+    kept = queue.add_task(name="kept", executor="e")
+    queue.repository.mark_as_failed(kept, {"message": "m", "stack": None, "code": "C"})
+    queue.run_worker(concurrency=1, burst=True, poll_interval=0.05)
+    dbs.query(db_url, "UPDATE queue_job_errors SET failed_at = '2020-01-01 00:00:00'")
+    dbs.query(db_url, "UPDATE queue_success SET completed_at = '2020-01-01 00:00:00'")
+    assert queue.prune_succeeded(86400, dry_run=True) == 1
+    assert len(queue.get_task_errors(done.id)) == 1  # a dry run deletes nothing
+    assert queue.prune_succeeded(86400) == 1
+    assert queue.get_task_errors(done.id) == []
+    assert [e.code for e in queue.get_task_errors(kept.id)] == ["C"]  # still in queue_jobs
+
+
+def test_ids_start_at_one_on_a_fresh_database(fresh_url: str) -> None:
+    with QueueService(fresh_url) as fresh:
+        fresh.migrate()
+        assert fresh.add_task(name="first", executor="e").id == 1

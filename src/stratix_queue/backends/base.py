@@ -425,6 +425,7 @@ class SqlBackend(ABC):
             count = self._write("prune_success", params).rowcounts[-1]
             pruned += count
             if count < PRUNE_BATCH:
+                self._write("prune_attempt_errors", params)
                 return pruned
 
     def promote_due(self) -> int:

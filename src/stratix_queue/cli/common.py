@@ -98,7 +98,7 @@ def plain(value: Any) -> Any:
         return {
             f.name: plain(getattr(value, f.name))
             for f in dataclasses.fields(value)
-            if not f.name.startswith("_")
+            if f.repr and not f.name.startswith("_")
         }
     if isinstance(value, datetime):
         return value.isoformat()

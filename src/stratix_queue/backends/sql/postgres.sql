@@ -315,3 +315,9 @@ DELETE FROM queue_success WHERE id IN (
     SELECT id FROM queue_success
     WHERE completed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
     ORDER BY id LIMIT %(batch)s);
+
+-- name: prune_attempt_errors
+-- The attempt history of tasks that left queue_jobs (succeeded, then pruned) ages out too.
+DELETE FROM queue_job_errors
+WHERE failed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
+  AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);

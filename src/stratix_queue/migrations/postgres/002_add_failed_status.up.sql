@@ -23,10 +23,12 @@ FROM queue_failures AS f
 WHERE NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = f.id);
 -- Move the id generator past every id in use, so no new task reuses the id of an old failure
 -- or success (legacy rows may have been written with explicit ids).
-SELECT setval(pg_get_serial_sequence('queue_jobs', 'id'), GREATEST(
+-- (is_called is false when no id was ever used, so an empty database still starts at 1)
+SELECT setval(pg_get_serial_sequence('queue_jobs', 'id'), GREATEST(used.id, 1), used.id > 0)
+FROM (SELECT GREATEST(
     (SELECT COALESCE(MAX(id), 0) FROM queue_jobs),
     (SELECT COALESCE(MAX(id), 0) FROM queue_success),
-    COALESCE(pg_sequence_last_value(pg_get_serial_sequence('queue_jobs', 'id')::regclass), 0),
-    1));
+    COALESCE(pg_sequence_last_value(pg_get_serial_sequence('queue_jobs', 'id')::regclass), 0)
+) AS id) AS used;
 DROP TABLE queue_failures;
 ALTER TABLE queue_success DROP COLUMN IF EXISTS metadata;
