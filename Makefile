@@ -6,7 +6,7 @@ STAMP_BASE := $(VENV)/.installed-base
 STAMP_DEV := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast lint format clean
+.PHONY: help demo test test-fast lint format clean bench bench-quick
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ test: lint ## Lint, then the whole suite on SQLite, PostgreSQL and MariaDB
 
 test-fast: $(STAMP_DEV) ## The suite without the multi-process load tests
 	$(PY) -m pytest -m "not slow"
+
+bench: $(STAMP_DEV) ## Benchmark against the peers, side by side (writes bench/RESULTS.md)
+	$(PY) bench/run.py
+
+bench-quick: $(STAMP_DEV) ## A short benchmark run (N=2,000, one repetition, no W5)
+	$(PY) bench/run.py --quick
 
 format: $(STAMP_DEV) ## Format the code with ruff
 	$(VENV)/bin/ruff format src tests examples

@@ -1,0 +1,28 @@
+"""The application stratix-queue's bench workers run (`--app bench.adapters.stratix_app:queue`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from stratix_queue import QueueService
+
+queue = QueueService(os.environ["STRATIX_QUEUE_URL"])
+_sink: Any = None
+
+
+def _write(line: str) -> None:
+    global _sink
+    if _sink is None:
+        path = os.path.join(os.environ["BENCH_SINK_DIR"], f"sink-{os.getpid()}.txt")
+        _sink = open(path, "a", buffering=1, encoding="ascii")  # noqa: SIM115 - one per process
+    _sink.write(line)
+
+
+@queue.executor("bench_noop")
+def bench_noop(payload: dict[str, Any]) -> None:
+    """Record that task i ran (and, for latency runs, how long after it was enqueued)."""
+    sent = payload.get("t")
+    late = "" if sent is None else f" {(time.time() - sent) * 1000:.3f}"
+    _write(f"{payload['i']}{late}\n")
