@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from stratix_queue.cli.common import (
@@ -68,6 +70,8 @@ def worker(
     no_listen: bool,
 ) -> None:
     """Run workers for the executors of an application."""
+    if not state.debug:  # a worker's log is its record: task lines are INFO
+        logging.getLogger("stratix_queue").setLevel(logging.INFO)
     names = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
     command = WorkerCommand(
         app=app,
