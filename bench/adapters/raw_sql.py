@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, parse_args  # noqa: E402
+from common import emit, parse_args
 
 BATCH = 100
 SCHEMA = {

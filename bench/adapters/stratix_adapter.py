@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, exactly_once, parse_args, percentiles, read_sink, sink_dir  # noqa: E402
+from common import emit, exactly_once, parse_args, percentiles, read_sink, sink_dir
 
-from stratix_queue import QueueService, __version__  # noqa: E402
+from stratix_queue import QueueService, __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY = 16  # slots per process; a claim takes as many tasks as there are free slots
