@@ -107,6 +107,9 @@ class Worker:
         self._poll = options.poll_interval  # idle at first; shortened once work is found
         self._outage = False
         self._unknown_claims: set[str] = set()
+        self._free_since = 0.0
+        self._tick = options.min_poll_interval
+        self._deferred = False
         self._maintenance = Maintenance(
             self.backend,
             self.worker_id,
@@ -252,13 +255,27 @@ class Worker:
         slots = self.options.concurrency
         while not self._stop.is_set():
             self._running = {f: job for f, job in self._running.items() if not f.done()}
-            claimed = self._claim_safely(slots - len(self._running))
+            claimed = self._claim_safely(self._claimable(slots))
             for job in claimed:
                 self._running[pool.submit(self._execute, job)] = job
             if not self._running and not claimed and self._burst_done():
                 break
             self._wakeup.wait(self._idle_timeout(found=bool(claimed)))
             self._wakeup.clear()
+
+    def _claimable(self, slots: int) -> int:
+        """How many tasks to claim now. A busy worker waits until half its slots are free (or a
+        slot has been free for a poll tick) so one round trip claims many tasks, not one."""
+        free = slots - len(self._running)
+        now = time.monotonic()
+        if free <= 0:
+            return 0
+        self._deferred = False
+        if free < max(1, slots // 2) and self._running and now < self._free_since + self._tick:
+            self._deferred = True  # come back within a tick, even if nothing completes
+            return 0
+        self._free_since = now
+        return free
 
     def _claim_safely(self, free: int) -> list[Job]:
         if free <= 0:
@@ -322,7 +339,7 @@ class Worker:
             self._poll = self.options.min_poll_interval
         elif not self._outage:
             self._poll = min(self._poll * 2, self.options.poll_interval)
-        timeout = self._poll
+        timeout = min(self._poll, self._tick) if self._deferred else self._poll
         with self._retry_lock:
             if self._retry_due:
                 until = min(self._retry_due.values()) - time.monotonic()

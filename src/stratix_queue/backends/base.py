@@ -100,6 +100,7 @@ class SqlBackend(ABC):
     dialect: ClassVar[str]
     queries: ClassVar[dict[str, str]]
     transient_retries: ClassVar[int] = 10
+    autocommit_statements: ClassVar[bool] = False  # one statement = one transaction (not SQLite)
 
     def __init__(self, url: DatabaseURL) -> None:
         self.url = url
@@ -228,6 +229,25 @@ class SqlBackend(ABC):
     def _write(self, name: str, params: Params, ids: Sequence[int] | None = None) -> ScriptResult:
         return self._transaction(lambda session: self._run_script(session, name, params, ids))
 
+    def _write_hot(
+        self, name: str, params: Params, ids: Sequence[int] | None = None
+    ) -> ScriptResult:
+        """The worker's hot path: a one-statement block runs in autocommit (one round trip
+        instead of BEGIN, statement, COMMIT) where a statement is its own transaction. A lost
+        connection is raised, not retried: the worker knows how to recover (a claim's token is
+        released, an outcome is written again, fenced)."""
+        if not self.autocommit_statements or len(self._scripts[name]) != 1:
+            return self._write(name, params, ids)
+        for attempt in range(self.transient_retries + 1):
+            try:
+                with self.session() as session:
+                    return self._run_script(session, name, params, ids)
+            except TransientDatabaseError:
+                if attempt == self.transient_retries:
+                    raise
+                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
+        raise AssertionError("unreachable")
+
     def _fenced_write(self, name: str, job: Job, extra: Params) -> bool:
         """A write about one job that applies only if the row is as the Job was read."""
         params = {
@@ -312,7 +332,7 @@ class SqlBackend(ABC):
         return reset
 
     def claim(self, params: ClaimParams) -> list[Job]:
-        result = self._write(
+        result = self._write_hot(
             "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
             {
                 "worker_id": params.worker_id,
@@ -359,14 +379,14 @@ class SqlBackend(ABC):
             chunk = leases[start : start + ID_CHUNK]
             params = {"lease_seconds": lease_seconds, "tokens": sorted({t for _, t in chunk})}
             ids = [job_id for job_id, _ in chunk]
-            renewed += self._write("heartbeat_jobs", params, ids).rowcounts[-1]
+            renewed += self._write_hot("heartbeat_jobs", params, ids).rowcounts[-1]
         return renewed
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """Move finished tasks to queue_success in one transaction; returns the ids moved
         (a task whose lease was lost meanwhile is left alone)."""
         items = json.dumps([[job.id, job.lease_token, ms] for job, ms in done])
-        rows = self._write("move_many_to_success", {"items": items}).rows
+        rows = self._write_hot("move_many_to_success", {"items": items}).rows
         return {int(row["id"]) for row in rows}
 
     def rescue_expired(self, message: str) -> list[Row]:

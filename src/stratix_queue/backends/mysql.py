@@ -63,6 +63,7 @@ class MysqlSession(Session):
 class MysqlBackend(SqlBackend):
     dialect: ClassVar[str] = "mysql"
     queries: ClassVar[dict[str, str]] = load_queries("mysql")
+    autocommit_statements: ClassVar[bool] = True
 
     def _open_session(self) -> Session:
         url = self.url

@@ -70,6 +70,7 @@ class PostgresSession(Session):
 class PostgresBackend(SqlBackend):
     dialect: ClassVar[str] = "postgres"
     queries: ClassVar[dict[str, str]] = load_queries("postgres")
+    autocommit_statements: ClassVar[bool] = True
     notifies: ClassVar[bool] = True
 
     def _open_session(self) -> Session:
