@@ -14,7 +14,12 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from stratix_queue.executors import AsyncRunner, ExecutorSpec, error_from_exception
+from stratix_queue.executors import (
+    AsyncRunner,
+    DeadlineExceeded,
+    ExecutorSpec,
+    error_from_exception,
+)
 from stratix_queue.job import Job
 from stratix_queue.params import ErrorData
 from stratix_queue.validation import error_data
@@ -52,7 +57,7 @@ class Execution:
     def _run_async(self, spec: ExecutorSpec, job: Job, timeout: float | None) -> ErrorData | None:
         try:
             self._async.run(spec, job, timeout)
-        except TimeoutError:
+        except DeadlineExceeded:
             return _timeout_error(job, timeout or 0)
         except (Exception, SystemExit) as exc:
             return error_from_exception(exc)

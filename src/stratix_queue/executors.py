@@ -139,6 +139,23 @@ def _text(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
+class DeadlineExceeded(Exception):  # noqa: N818 - a signal between modules, never shown
+    """The task's own time limit ran out."""
+
+
+async def _within(coro: Any, timeout: float | None) -> Any:
+    if timeout is None:
+        return await coro
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            return await coro
+    except TimeoutError:
+        if scope.expired():
+            raise DeadlineExceeded from None
+        raise
+
+
 class AsyncRunner:
     """One event loop in a background thread that runs the async executors of a worker."""
 
@@ -148,9 +165,10 @@ class AsyncRunner:
         self._lock = threading.Lock()
 
     def run(self, spec: ExecutorSpec, job: Job, timeout: float | None = None) -> Any:
-        """Run the coroutine on the shared loop; on timeout it is cancelled (TimeoutError)."""
+        """Run the coroutine on the shared loop; past ``timeout`` it is cancelled and
+        DeadlineExceeded is raised (a TimeoutError the executor raises itself stays its own)."""
         loop = self._ensure_loop()
-        coro = asyncio.wait_for(spec.func(*spec.arguments(job)), timeout)
+        coro = _within(spec.func(*spec.arguments(job)), timeout)
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
         return future.result()
 

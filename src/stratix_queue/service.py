@@ -349,28 +349,17 @@ class QueueService:
         claiming, gives running tasks ``grace_seconds`` to finish, returns unfinished ones to
         waiting and ends the process (exit 0); a second signal exits at once.
         """
-        lease = _positive(lease_seconds, "lease_seconds")
-        heartbeat = _positive(heartbeat_seconds or lease / 3, "heartbeat_seconds")
-        if heartbeat >= lease:
-            raise InvalidInputError("heartbeat_seconds must be shorter than lease_seconds")
-        if groups is not None:
-            groups = tuple(str(check_name(g, "group")) for g in groups)
-            if not groups:
-                raise InvalidInputError("groups must name at least one group (or be None)")
-        options = WorkerOptions(
-            concurrency=check_int(concurrency, "concurrency", 1, 1024),
-            burst=bool(burst),
-            poll_interval=_positive(poll_interval, "poll_interval"),
-            min_poll_interval=min(0.05, _positive(poll_interval, "poll_interval")),
-            leases=LeaseSettings(
-                lease_seconds=lease,
-                heartbeat_seconds=heartbeat,
-                rescue_interval=_positive(rescue_interval or heartbeat, "rescue_interval"),
-            ),
+        options = worker_options(
+            concurrency=concurrency,
+            burst=burst,
+            poll_interval=poll_interval,
             groups=groups,
-            listen=bool(listen),
-            grace_seconds=_positive(grace_seconds, "grace_seconds"),
-            handle_signals=bool(handle_signals),
+            lease_seconds=lease_seconds,
+            heartbeat_seconds=heartbeat_seconds,
+            rescue_interval=rescue_interval,
+            grace_seconds=grace_seconds,
+            listen=listen,
+            handle_signals=handle_signals,
         )
         worker = Worker(self.repository, self.executors, options, self._wakeup)
         self._workers.add(worker)
@@ -383,6 +372,45 @@ class QueueService:
         """Ask every worker running in this process to stop after its current tasks."""
         for worker in list(self._workers):
             worker.stop()
+
+
+def worker_options(
+    *,
+    concurrency: int = 4,
+    burst: bool = False,
+    poll_interval: float = 1.0,
+    groups: Sequence[str] | None = None,
+    lease_seconds: float = 30.0,
+    heartbeat_seconds: float | None = None,
+    rescue_interval: float | None = None,
+    grace_seconds: float = 30.0,
+    listen: bool = True,
+    handle_signals: bool = False,
+) -> WorkerOptions:
+    """Validated worker options (InvalidInputError on a bad one); see ``run_worker``."""
+    lease = _positive(lease_seconds, "lease_seconds")
+    heartbeat = _positive(heartbeat_seconds or lease / 3, "heartbeat_seconds")
+    if heartbeat >= lease:
+        raise InvalidInputError("heartbeat_seconds must be shorter than lease_seconds")
+    if groups is not None:
+        groups = tuple(str(check_name(g, "group")) for g in groups)
+        if not groups:
+            raise InvalidInputError("groups must name at least one group (or be None)")
+    return WorkerOptions(
+        concurrency=check_int(concurrency, "concurrency", 1, 1024),
+        burst=bool(burst),
+        poll_interval=_positive(poll_interval, "poll_interval"),
+        min_poll_interval=min(0.05, _positive(poll_interval, "poll_interval")),
+        leases=LeaseSettings(
+            lease_seconds=lease,
+            heartbeat_seconds=heartbeat,
+            rescue_interval=_positive(rescue_interval or heartbeat, "rescue_interval"),
+        ),
+        groups=groups,
+        listen=bool(listen),
+        grace_seconds=_positive(grace_seconds, "grace_seconds"),
+        handle_signals=bool(handle_signals),
+    )
 
 
 def _positive(value: object, what: str) -> float:

@@ -16,11 +16,17 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-from stratix_queue.errors import ConfigurationError
-from stratix_queue.service import QueueService
+from stratix_queue.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    SchemaNotReadyError,
+)
+from stratix_queue.service import QueueService, worker_options
 
 log = logging.getLogger("stratix_queue.supervisor")
 RESTART_BACKOFF_MAX = 30.0
+EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting won't help
+EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting will not help
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +62,31 @@ def run_in_process(command: WorkerCommand) -> int:
     return 0
 
 
+def check_ready(command: WorkerCommand) -> QueueService:
+    """Fail before any process starts: bad options, or a database not migrated."""
+    queue = load_app(command.app, command.url)
+    worker_options(**command.worker_args)
+    status = queue.migration_status()
+    if status.current != status.latest:
+        raise SchemaNotReadyError(
+            f"the database is at schema version {status.current}, not {status.latest}: "
+            "run `stratix-queue migrate` first"
+        )
+    return queue
+
+
 def _child_main(command: WorkerCommand) -> None:
     os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only; it forwards a SIGTERM
     _exit_with_parent(os.getppid())
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
     )
-    sys.exit(run_in_process(command))
+    try:
+        code = run_in_process(command)
+    except (ConfigurationError, InvalidInputError, SchemaNotReadyError) as exc:
+        log.error("worker process cannot run: %s", exc)
+        code = EXIT_CONFIG
+    sys.exit(code)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -77,25 +101,30 @@ def _exit_with_parent(parent: int) -> None:
 
 
 class Supervisor:
+    """Keeps P worker processes running; restarts are deadlines that a shutdown cancels."""
+
     def __init__(self, command: WorkerCommand) -> None:
         self.command = command
         self.burst = bool(command.worker_args.get("burst"))
         self._ctx = multiprocessing.get_context("spawn")
         self._children: dict[int, BaseProcess | None] = {}
         self._restarts: dict[int, int] = {}
+        self._restart_at: dict[int, float] = {}
         self._signals = 0
+        self._failed = False
 
     def run(self) -> int:
-        load_app(self.command.app, self.command.url)  # fail fast, before any child starts
+        check_ready(self.command)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         for slot in range(self.command.processes):
             self._start(slot)
-        while any(child is not None for child in self._children.values()):
+        while any(child is not None for child in self._children.values()) or self._restart_at:
             time.sleep(0.2)
             self._reap()
+            self._restart_due()
         log.info("all worker processes stopped")
-        return 0
+        return 1 if self._failed else 0
 
     def _start(self, slot: int) -> None:
         child = self._ctx.Process(target=_child_main, args=(self.command,), name=f"worker-{slot}")
@@ -108,8 +137,11 @@ class Supervisor:
             if child is None or child.is_alive():
                 continue
             child.join()
-            if self._signals or (self.burst and child.exitcode == 0):
-                self._children[slot] = None
+            self._children[slot] = None
+            if child.exitcode == EXIT_CONFIG:  # restarting cannot help: stop them all
+                self._failed = True
+                self._stop_children()
+            if self._signals or self._failed or (self.burst and child.exitcode == 0):
                 continue
             restarts = self._restarts[slot] = self._restarts.get(slot, 0) + 1
             delay = min(2.0 ** min(restarts, 5) / 4, RESTART_BACKOFF_MAX)
@@ -120,8 +152,17 @@ class Supervisor:
                 child.exitcode,
                 delay,
             )
-            time.sleep(delay)
-            self._start(slot)
+            self._restart_at[slot] = time.monotonic() + delay
+
+    def _restart_due(self) -> None:
+        if self._signals or self._failed:  # a shutdown began: no more restarts
+            self._restart_at.clear()
+            return
+        now = time.monotonic()
+        for slot, when in list(self._restart_at.items()):
+            if when <= now:
+                del self._restart_at[slot]
+                self._start(slot)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._signals += 1
@@ -131,6 +172,9 @@ class Supervisor:
             len(self._children),
             "" if self._signals == 1 else " at once",
         )
+        self._stop_children()
+
+    def _stop_children(self) -> None:
         for child in self._children.values():
             if child is not None and child.pid is not None and child.is_alive():
                 os.kill(child.pid, signal.SIGTERM)  # a second one makes the child exit at once

@@ -224,16 +224,16 @@ class Worker:
             self._give_back_and_exit([running[future] for future in unfinished])
 
     def _give_back_and_exit(self, jobs: list[Job]) -> None:
-        self._completer.close()  # record what did finish first
+        """Grace period over: record what finished, stop everything else, then return the
+        unfinished tasks and end the process at once. The give-back is the very last write, so
+        no other worker can claim a task while this process still runs it for long."""
+        self._completer.close()  # bounded by the deadline through _persist
+        self._execution.kill_processes()
+        self._shutdown()
         for job in jobs:
             try:
                 if self.repository.backend.give_back(job):
                     self.stats.count("given_back")
-                    log.warning(
-                        "task %s (%s) did not finish in the grace period: back to waiting",
-                        job.id,
-                        job.name,
-                    )
             except StratixQueueError as exc:
                 log.error(
                     "could not give back task %s (%s): %s; its lease will expire",
@@ -241,9 +241,12 @@ class Worker:
                     job.name,
                     exc,
                 )
-        self._execution.kill_processes()
-        self._shutdown()
-        log.info("worker %s stopped after the grace period: %s", self.worker_id, self.stats)
+        log.warning(
+            "worker %s stopped after the grace period; %d unfinished task(s) back to waiting: %s",
+            self.worker_id,
+            self.stats.given_back,
+            self.stats,
+        )
         logging.shutdown()
         sys.stdout.flush()
         # Threads cannot be stopped, and a given-back task must not run on here: end the process.
@@ -415,6 +418,8 @@ class Worker:
             except SchemaNotReadyError:
                 raise
             except DatabaseError as exc:
+                if self._deadline is not None and time.monotonic() >= self._deadline:
+                    raise  # shutting down: the lease and the rescue take it from here
                 log.warning(
                     "worker %s could not record an outcome (%s); retrying in %.1f s",
                     self.worker_id,

@@ -206,3 +206,19 @@ def test_ids_start_at_one_on_a_fresh_database(fresh_url: str) -> None:
     with QueueService(fresh_url) as fresh:
         fresh.migrate()
         assert fresh.add_task(name="first", executor="e").id == 1
+
+
+def test_an_async_executors_own_timeout_error_is_not_a_task_timeout(queue: QueueService) -> None:
+    async def upstream(payload: Any) -> None:
+        raise TimeoutError("upstream api did not answer")
+
+    queue.register_executor("upstream", upstream, timeout=30)
+    job = queue.add_task(name="u", executor="upstream")
+    queue.run_worker(concurrency=1, burst=True)
+    failed = queue.get_task(job.id)
+    assert failed is not None
+    assert (failed.error_code, failed.error_message) == (
+        "TimeoutError",
+        "upstream api did not answer",
+    )
+    assert failed.error_stack and "TimeoutError" in failed.error_stack

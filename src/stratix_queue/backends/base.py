@@ -123,6 +123,12 @@ class SqlBackend(ABC):
     def _pool_size(self) -> int | None:
         return None
 
+    def exists(self) -> bool:
+        """Whether the database itself exists (a server database is assumed to)."""
+        return True
+
+    create_missing: bool = True
+
     def _param(self, value: Any) -> Any:
         return value
 

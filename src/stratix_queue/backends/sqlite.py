@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import datetime
 from typing import Any, ClassVar
@@ -50,6 +51,7 @@ class SqliteSession(Session):
 class SqliteBackend(SqlBackend):
     dialect: ClassVar[str] = "sqlite"
     queries: ClassVar[dict[str, str]] = load_queries("sqlite")
+    create_missing = False  # only migrate() creates the database file
 
     @property
     def _memory(self) -> bool:
@@ -59,7 +61,16 @@ class SqliteBackend(SqlBackend):
         # Each connection to ":memory:" is a database of its own: share exactly one.
         return 1 if self._memory else None
 
+    def exists(self) -> bool:
+        return self._memory or os.path.exists(self.url.path)
+
     def _open_session(self) -> Session:
+        if not self.create_missing and not self.exists():
+            # A mistyped path must not leave an empty database file behind.
+            raise DatabaseUnavailableError(
+                f"there is no SQLite database at {self.url.path!r}; "
+                "`stratix-queue migrate` (or queue.migrate()) creates it"
+            )
         try:
             conn = sqlite3.connect(
                 self.url.path,

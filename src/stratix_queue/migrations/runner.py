@@ -105,6 +105,8 @@ class MigrationRunner:
         return [], False
 
     def status(self) -> MigrationStatus:
+        if not self.backend.exists():  # e.g. no SQLite file yet: version 0, nothing created
+            return MigrationStatus(0, self.latest, [], list(self.migrations), False)
         with self.backend.session() as session:
             applied, legacy = self._applied(session)
         current = max((a.version for a in applied), default=0)
@@ -171,6 +173,7 @@ class MigrationRunner:
     def migrate(self, target: int | None = None) -> list[Step]:
         """Bring the schema to ``target`` (default: latest); returns the steps applied."""
         self.plan(0, target)  # a bad target fails here, before anything is written
+        self.backend.create_missing = True  # migrating is what creates a SQLite file
         done: list[Step] = []
         with self._locked() as session:
             current = self._prepare(session)
