@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stratix_queue import QueueService
+from stratix_queue import QueueService, SchemaNotReadyError
 from tests.conftest import only
 from tests.reliability import app
 from tests.reliability.harness import Workers, wait_until
@@ -104,6 +104,6 @@ def test_reading_a_missing_sqlite_file_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "typo.db"
     with QueueService(f"sqlite:///{path}") as queue:
         assert queue.migration_status().current == 0
-        with pytest.raises(Exception, match="no SQLite database"):
+        with pytest.raises(SchemaNotReadyError, match="does not exist yet"):
             queue.count_by_status()
     assert not path.exists()

@@ -67,9 +67,9 @@ class SqliteBackend(SqlBackend):
     def _open_session(self) -> Session:
         if not self.create_missing and not self.exists():
             # A mistyped path must not leave an empty database file behind.
-            raise DatabaseUnavailableError(
-                f"there is no SQLite database at {self.url.path!r}; "
-                "`stratix-queue migrate` (or queue.migrate()) creates it"
+            raise SchemaNotReadyError(
+                f"the SQLite database {self.url.path!r} is not migrated (the file does not "
+                "exist yet); run `stratix-queue migrate` or queue.migrate()"
             )
         try:
             conn = sqlite3.connect(
