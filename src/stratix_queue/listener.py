@@ -47,3 +47,40 @@ class Listener:
                 for _ in session.notifications(timeout=1.0):
                     self.notified += 1
                     self.wakeup.set()
+
+
+class ChangeWatcher:
+    """SQLite: wake the worker when another process commits (``PRAGMA data_version``), checked
+    every few milliseconds on a connection of its own; polling stays the safety net."""
+
+    INTERVAL = 0.005
+
+    def __init__(self, backend: SqlBackend, wakeup: threading.Event) -> None:
+        self.backend = backend
+        self.wakeup = wakeup
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stratix-queue-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        try:
+            with self.backend.dedicated_session() as session:
+                query = self.backend.queries["data_version"]
+                seen = session.run(query).rows[0]["data_version"]
+                log.info(
+                    "watching for new tasks (PRAGMA data_version every %.0f ms)",
+                    self.INTERVAL * 1000,
+                )
+                while not self._stop.wait(self.INTERVAL):
+                    version = session.run(query).rows[0]["data_version"]
+                    if version != seen:
+                        seen = version
+                        self.wakeup.set()
+        except StratixQueueError as exc:
+            log.warning("change watcher stopped (%s); polling only", exc)

@@ -31,7 +31,7 @@ from stratix_queue.errors import (
 from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
 from stratix_queue.job import Job
-from stratix_queue.listener import Listener
+from stratix_queue.listener import ChangeWatcher, Listener
 from stratix_queue.maintenance import LeaseSettings, Maintenance
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
@@ -93,7 +93,7 @@ class Worker:
         self.options = options
         self.worker_id = new_worker_id()
         self.stats = WorkerStats()
-        self.listener: Listener | None = None
+        self.listener: Listener | ChangeWatcher | None = None
         self._wakeup = wakeup
         self._stop = threading.Event()
         self._deadline: float | None = None  # set by a signal: the end of the grace period
@@ -171,10 +171,13 @@ class Worker:
         self._execution.close()
 
     def _start_listener(self) -> None:
-        if self.options.burst:  # a burst worker stops once idle: nothing to be woken for
-            return
-        if self.options.listen and isinstance(self.backend, SqlBackend) and self.backend.notifies:
+        if self.options.burst or not isinstance(self.backend, SqlBackend):
+            return  # a burst worker stops once idle: nothing to be woken for
+        if self.options.listen and self.backend.notifies:
             self.listener = Listener(self.backend, self._wakeup)
+            self.listener.start()
+        elif self.options.listen and self.backend.dialect == "sqlite":
+            self.listener = ChangeWatcher(self.backend, self._wakeup)
             self.listener.start()
 
     def _install_signal_handlers(self) -> Callable[[], None]:

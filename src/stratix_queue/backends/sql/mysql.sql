@@ -309,3 +309,7 @@ ORDER BY id LIMIT %(batch)s;
 DELETE FROM queue_job_errors
 WHERE failed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MICROSECOND
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
+
+-- name: data_version
+-- SQLite only (PostgreSQL has LISTEN/NOTIFY; MySQL/MariaDB poll): never run here.
+SELECT 1 AS data_version;

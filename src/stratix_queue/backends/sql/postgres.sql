@@ -321,3 +321,7 @@ DELETE FROM queue_success WHERE id IN (
 DELETE FROM queue_job_errors
 WHERE failed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
+
+-- name: data_version
+-- SQLite only (PostgreSQL has LISTEN/NOTIFY; MySQL/MariaDB poll): never run here.
+SELECT 1 AS data_version;
