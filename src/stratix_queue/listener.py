@@ -1,4 +1,5 @@
-"""PostgreSQL LISTEN/NOTIFY as a wake-up hint for idle workers; polling stays the safety net."""
+"""Wake-up hints for idle workers in other processes: PostgreSQL LISTEN/NOTIFY, and on SQLite a
+``PRAGMA data_version`` check. Polling stays the safety net either way."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from stratix_queue.errors import StratixQueueError
 log = logging.getLogger("stratix_queue.worker")
 
 
-class Listener:
-    """Holds one connection that LISTENs; every notification sets the worker's wake-up event."""
+class WakeThread:
+    """A daemon thread, on a connection of its own, that sets the worker's wake-up event."""
+
+    name = "stratix-queue-wake"
 
     def __init__(self, backend: SqlBackend, wakeup: threading.Event) -> None:
         self.backend = backend
         self.wakeup = wakeup
-        self.notified = 0  # how many notifications woke the worker (tests read it)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stratix-queue-listen", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -27,6 +29,15 @@ class Listener:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Listener(WakeThread):
+    """Holds one connection that LISTENs; every notification sets the worker's wake-up event."""
+
+    name = "stratix-queue-listen"
 
     def _run(self) -> None:
         delay = 0.5
@@ -45,28 +56,15 @@ class Listener:
             log.info("listening for new tasks (LISTEN stratix_queue)")
             while not self._stop.is_set():
                 for _ in session.notifications(timeout=1.0):
-                    self.notified += 1
                     self.wakeup.set()
 
 
-class ChangeWatcher:
+class ChangeWatcher(WakeThread):
     """SQLite: wake the worker when another process commits (``PRAGMA data_version``), checked
-    every few milliseconds on a connection of its own; polling stays the safety net."""
+    every few milliseconds; no table is read."""
 
+    name = "stratix-queue-watch"
     INTERVAL = 0.005
-
-    def __init__(self, backend: SqlBackend, wakeup: threading.Event) -> None:
-        self.backend = backend
-        self.wakeup = wakeup
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="stratix-queue-watch", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     def _run(self) -> None:
         try:

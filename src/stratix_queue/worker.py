@@ -31,7 +31,7 @@ from stratix_queue.errors import (
 from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
 from stratix_queue.job import Job
-from stratix_queue.listener import ChangeWatcher, Listener
+from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
 from stratix_queue.maintenance import LeaseSettings, Maintenance
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
@@ -93,7 +93,7 @@ class Worker:
         self.options = options
         self.worker_id = new_worker_id()
         self.stats = WorkerStats()
-        self.listener: Listener | ChangeWatcher | None = None
+        self.listener: WakeThread | None = None
         self._wakeup = wakeup
         self._stop = threading.Event()
         self._deadline: float | None = None  # set by a signal: the end of the grace period
