@@ -27,6 +27,7 @@ from stratix_queue.errors import (
     ExecutorNotFoundError,
     SchemaNotReadyError,
     StratixQueueError,
+    TransientDatabaseError,
 )
 from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
@@ -292,6 +293,12 @@ class Worker:
             jobs = self._claim(free, token)
         except SchemaNotReadyError:
             raise
+        except TransientDatabaseError as exc:
+            # A deadlock victim or lock timeout (after the backend's own retries): the server
+            # rolled it back, so nothing was claimed; claim again on the next turn, no outage.
+            log.debug("worker %s: claim contended (%s); trying again", self.worker_id, exc)
+            self._wakeup.set()
+            return []
         except DatabaseError as exc:
             self._unknown_claims.add(token)  # it may have committed before the reply was lost
             self._on_outage(exc)
@@ -358,6 +365,8 @@ class Worker:
         try:
             if self.backend.promote_due():  # a delayed task fell due meanwhile: run it first
                 return False
+        except TransientDatabaseError:
+            return False  # contended, rolled back: look again on the next turn
         except DatabaseError as exc:
             self._on_outage(exc)
             return False
