@@ -176,8 +176,21 @@ class SqlBackend(ABC):
                     raise
         raise AssertionError("unreachable")
 
+    def _retry_transient(self, once: Callable[[], T]) -> T:
+        """Call ``once`` again, with a short random backoff, while it fails transiently (a
+        deadlock victim, a lock wait timeout, a busy SQLite file: the server rolled it back)."""
+        for attempt in range(self.transient_retries):
+            try:
+                return once()
+            except TransientDatabaseError:
+                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
+        return once()
+
     def _transaction(self, body: Callable[[Session], T]) -> T:
-        for attempt in range(self.transient_retries + 1):
+        return self._retry_transient(lambda: self._in_transaction(body))
+
+    def _in_transaction(self, body: Callable[[Session], T]) -> T:
+        for stale_retry in (True, False):
             started = False
             try:
                 with self.session() as session:
@@ -190,12 +203,8 @@ class SqlBackend(ABC):
                         raise
                     session.commit()
                     return result
-            except TransientDatabaseError:
-                if attempt == self.transient_retries:
-                    raise
-                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
             except DatabaseUnavailableError:
-                if started or attempt:  # only a stale connection that failed at BEGIN is retried
+                if started or not stale_retry:  # only a stale connection failing at BEGIN
                     raise
         raise AssertionError("unreachable")
 
@@ -244,15 +253,12 @@ class SqlBackend(ABC):
         released, an outcome is written again, fenced)."""
         if not self.autocommit_statements or len(self._scripts[name]) != 1:
             return self._write(name, params, ids)
-        for attempt in range(self.transient_retries + 1):
-            try:
-                with self.session() as session:
-                    return self._run_script(session, name, params, ids)
-            except TransientDatabaseError:
-                if attempt == self.transient_retries:
-                    raise
-                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
-        raise AssertionError("unreachable")
+
+        def once() -> ScriptResult:
+            with self.session() as session:
+                return self._run_script(session, name, params, ids)
+
+        return self._retry_transient(once)
 
     def _fenced_write(self, name: str, job: Job, extra: Params) -> bool:
         """A write about one job that applies only if the row is as the Job was read."""
