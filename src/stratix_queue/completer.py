@@ -1,19 +1,23 @@
 """Records a worker's successes in batches: what finished while one batch was being written goes
 into the next, so under load one transaction moves many tasks, and when idle it moves one at once
-(no added latency). A task waiting here still has its lease renewed by the heartbeat."""
+(no added latency). Under load (the last batch had more than one task) it lingers up to
+``LINGER_SECONDS`` to gather a fuller batch. A task waiting here still has its lease renewed by
+the heartbeat."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from stratix_queue.job import Job
 from stratix_queue.repository import JobRepository
 
 log = logging.getLogger("stratix_queue.worker")
 MAX_BATCH = 200
+LINGER_SECONDS = 0.002
 Done = tuple[Job, int]
 
 
@@ -22,7 +26,7 @@ class Completer:
         self,
         repository: JobRepository,
         persist: Callable[[Callable[[], set[int]]], set[int]],
-        on_result: Callable[[Job, bool], None],
+        on_result: Callable[[Sequence[Job], set[int]], None],
     ) -> None:
         self.repository = repository
         self._persist = persist
@@ -30,6 +34,7 @@ class Completer:
         self._queue: queue.SimpleQueue[Done | None] = queue.SimpleQueue()
         self._pending: dict[int, Job] = {}
         self._lock = threading.Lock()
+        self._linger = 0.0
         self._thread = threading.Thread(
             target=self._run, name="stratix-queue-completer", daemon=True
         )
@@ -64,15 +69,25 @@ class Completer:
 
     def _gather(self, first: Done) -> tuple[list[Done], bool]:
         batch = [first]
+        until = time.monotonic() + self._linger
+        stop = False
         while len(batch) < MAX_BATCH:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
             if item is None:
-                return batch, True
+                stop = True
+                break
             batch.append(item)
-        return batch, False
+        self._linger = LINGER_SECONDS if len(batch) > 1 else 0.0
+        return batch, stop
 
     def _flush(self, batch: list[Done]) -> None:
         try:
@@ -87,5 +102,4 @@ class Completer:
         with self._lock:
             for job, _ in batch:
                 self._pending.pop(job.id, None)
-        for job, _ in batch:
-            self._on_result(job, job.id in moved)
+        self._on_result([job for job, _ in batch], moved)

@@ -97,7 +97,7 @@ class Execution:
 def _call(spec: ExecutorSpec, job: Job) -> ErrorData | None:
     try:
         result = spec.func(*spec.arguments(job))
-        if inspect.isawaitable(result):  # e.g. a lambda that returns a coroutine
+        if result is not None and inspect.isawaitable(result):  # a lambda returning a coroutine
             asyncio.run(_await(result))
     except (Exception, SystemExit) as exc:  # a task's failure, never the worker's
         return error_from_exception(exc)

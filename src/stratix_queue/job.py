@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -20,6 +20,18 @@ class JobStatus(StrEnum):
     DELAYED = "delayed"
     PAUSED = "paused"
     FAILED = "failed"
+
+
+_STATUSES = {status.value: status for status in JobStatus}
+
+
+def _utc(value: object) -> datetime | None:
+    """``to_utc`` with the common cases inline (the worker builds a Job per claimed task)."""
+    if value is None:
+        return None
+    if type(value) is datetime and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return to_utc(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,31 +73,33 @@ class Job:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Job:
         """Build a Job from a ``queue_jobs`` row given as a column-name mapping."""
+        get = row.get
         payload = row["payload"]
         if isinstance(payload, bytes | bytearray):
             payload = payload.decode("utf-8")
+        timeout = get("timeout_seconds")
         return cls(
-            id=int(row["id"]),
-            name=row["job_name"],
-            executor=row["executor"],
-            payload=json.loads(payload) if isinstance(payload, str) else payload,
-            group=row.get("group_name"),
-            status=JobStatus(row["status"]),
-            priority=int(row.get("priority") or 0),
-            attempts=int(row.get("attempts") or 0),
-            max_attempts=int(row.get("max_attempts") or 1),
-            run_at=to_utc(row.get("run_at")),
-            created_at=to_utc(row.get("created_at")),
-            updated_at=to_utc(row.get("updated_at")),
-            started_at=to_utc(row.get("started_at")),
-            locked_by=row.get("locked_by"),
-            locked_until=to_utc(row.get("locked_until")),
-            lease_token=row.get("lease_token"),
-            error_message=row.get("error_message"),
-            error_stack=row.get("error_stack"),
-            error_code=row.get("error_code"),
-            failed_at=to_utc(row.get("failed_at")),
-            timeout=None if row.get("timeout_seconds") is None else float(row["timeout_seconds"]),
+            int(row["id"]),
+            row["job_name"],
+            row["executor"],
+            json.loads(payload) if isinstance(payload, str) else payload,
+            get("group_name"),
+            _STATUSES[row["status"]],
+            int(get("priority") or 0),
+            int(get("attempts") or 0),
+            int(get("max_attempts") or 1),
+            _utc(get("run_at")),
+            _utc(get("created_at")),
+            _utc(get("updated_at")),
+            _utc(get("started_at")),
+            get("locked_by"),
+            _utc(get("locked_until")),
+            get("lease_token"),
+            get("error_message"),
+            get("error_stack"),
+            get("error_code"),
+            _utc(get("failed_at")),
+            None if timeout is None else float(timeout),
         )
 
     def is_failed(self) -> bool:

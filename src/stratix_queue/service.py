@@ -332,6 +332,7 @@ class QueueService:
         concurrency: int = 4,
         burst: bool = False,
         *,
+        prefetch: int | None = None,
         poll_interval: float = 1.0,
         groups: Sequence[str] | None = None,
         lease_seconds: float = 30.0,
@@ -343,6 +344,11 @@ class QueueService:
     ) -> WorkerStats:
         """Run executors in this process with ``concurrency`` threads.
 
+        Beside the running tasks the worker holds up to ``prefetch`` claimed tasks waiting for a
+        slot, so one claim feeds many tasks. By default (None) this adapts to the tasks' pace:
+        no more than the slots start within 0.1 s (short tasks come in large batches, tasks of
+        a second or more are not prefetched). 0 claims only for free slots.
+
         With ``burst=True`` it returns once nothing is runnable (and the retries it scheduled
         have run); otherwise it runs until ``stop_workers()`` is called from another thread or,
         with ``handle_signals=True`` in the main thread, until SIGTERM/SIGINT: then it stops
@@ -351,6 +357,7 @@ class QueueService:
         """
         options = worker_options(
             concurrency=concurrency,
+            prefetch=prefetch,
             burst=burst,
             poll_interval=poll_interval,
             groups=groups,
@@ -377,6 +384,7 @@ class QueueService:
 def worker_options(
     *,
     concurrency: int = 4,
+    prefetch: int | None = None,
     burst: bool = False,
     poll_interval: float = 1.0,
     groups: Sequence[str] | None = None,
@@ -396,8 +404,10 @@ def worker_options(
         groups = tuple(str(check_name(g, "group")) for g in groups)
         if not groups:
             raise InvalidInputError("groups must name at least one group (or be None)")
+    slots = check_int(concurrency, "concurrency", 1, 1024)
     return WorkerOptions(
-        concurrency=check_int(concurrency, "concurrency", 1, 1024),
+        concurrency=slots,
+        prefetch=None if prefetch is None else check_int(prefetch, "prefetch", 0, 10_000),
         burst=bool(burst),
         poll_interval=_positive(poll_interval, "poll_interval"),
         min_poll_interval=min(0.05, _positive(poll_interval, "poll_interval")),

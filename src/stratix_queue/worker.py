@@ -1,7 +1,8 @@
 """The worker: claims runnable tasks under a lease and runs their executors in threads.
 
-Around the claim loop run a maintenance thread (heartbeats, rescue, registry; maintenance.py),
-on PostgreSQL a LISTEN thread (listener.py), and the executors themselves (execution.py).
+Around the claim loop run the slot threads (slots.py), a maintenance thread (heartbeats, rescue,
+registry; maintenance.py), a completer that records successes in batches (completer.py), on
+PostgreSQL a LISTEN thread (listener.py), and the executors themselves (execution.py).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TypeVar
@@ -36,6 +36,7 @@ from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
 from stratix_queue.maintenance import LeaseSettings, Maintenance
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
+from stratix_queue.slots import Slots
 from stratix_queue.validation import error_data
 
 log = logging.getLogger("stratix_queue.worker")
@@ -56,14 +57,15 @@ class WorkerStats:
     given_back: int = 0  # unfinished at shutdown, returned to waiting
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, what: str) -> None:
+    def count(self, what: str, n: int = 1) -> None:
         with self._lock:
-            setattr(self, what, getattr(self, what) + 1)
+            setattr(self, what, getattr(self, what) + n)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
     concurrency: int = 4
+    prefetch: int | None = None  # claimed tasks waiting for a slot (None: adaptive; slots.py)
     burst: bool = False
     poll_interval: float = 1.0  # the longest idle wait between two claims
     min_poll_interval: float = 0.05  # adaptive polling restarts here once work was found
@@ -79,7 +81,7 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    """Claims up to ``concurrency`` tasks at a time and runs each in a thread of its own."""
+    """Holds up to ``concurrency + prefetch`` claimed tasks and runs ``concurrency`` at a time."""
 
     def __init__(
         self,
@@ -100,7 +102,7 @@ class Worker:
         self._deadline: float | None = None  # set by a signal: the end of the grace period
         self._signalled = False
         self._signalled_at = 0.0
-        self._running: dict[Future[None], Job] = {}
+        self._slots = Slots(options.concurrency, options.prefetch, self._execute, wakeup.set)
         self._execution = Execution()
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
@@ -122,7 +124,7 @@ class Worker:
         self._completer = Completer(self.repository, self._persist, self._on_success_recorded)
 
     def _held_leases(self) -> list[tuple[int, str]]:
-        jobs = [*list(self._running.values()), *self._completer.pending()]
+        jobs = [*self._slots.held(), *self._completer.pending()]
         return [(job.id, job.lease_token) for job in jobs if job.lease_token]
 
     def stop(self) -> None:
@@ -144,13 +146,13 @@ class Worker:
         self._maintenance.start()
         self._completer.start()
         self._start_listener()
-        pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="stratix-queue")
+        self._slots.start()
         try:
-            self._loop(pool)
+            self._loop()
             self._drain()
         finally:
             self._stop.set()
-            pool.shutdown(wait=True)
+            self._slots.close()
             self._completer.close()
             self._shutdown()
             restore()
@@ -212,20 +214,28 @@ class Worker:
             "worker %s got %s: no new tasks; %d running get %.0f s to finish",
             self.worker_id,
             signal.Signals(signum).name,
-            len(self._running),
+            len(self._slots),
             self.options.grace_seconds,
         )
         self.stop()
 
     def _drain(self) -> None:
-        """Wait for running tasks (until the grace period ends, after a signal)."""
-        running = dict(self._running)
-        if not running:
-            return
+        """Give back the tasks no slot started, then wait for the running ones (until the grace
+        period ends, after a signal)."""
+        for job in self._slots.take_unstarted():
+            self._give_back(job)
         timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
-        _, unfinished = wait(list(running), timeout=timeout)
-        if unfinished:
-            self._give_back_and_exit([running[future] for future in unfinished])
+        if not self._slots.wait_idle(timeout):
+            self._give_back_and_exit(self._slots.held())
+
+    def _give_back(self, job: Job) -> None:
+        try:
+            if self.repository.backend.give_back(job):
+                self.stats.count("given_back")
+        except StratixQueueError as exc:
+            log.error(
+                "could not give back task %s (%s): %s; its lease will expire", job.id, job.name, exc
+            )
 
     def _give_back_and_exit(self, jobs: list[Job]) -> None:
         """Grace period over: record what finished, stop everything else, then return the
@@ -235,16 +245,7 @@ class Worker:
         self._execution.kill_processes()
         self._shutdown()
         for job in jobs:
-            try:
-                if self.repository.backend.give_back(job):
-                    self.stats.count("given_back")
-            except StratixQueueError as exc:
-                log.error(
-                    "could not give back task %s (%s): %s; its lease will expire",
-                    job.id,
-                    job.name,
-                    exc,
-                )
+            self._give_back(job)
         log.warning(
             "worker %s stopped after the grace period; %d unfinished task(s) back to waiting: %s",
             self.worker_id,
@@ -258,27 +259,24 @@ class Worker:
 
     # -- the claim loop -------------------------------------------------------------------------
 
-    def _loop(self, pool: ThreadPoolExecutor) -> None:
-        slots = self.options.concurrency
+    def _loop(self) -> None:
         while not self._stop.is_set():
-            self._running = {f: job for f, job in self._running.items() if not f.done()}
-            claimed = self._claim_safely(self._claimable(slots))
-            for job in claimed:
-                self._running[pool.submit(self._execute, job)] = job
-            if not self._running and not claimed and self._burst_done():
+            claimed = self._claim_safely(self._claimable())
+            self._slots.put(claimed)
+            if not claimed and not len(self._slots) and self._burst_done():
                 break
             self._wakeup.wait(self._idle_timeout(found=bool(claimed)))
             self._wakeup.clear()
 
-    def _claimable(self, slots: int) -> int:
-        """How many tasks to claim now. A busy worker waits until half its slots are free (or a
-        slot has been free for a poll tick) so one round trip claims many tasks, not one."""
-        free = slots - len(self._running)
+    def _claimable(self) -> int:
+        """How many tasks to claim now. A busy worker waits until half its capacity is free (or
+        room has been free for a poll tick) so one round trip claims many tasks, not one."""
+        free = self._slots.free()
         now = time.monotonic()
         if free <= 0:
             return 0
         self._deferred = False
-        if free < max(1, slots // 2) and self._running and now < self._free_since + self._tick:
+        if free < self._slots.room_at and len(self._slots) and now < self._free_since + self._tick:
             self._deferred = True  # come back within a tick, even if nothing completes
             return 0
         self._free_since = now
@@ -378,14 +376,6 @@ class Worker:
     # -- running one task -----------------------------------------------------------------------
 
     def _execute(self, job: Job) -> None:
-        try:
-            self._run_and_record(job)
-        except Exception:
-            log.exception("unexpected error while running task %s (%s)", job.id, job.name)
-        finally:
-            self._wakeup.set()
-
-    def _run_and_record(self, job: Job) -> None:
         spec = self.executors.get(job.executor)
         if spec is None:
             missing = ExecutorNotFoundError(
@@ -400,11 +390,11 @@ class Worker:
             return
         self._completer.submit(job, round((time.perf_counter() - started) * 1000))
 
-    def _on_success_recorded(self, job: Job, moved: bool) -> None:
-        if moved:
-            self.stats.count("succeeded")
-        else:
-            self._lost(job)
+    def _on_success_recorded(self, jobs: Sequence[Job], moved: set[int]) -> None:
+        self.stats.count("succeeded", len(moved))
+        for job in jobs:
+            if job.id not in moved:
+                self._lost(job)
 
     def _record_failure(self, job: Job, spec: ExecutorSpec | None, error: ErrorData) -> None:
         if job.attempts < job.max_attempts:

@@ -32,6 +32,11 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
     help="Slots (threads) per process.",
 )
 @click.option(
+    "--prefetch",
+    type=click.IntRange(0, 10_000),
+    help="Claimed tasks held waiting for a slot [default: adapts to task length]; 0: none.",
+)
+@click.option(
     "--processes",
     type=click.IntRange(1, 256),
     default=1,
@@ -59,6 +64,7 @@ def worker(
     state: State,
     app: str,
     concurrency: int,
+    prefetch: int | None,
     processes: int,
     groups: str | None,
     burst: bool,
@@ -79,6 +85,7 @@ def worker(
         processes=processes,
         worker_args={
             "concurrency": concurrency,
+            "prefetch": prefetch,
             "burst": burst,
             "groups": names,
             "lease_seconds": lease,
