@@ -255,20 +255,22 @@ WHERE status = 'executing' AND lease_token = %(lease_token)s;
 
 -- name: move_many_to_success
 -- A batch of successes in one statement. %(items)s is JSON [[id, lease_token, ms], ...]; only
--- rows still executing under that token move (fenced), and their ids are returned.
+-- rows still executing under that token move (fenced), and their ids are returned. The id array
+-- makes the primary key drive the delete: one lookup per item, however many rows are executing.
 WITH done AS (
     SELECT (d ->> 0)::bigint AS id, d ->> 1 AS token, (d ->> 2)::int AS ms
     FROM jsonb_array_elements(%(items)s::jsonb) AS d
 ), moved AS (
     DELETE FROM queue_jobs AS j USING done
-    WHERE j.id = done.id AND j.status = 'executing' AND j.lease_token = done.token
-    RETURNING j.*
+    WHERE j.id = ANY (ARRAY(SELECT id FROM done)) AND j.id = done.id
+      AND j.status = 'executing' AND j.lease_token = done.token
+    RETURNING j.*, done.ms
 )
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
-SELECT m.id, m.job_name, m.executor, m.group_name, m.payload, m.priority, m.attempts, done.ms,
-       m.created_at, m.started_at, timezone('UTC', now())
-FROM moved AS m JOIN done ON done.id = m.id
+SELECT id, job_name, executor, group_name, payload, priority, attempts, ms,
+       created_at, started_at, timezone('UTC', now())
+FROM moved
 RETURNING id;
 
 -- name: list_jobs

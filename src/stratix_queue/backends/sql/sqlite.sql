@@ -231,16 +231,18 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 
 -- name: move_many_to_success
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
--- rows still executing under that token move (fenced), and their ids are returned.
+-- rows still executing under that token move (fenced), and their ids are returned. CROSS JOIN
+-- keeps json_each as the outer loop, so each item is one primary-key lookup (left to itself the
+-- planner scans every executing row for each item).
 SELECT j.id FROM json_each(:items) AS d
-JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
+CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts,
        json_extract(d.value, '$[2]'), j.created_at, j.started_at,
        strftime('%Y-%m-%d %H:%M:%f', 'now')
-FROM json_each(:items) AS d JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
+FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.id IN ({ids});
 DELETE FROM queue_jobs WHERE id IN ({ids});
 
