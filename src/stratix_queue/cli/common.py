@@ -13,15 +13,40 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from stratix_queue.service import QueueService
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-# Piped output (no terminal) gets a wide page instead of Rich's 80 columns.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+class LazyConsole:
+    """Rich's Console, imported and made on first use: a worker process never prints with it,
+    so it starts without loading Rich."""
+
+    def __init__(self) -> None:
+        self._real: Console | None = None
+
+    def get(self) -> Console:
+        if self._real is None:
+            from rich.console import Console
+
+            # Piped output (no terminal) gets a wide page instead of Rich's 80 columns.
+            self._real = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+        return self._real
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.get().print(*objects, **options)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.get().is_terminal
+
+
+console = LazyConsole()
 
 
 def error_line(message: str) -> None:
@@ -116,6 +141,8 @@ def print_json(value: Any) -> None:
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.table import Table
+
     grid = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         grid.add_column(column, overflow="fold")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from rich.progress import Progress
 
 from stratix_queue.cli.common import State, console, json_option, pass_state, print_json, table
 from stratix_queue.cli.root import cli
@@ -112,7 +111,11 @@ def failed_retry(
 
 def _retry(state: State, ids: list[int]) -> tuple[int, int]:
     succeeded = not_failed = 0
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+    from rich.progress import Progress
+
+    with Progress(
+        console=console.get(), transient=True, disable=not console.is_terminal
+    ) as progress:
         bar = progress.add_task("retrying", total=len(ids))
         for start in range(0, len(ids), RETRY_BATCH):
             result = state.queue.retry_failed_tasks(ids[start : start + RETRY_BATCH])

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import Progress
 
 from stratix_queue.cli.common import (
     Duration,
@@ -99,7 +98,11 @@ def _add_file(state: State, path: Path) -> None:
         except StratixQueueError as exc:
             raise click.ClickException(f"{path}: line {number}: {exc}") from None
     tasks = [task for _, task in numbered]
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+    from rich.progress import Progress
+
+    with Progress(
+        console=console.get(), transient=True, disable=not console.is_terminal
+    ) as progress:
         bar = progress.add_task("adding", total=len(tasks))
         for start in range(0, len(tasks), FILE_BATCH):
             state.queue.add_tasks(tasks[start : start + FILE_BATCH])
