@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
@@ -120,7 +121,7 @@ class Supervisor:
         for slot in range(self.command.processes):
             self._start(slot)
         while any(child is not None for child in self._children.values()) or self._restart_at:
-            time.sleep(0.2)
+            self._wait_for_exit(0.2)
             self._reap()
             self._restart_due()
         log.info("all worker processes stopped")
@@ -131,6 +132,14 @@ class Supervisor:
         child.start()
         self._children[slot] = child
         log.info("started worker process %s (pid %s)", slot, child.pid)
+
+    def _wait_for_exit(self, timeout: float) -> None:
+        """Sleep until a child exits or ``timeout`` passes (signals interrupt it too)."""
+        sentinels = [child.sentinel for child in self._children.values() if child is not None]
+        if sentinels:
+            multiprocessing.connection.wait(sentinels, timeout)
+        else:
+            time.sleep(timeout)
 
     def _reap(self) -> None:
         for slot, child in list(self._children.items()):
