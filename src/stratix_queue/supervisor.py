@@ -1,5 +1,13 @@
 """``stratix-queue worker``: load the application's QueueService and run P worker processes of
-N slots each, restarting a child that dies and stopping them all cleanly on a signal."""
+N slots each, restarting a child that dies and stopping them all cleanly on a signal.
+
+Children are forked from the supervisor, which holds no connection and no thread when it forks:
+a child starts in milliseconds instead of importing everything again. When the database URL is
+given (``--url`` or ``STRATIX_QUEUE_URL``) the supervisor checks the schema without importing the
+application, so each child imports it itself, as with a fresh process; otherwise the supervisor
+imports it to learn the URL and the children inherit the module. Either way a child opens its
+own connections (a fresh QueueService sharing the application's executors).
+"""
 
 from __future__ import annotations
 
@@ -26,13 +34,12 @@ from stratix_queue.service import QueueService, worker_options
 
 log = logging.getLogger("stratix_queue.supervisor")
 RESTART_BACKOFF_MAX = 30.0
-EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting won't help
 EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting will not help
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerCommand:
-    """What ``stratix-queue worker`` was asked to run (picklable, for spawned children)."""
+    """What ``stratix-queue worker`` was asked to run."""
 
     app: str
     url: str | None = None
@@ -57,33 +64,42 @@ def load_app(ref: str, url: str | None = None) -> QueueService:
     return queue.with_url(url) if url else queue
 
 
-def run_in_process(command: WorkerCommand) -> int:
+def run_in_process(command: WorkerCommand, fresh: bool = False) -> int:
     queue = load_app(command.app, command.url)
+    if fresh:  # a forked child: its own connections, never ones the supervisor opened
+        queue = queue.with_url(queue.url)
     queue.run_worker(handle_signals=True, **command.worker_args)
     return 0
 
 
-def check_ready(command: WorkerCommand) -> QueueService:
-    """Fail before any process starts: bad options, or a database not migrated."""
-    queue = load_app(command.app, command.url)
+def check_ready(command: WorkerCommand) -> None:
+    """Fail before any process starts: bad options, or a database not migrated. The
+    application is imported only when the URL must come from it."""
     worker_options(**command.worker_args)
-    status = queue.migration_status()
+    queue = QueueService(command.url) if command.url else load_app(command.app)
+    try:
+        status = queue.migration_status()
+    finally:
+        queue.close()
     if status.current != status.latest:
         raise SchemaNotReadyError(
             f"the database is at schema version {status.current}, not {status.latest}: "
             "run `stratix-queue migrate` first"
         )
-    return queue
 
 
 def _child_main(command: WorkerCommand) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):  # not the supervisor's handler, inherited
+        signal.signal(sig, signal.SIG_DFL)
     os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only; it forwards a SIGTERM
     _exit_with_parent(os.getppid())
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(message)s"
+        level=logging.INFO,
+        format="%(asctime)s %(process)d %(levelname)s %(message)s",
+        force=True,
     )
     try:
-        code = run_in_process(command)
+        code = run_in_process(command, fresh=True)
     except (ConfigurationError, InvalidInputError, SchemaNotReadyError) as exc:
         log.error("worker process cannot run: %s", exc)
         code = EXIT_CONFIG
@@ -107,7 +123,7 @@ class Supervisor:
     def __init__(self, command: WorkerCommand) -> None:
         self.command = command
         self.burst = bool(command.worker_args.get("burst"))
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx = multiprocessing.get_context("fork")
         self._children: dict[int, BaseProcess | None] = {}
         self._restarts: dict[int, int] = {}
         self._restart_at: dict[int, float] = {}
