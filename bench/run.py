@@ -3,11 +3,16 @@
 Each library runs through its adapter (bench/adapters/, contract in bench/ADAPTERS.md) in its own
 virtualenv (bench/.venvs/, built from the `# requires:` line of the adapter). Every run starts
 from a fresh database and must verify that each task ran exactly once. The table (median and
-min-max over the repetitions, and the ratio of stratix-queue to each peer) goes to stdout and to
-bench/RESULTS.md.
+min-max over the repetitions, the ratio of stratix-queue to each peer, and the CPU the workers
+and the database server used) goes to stdout and to bench/RESULTS.md, the raw runs to
+bench/results.json.
 
-    python bench/run.py            # full: N=10,000, 3 repetitions, W5 with 100,000
-    python bench/run.py --quick    # N=2,000, 1 repetition, no W5
+    python bench/run.py            # full: N=10,000, 3 repetitions, W5 (about 17 minutes)
+    python bench/run.py --quick    # N=2,000, 1 repetition, no W5 (under 2 minutes)
+    python bench/run.py --quick --backends postgres --workloads W3:2 --out /tmp/r.md
+
+A run with filters (--backends, --workloads, --only) writes its table only where --out says
+(and the raw runs beside it, as .json); only a run without filters writes bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,7 +61,10 @@ LIBRARIES = (
     Library("celery", "celery_adapter.py", ("redis",)),
     Library("rq", "rq_adapter.py", ("redis",)),
 )
+BACKENDS = ("postgres", "sqlite", "mysql", "redis")
+# (workload, variant): the variant is the number of worker processes, or W5's backlog
 WORKLOADS = (("W1", 1), ("W2", 1), ("W3", 1), ("W3", 2), ("W4", 1))
+W5_BACKLOGS = {"sqlite": (100_000,), "postgres": (100_000, 1_000_000), "mysql": (100_000,)}
 
 
 def requirements(adapter: Path) -> list[str]:
@@ -99,10 +109,16 @@ class Databases:
         return f"mysql://root@{MYSQL_ADMIN[0]}:{MYSQL_ADMIN[1]}/{name}"
 
     def drop(self, backend: str, url: str) -> None:
+        if backend == "sqlite":  # the file and its WAL (W5's backlog makes it 100 MB)
+            for suffix in ("", "-wal", "-shm"):
+                Path(url.split("///", 1)[1] + suffix).unlink(missing_ok=True)
         if backend in ("postgres", "mysql"):
             name = url.rsplit("/", 1)[1]
             suffix = " WITH (FORCE)" if backend == "postgres" else ""
             self._admin(backend, f"DROP DATABASE IF EXISTS {name}{suffix}")
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     @staticmethod
     def _admin(backend: str, sql: str) -> None:
@@ -130,20 +146,15 @@ def busy_cpu_seconds() -> float:
 
 
 def run_once(
-    library: Library, backend: str, workload: str, n: int, processes: int, dbs: Databases
+    library: Library, backend: str, workload: str, n: int, variant: int, dbs: Databases
 ) -> dict[str, Any]:
     url = dbs.create(backend)
-    args = [
-        str(python_for(library)),
-        str(HERE / "adapters" / library.adapter),
-        workload,
-        "--n",
-        str(n),
-        "--processes",
-        str(processes),
-        "--url",
-        url,
-    ]
+    args = [str(python_for(library)), str(HERE / "adapters" / library.adapter), workload]
+    args += ["--n", str(n), "--url", url]
+    if workload == "W5":
+        args += ["--backlog", str(variant)]
+    else:
+        args += ["--processes", str(variant)]
     cpu = busy_cpu_seconds()
     try:
         done = subprocess.run(
@@ -200,63 +211,156 @@ def ratio(
     return f"{ours[0] / theirs[0]:.2f}x"
 
 
-def label(workload: str, processes: int) -> str:
+def label(workload: str, variant: int, n: int) -> str:
     names = {
         "W1": "W1 enqueue, 1 per txn (tasks/s)",
         "W2": "W2 enqueue, batches of 500 (tasks/s)",
-        "W3": f"W3 drain, {processes} process(es) (tasks/s)",
+        "W3": f"W3 drain of {n:,}, {variant} process(es) (tasks/s)",
         "W4": "W4 latency p99 (ms)",
-        "W5": f"W5 drain with a backlog of {processes:,} (tasks/s)",
+        "W5": f"W5 drain of {n:,} with {variant:,} queued, 1 process (tasks/s)",
     }
     return names[workload]
 
 
-def measure(args: argparse.Namespace) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
-    dbs = Databases()
-    found: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
+Key = tuple[str, str, str, int]  # library, backend, workload, variant
+Found = dict[Key, list[dict[str, Any]]]
+
+
+def wanted(args: argparse.Namespace) -> list[tuple[Library, str, str, int]]:
+    """The runs to make: every library on each of its backends, less what the filters leave
+    out (--only, --backends, --workloads W3 or W3:2, W5 or W5:1000000)."""
+    picks = [w.split(":") for w in args.workloads or ()]
+
+    def picked(workload: str, variant: int) -> bool:
+        return not picks or any(
+            p[0] == workload and (len(p) == 1 or int(p[1]) == variant) for p in picks
+        )
+
+    runs = []
     for library in LIBRARIES:
         if args.only and library.name not in args.only:
             continue
         if not (HERE / "adapters" / library.adapter).exists():
             continue
         for backend in library.backends:
-            for workload, processes in WORKLOADS:
-                if library.name == "raw SQL" and workload == "W4":
+            if args.backends and backend not in args.backends:
+                continue
+            for workload, variant in WORKLOADS:
+                if library.name == "raw SQL" and (workload, variant) in (("W4", 1), ("W3", 2)):
                     continue
-                if library.name == "raw SQL" and (workload, processes) == ("W3", 2):
-                    continue
-                n = 200 if workload == "W4" else args.n
-                runs = [
-                    run_once(library, backend, workload, n, processes, dbs)
-                    for _ in range(args.reps)
-                ]
-                found[(library.name, backend, workload, processes)] = runs
-                print(
-                    f"{library.name:14s} {backend:8s} {workload} p={processes}: "
-                    f"{cell(summarise(runs, workload), runs)}",
-                    flush=True,
-                )
-    if args.backlog:
-        for backend in ("sqlite", "postgres", "mysql"):
-            runs = [run_once(LIBRARIES[0], backend, "W5", args.backlog, 1, dbs)]
-            found[("stratix-queue", backend, "W5", args.backlog)] = runs
+                if picked(workload, variant):
+                    runs.append((library, backend, workload, variant))
+            if library.name != "stratix-queue" or backend not in W5_BACKLOGS:
+                continue
+            explicit = tuple(int(p[1]) for p in picks if p[0] == "W5" and len(p) > 1)
+            if explicit:
+                backlogs = explicit
+            elif args.backlog is not None:
+                backlogs = (args.backlog,) if args.backlog else ()
+            elif args.quick and not any(p[0] == "W5" for p in picks):
+                backlogs = ()  # --quick: no W5 unless asked for
+            else:
+                backlogs = W5_BACKLOGS[backend]
+            runs += [(library, backend, "W5", b) for b in backlogs if picked("W5", b)]
+    return runs
+
+
+def measure(args: argparse.Namespace) -> Found:
+    dbs = Databases()
+    found: Found = {}
+    try:
+        for library, backend, workload, variant in wanted(args):
+            n = 200 if workload == "W4" else args.n
+            started = time.monotonic()
+            runs = [run_once(library, backend, workload, n, variant, dbs) for _ in range(args.reps)]
+            found[(library.name, backend, workload, variant)] = runs
             print(
-                f"stratix-queue  {backend:8s} W5 backlog={args.backlog}: "
-                f"{cell(summarise(runs, 'W5'), runs)}",
+                f"{library.name:14s} {backend:8s} {workload}:{variant:<8d} "
+                f"{cell(summarise(runs, workload), runs)}  [{time.monotonic() - started:.0f} s]",
                 flush=True,
             )
+    finally:
+        dbs.close()
     return found
 
 
-def report(
-    found: dict[tuple[str, str, str, int], list[dict[str, Any]]], args: argparse.Namespace
-) -> str:
+def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get("verified") and r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def results_table(found: Found, backend: str, n: int) -> list[str]:
+    libs = [
+        lib.name
+        for lib in LIBRARIES
+        if backend in lib.backends and any(k[0] == lib.name and k[1] == backend for k in found)
+    ]
+    if not libs:
+        return []
+    peers = [name for name in libs if name not in ("stratix-queue", "raw SQL")]
+    header = ["workload", *libs, *[f"stratix / {p}" for p in peers]]
+    lines = [f"## {backend}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    order = {"W1": 0, "W2": 1, "W3": 2, "W5": 3, "W4": 4}
+    keys = sorted({(k[2], k[3]) for k in found if k[1] == backend}, key=lambda k: (order[k[0]], k))
+    w3 = summarise(found.get(("stratix-queue", backend, "W3", 1), []), "W3")
+    for workload, variant in keys:
+        runs = {lib: found.get((lib, backend, workload, variant), []) for lib in libs}
+        summaries = {lib: summarise(runs[lib], workload) for lib in libs}
+        row = [label(workload, variant, n)]
+        if workload == "W5" and w3 and summaries["stratix-queue"]:
+            row[0] += f"; {summaries['stratix-queue'][0] / w3[0]:.2f}x W3's 1 process"
+        row += [cell(summaries[lib], runs[lib]) if runs[lib] else "-" for lib in libs]
+        row += [ratio(summaries.get("stratix-queue"), summaries[p], workload) for p in peers]
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def cpu_table(found: Found) -> list[str]:
+    """W3's CPU seconds (median): the worker processes', and the database server's."""
+
+    def seconds(value: float | None, backend: str) -> str:
+        if backend == "sqlite" and value is None:
+            return "in the workers"
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = [
+        "## CPU during the W3 drain (CPU seconds, median)",
+        "",
+        "Workers: the worker processes (children reaped by the adapter); database: the whole "
+        "server process tree (PostgreSQL postmaster and backends, mariadbd, redis-server), "
+        "from /proc, over the timed part. SQLite runs inside the workers.",
+        "",
+        "| backend | library | 1 process: workers | 1 process: database "
+        "| 2 processes: workers | 2 processes: database |",
+        "|---|---|---|---|---|---|",
+    ]
+    for backend in BACKENDS:
+        for lib in LIBRARIES:
+            cells = []
+            for processes in (1, 2):
+                runs = found.get((lib.name, backend, "W3", processes))
+                cells += (
+                    [
+                        seconds(median_of(runs, "worker_cpu_s"), backend),
+                        seconds(median_of(runs, "db_cpu_s"), backend),
+                    ]
+                    if runs
+                    else ["-", "-"]
+                )
+            if cells != ["-"] * 4:
+                lines.append(f"| {backend} | {lib.name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def report(found: Found, args: argparse.Namespace) -> str:
     lines = [
         f"# Benchmark results ({'quick' if args.quick else 'full'} run)",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} cores, N={args.n}, "
-        f"{args.reps} repetition(s); median (min-max); every run verified exactly-once.",
+        f"{args.reps} repetition(s); median (min-max) over verified runs (every task ran "
+        "exactly once; a cell with a failed run says n/a). A drain is timed from the start of "
+        "the first worker process to the last task run.",
         "",
     ]
     versions = sorted(
@@ -268,36 +372,13 @@ def report(
         }
     )
     lines += ["Versions: " + ", ".join(versions), ""]
-    for backend in ("postgres", "sqlite", "mysql", "redis"):
-        libs = [
-            lib.name
-            for lib in LIBRARIES
-            if backend in lib.backends and any(k[0] == lib.name and k[1] == backend for k in found)
-        ]
-        if not libs:
-            continue
-        peers = [name for name in libs if name not in ("stratix-queue", "raw SQL")]
-        header = ["workload", *libs, *[f"stratix / {p}" for p in peers]]
-        lines += [f"## {backend}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        keys = sorted({(k[2], k[3]) for k in found if k[1] == backend})
-        for workload, processes in keys:
-            summaries = {
-                lib: summarise(found.get((lib, backend, workload, processes), []), workload)
-                for lib in libs
-            }
-            row = [label(workload, processes)]
-            row += [
-                cell(summaries[lib], found.get((lib, backend, workload, processes), []))
-                if (lib, backend, workload, processes) in found
-                else "-"
-                for lib in libs
-            ]
-            row += [ratio(summaries.get("stratix-queue"), summaries[p], workload) for p in peers]
-            lines.append("| " + " | ".join(row) + " |")
-        lines.append("")
+    for backend in BACKENDS:
+        lines += results_table(found, backend, args.n)
+    if any(k[2] == "W3" for k in found):
+        lines += cpu_table(found)
     lines += [
-        "CPU (seconds of the whole machine busy per run, median) and worker CPU are in the "
-        "raw JSON: bench/results.json.",
+        "The raw runs (also the whole machine's busy CPU per run, and the workers' and the "
+        "database's CPU for every workload) are in results.json.",
         "",
     ]
     return "\n".join(lines)
@@ -308,19 +389,36 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N=2,000, 1 repetition, no W5")
     parser.add_argument("--n", type=int)
     parser.add_argument("--reps", type=int)
-    parser.add_argument("--backlog", type=int, help="W5 backlog size (0: skip)")
-    parser.add_argument("--only", nargs="*", help="only these libraries")
+    parser.add_argument(
+        "--backlog", type=int, help="W5 with this backlog on every backend (0: no W5)"
+    )
+    parser.add_argument("--only", nargs="+", help="only these libraries")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, help="only these backends")
+    parser.add_argument(
+        "--workloads", nargs="+", help="only these: W1..W5, or one variant: W3:2, W5:1000000"
+    )
+    parser.add_argument("--out", type=Path, help="write the table here (and the runs as .json)")
     args = parser.parse_args()
+    for pick in args.workloads or ():
+        if not re.fullmatch(r"W[1-5](:[0-9]+)?", pick):
+            parser.error(f"--workloads takes W1..W5 or W3:2, W5:1000000, not {pick!r}")
     args.n = args.n or (2000 if args.quick else 10_000)
     args.reps = args.reps or (1 if args.quick else 3)
-    args.backlog = args.backlog if args.backlog is not None else (0 if args.quick else 100_000)
+    filtered = bool(args.only or args.backends or args.workloads)
+    out = args.out or (None if filtered else HERE / "RESULTS.md")
     started = time.monotonic()
     found = measure(args)
-    text = report(found, args)
+    took = time.monotonic() - started
+    text = report(found, args) + f"\n(run took {took:.0f} s)\n"
     print("\n" + text)
-    (HERE / "RESULTS.md").write_text(text + f"\n(run took {time.monotonic() - started:.0f} s)\n")
+    if out is None:
+        print("(a filtered run: nothing written; --out FILE writes the table)")
+        return
+    out.write_text(text)
     raw = {" ".join(map(str, key)): runs for key, runs in found.items()}
-    (HERE / "results.json").write_text(json.dumps(raw, indent=1))
+    json_path = HERE / "results.json" if out == HERE / "RESULTS.md" else out.with_suffix(".json")
+    json_path.write_text(json.dumps(raw, indent=1))
+    print(f"wrote {out} and {json_path}")
 
 
 if __name__ == "__main__":

@@ -10,299 +10,126 @@ How pgqueuer is driven (its documented defaults, as ``pgq install`` / ``pgq run`
 - workers: ``pgqueuer.run(factory, ...)`` (the Python form of ``pgq run``, on uvloop), one
   ``PgQueuer`` over one asyncpg connection per process, ``batch_size=10`` (the CLI default),
   ``mode=drain`` for W3 (exit when the queue is empty), continuous + SIGTERM for W4;
-- the task is an ``async def`` entrypoint that appends its index to the process's sink file.
+- the task is an ``async def`` entrypoint that records its index in the process's sink.
 
     python pgqueuer_adapter.py W1|W2|W3|W4 --n N [--processes P] --url postgresql://...
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
-import os
-import resource
-import shutil
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-LIBRARY = "pgqueuer"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+
 ENTRYPOINT = "bench_noop"
-BULK = 500
-W4_TASKS = 200  # W4 is always 200 tasks, 20 ms apart, whatever --n says
-CHILDREN: list[subprocess.Popen[bytes]] = []
-TMPDIRS: list[str] = []
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("workload", choices=["W1", "W2", "W3", "W4", "worker"])
-    p.add_argument("--n", type=int, default=10_000)
-    p.add_argument("--processes", type=int, default=1)
-    p.add_argument("--url", required=True)
-    p.add_argument("--batch-size", type=int, default=10, help="pgqueuer dequeue batch size")
-    p.add_argument("--timeout", type=float, default=None, help="hard limit, seconds")
-    p.add_argument("--sink-dir", help=argparse.SUPPRESS)
-    p.add_argument("--mode", choices=["drain", "continuous"], help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.workload == "W4":
-        args.n = W4_TASKS
-    if args.timeout is None:
-        args.timeout = 120 + args.n / 100
-    return args
+def payload(i: int, sent: float | None = None) -> bytes:
+    return json.dumps({"i": i} if sent is None else {"i": i, "t": sent}).encode()
 
 
-# --- worker process ------------------------------------------------------------------------
+class PgQueuer(common.Adapter):
+    library = "pgqueuer"
+    backend = "postgres"
+    script = __file__
+    idle = 0.5
+    drains_and_exits = True  # mode=drain
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--batch-size", type=int, default=10, help="dequeue batch size")
 
-def worker_main(args: argparse.Namespace) -> None:
-    signal.alarm(int(args.timeout) + 30)  # never outlive a dead parent for long
-    import asyncpg
-    import pgqueuer
-    import uvloop
-    from pgqueuer.models import Job
-    from pgqueuer.types import QueueExecutionMode
+    def worker_options(self) -> list[str]:
+        return ["--batch-size", str(self.args.batch_size)]
 
-    continuous = args.mode == "continuous"
-    sink_dir = Path(args.sink_dir)
-    # W4's parent polls the sink while the worker runs: flush every line there.
-    sink = (sink_dir / f"sink-{os.getpid()}.txt").open("w", buffering=1 if continuous else -1)
-    last_done = 0.0
+    def settings(self) -> dict[str, Any]:
+        settings = {"driver": "asyncpg", "worker_loop": "uvloop"}
+        return settings | {"batch_size": self.args.batch_size, "enqueue_batch": common.BULK}
 
-    @contextlib.asynccontextmanager
-    async def factory() -> AsyncIterator[Any]:
-        conn = await asyncpg.connect(args.url)
-        try:
-            pgq = pgqueuer.PgQueuer.from_asyncpg_connection(conn)
+    def worker_main(self) -> None:
+        """One worker process: ``pgqueuer.run`` until the queue is empty (drain) or SIGTERM."""
+        import asyncpg
+        import pgqueuer
+        import uvloop
+        from pgqueuer.models import Job
+        from pgqueuer.types import QueueExecutionMode
 
-            @pgq.entrypoint(ENTRYPOINT)
-            async def noop(job: Job) -> None:
-                nonlocal last_done
-                data = json.loads(job.payload or b"{}")
-                now = time.time()
-                if data["i"] < 0:  # W4 warm-up: the worker is up and listening
-                    (sink_dir / f"ready-{os.getpid()}").touch()
-                elif "t" in data:
-                    sink.write(f"{data['i']} {(now - data['t']) * 1000:.3f}\n")
-                else:
-                    sink.write(f"{data['i']}\n")
-                last_done = now
+        continuous = self.args.mode == "continuous"
+        sink = common.Sink(buffered=not continuous)  # W4's parent reads it as the worker runs
 
-            yield pgq
-        finally:
-            await conn.close()
+        @contextlib.asynccontextmanager
+        async def factory() -> AsyncIterator[Any]:
+            conn = await asyncpg.connect(self.args.url)
+            try:
+                pgq = pgqueuer.PgQueuer.from_asyncpg_connection(conn)
 
-    mode = QueueExecutionMode.continuous if continuous else QueueExecutionMode.drain
-    uvloop.run(pgqueuer.run(factory, batch_size=args.batch_size, mode=mode))
-    sink.write(f"end {last_done}\n")
-    sink.close()
+                @pgq.entrypoint(ENTRYPOINT)
+                async def noop(job: Job) -> None:
+                    data = json.loads(job.payload or b"{}")
+                    sink.write(data["i"], data.get("t"))
 
+                yield pgq
+            finally:
+                await conn.close()
 
-# --- orchestration helpers -----------------------------------------------------------------
+        mode = QueueExecutionMode.continuous if continuous else QueueExecutionMode.drain
+        uvloop.run(pgqueuer.run(factory, batch_size=self.args.batch_size, mode=mode))
+        sink.close()
 
+    def open(self) -> str:
+        self.loop = asyncio.new_event_loop()
+        self.conn, self.queries = self.loop.run_until_complete(self._fresh())
+        return version("pgqueuer")
 
-def kill_children() -> None:
-    for child in CHILDREN:
-        with contextlib.suppress(OSError):
-            child.kill()
+    async def _fresh(self) -> tuple[Any, Any]:
+        import asyncpg
+        from pgqueuer.db import AsyncpgDriver
+        from pgqueuer.queries import Queries
 
+        conn = await asyncpg.connect(self.args.url)
+        queries = Queries(AsyncpgDriver(conn))
+        if await queries.schema_is_installed():
+            await queries.uninstall()
+        await queries.install()
+        return conn, queries
 
-def start_watchdog(timeout: float) -> None:
-    """Past *timeout*, or on SIGTERM/SIGINT, kill the workers and exit non-zero at once."""
+    def close(self) -> None:
+        self.loop.run_until_complete(self.conn.close())
 
-    def fire(why: str, code: int) -> None:
-        print(f"{LIBRARY} adapter: {why}; killing the workers", file=sys.stderr)
-        kill_children()
-        for folder in TMPDIRS:
-            shutil.rmtree(folder, ignore_errors=True)
-        os._exit(code)
+    def enqueue(self, i: int, sent: float | None = None) -> None:
+        self.loop.run_until_complete(self.queries.enqueue(ENTRYPOINT, payload(i, sent)))
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, _: fire(f"got signal {signum}", 128 + signum))
-    timer = threading.Timer(timeout, fire, (f"timed out after {timeout:.0f} s", 3))
-    timer.daemon = True
-    timer.start()
+    def enqueue_all(self, n: int) -> None:
+        async def calls() -> None:
+            for i in range(n):
+                await self.queries.enqueue(ENTRYPOINT, payload(i))
 
+        self.loop.run_until_complete(calls())
 
-def spawn_worker(args: argparse.Namespace, tmp: Path, mode: str) -> subprocess.Popen[bytes]:
-    opts = {"url": args.url, "sink-dir": tmp, "mode": mode, "timeout": args.timeout}
-    opts["batch-size"] = args.batch_size
-    cmd = [sys.executable, os.path.abspath(__file__), "worker"]
-    cmd += [item for key, value in opts.items() for item in (f"--{key}", str(value))]
-    log = (tmp / f"worker-{len(CHILDREN)}.log").open("wb")
-    CHILDREN.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT))
-    return CHILDREN[-1]
+    def enqueue_bulk(self, n: int) -> None:
+        async def calls() -> None:
+            for lo in range(0, n, common.BULK):
+                ids = range(lo, min(lo + common.BULK, n))
+                await self.queries.enqueue(
+                    [ENTRYPOINT] * len(ids), [payload(i) for i in ids], [0] * len(ids)
+                )
 
+        self.loop.run_until_complete(calls())
 
-def reap(children: list[subprocess.Popen[bytes]], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-            raise RuntimeError("a worker did not stop in time") from None
-        if child.returncode != 0:
-            raise RuntimeError(f"a worker exited with code {child.returncode}")
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def read_sinks(tmp: Path) -> tuple[list[int], list[float], list[float]]:
-    """Indices run, in-task latencies (ms, W4) and each process's last-task time."""
-    indices: list[int] = []
-    latencies: list[float] = []
-    ends: list[float] = []
-    for path in sorted(tmp.glob("sink-*.txt")):
-        for line in path.read_text().splitlines():
-            head, _, rest = line.partition(" ")
-            if head == "end":
-                ends.append(float(rest))
-            else:
-                indices.append(int(head))
-                if rest:
-                    latencies.append(float(rest))
-    return indices, latencies, ends
-
-
-def percentiles(values: list[float]) -> dict[str, float] | None:
-    if len(values) < 2:
-        return None
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {"p50": round(cuts[49], 3), "p95": round(cuts[94], 3), "p99": round(cuts[98], 3)}
-
-
-def payload(i: int, **extra: float) -> bytes:
-    return json.dumps({"i": i, **extra}).encode()
-
-
-# --- workloads -----------------------------------------------------------------------------
-
-
-async def fresh_queries(url: str) -> tuple[Any, Any]:
-    import asyncpg
-    from pgqueuer.db import AsyncpgDriver
-    from pgqueuer.queries import Queries
-
-    conn = await asyncpg.connect(url)
-    queries = Queries(AsyncpgDriver(conn))
-    if await queries.schema_is_installed():
-        await queries.uninstall()
-    await queries.install()
-    return conn, queries
-
-
-async def enqueue_bulk(queries: Any, indices: range) -> None:
-    for lo in range(indices.start, indices.stop, BULK):
-        ids = range(lo, min(lo + BULK, indices.stop))
-        await queries.enqueue([ENTRYPOINT] * len(ids), [payload(i) for i in ids], [0] * len(ids))
-
-
-async def enqueue_workload(args: argparse.Namespace, result: dict, tmp: Path) -> None:
-    conn, queries = await fresh_queries(args.url)
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    if args.workload == "W1":
-        for i in range(args.n):
-            await queries.enqueue(ENTRYPOINT, payload(i))
-    else:
-        await enqueue_bulk(queries, range(args.n))
-    result["seconds"] = time.perf_counter() - t0
-    result["worker_cpu_s"] = time.process_time() - cpu0  # the enqueuing process itself
-    table = queries.qbe.settings.queue_table
-    rows = await conn.fetch(f"SELECT payload FROM {table} WHERE entrypoint = $1", ENTRYPOINT)
-    result["verified"] = sorted(json.loads(r["payload"])["i"] for r in rows) == list(range(args.n))
-    await conn.close()
-
-
-async def drain_workload(args: argparse.Namespace, result: dict, tmp: Path) -> None:
-    conn, queries = await fresh_queries(args.url)
-    await enqueue_bulk(queries, range(args.n))
-    await conn.close()
-    cpu0, t0 = children_cpu(), time.time()
-    reap([spawn_worker(args, tmp, "drain") for _ in range(args.processes)], args.timeout)
-    result["wall_s"] = round(time.time() - t0, 3)  # until the last worker process has exited
-    result["worker_cpu_s"] = children_cpu() - cpu0
-    indices, _, ends = read_sinks(tmp)
-    result["seconds"] = max(ends) - t0  # until the last task done
-    result["verified"] = sorted(indices) == list(range(args.n))
-
-
-async def latency_workload(args: argparse.Namespace, result: dict, tmp: Path) -> None:
-    conn, queries = await fresh_queries(args.url)
-    cpu0 = children_cpu()
-    worker = spawn_worker(args, tmp, "continuous")
-    try:
-        await queries.enqueue(ENTRYPOINT, payload(-1))  # warm-up: wait until it has run
-        deadline = time.monotonic() + 60
-        while not list(tmp.glob("ready-*")):
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the worker did not start")
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)  # idle again
-        t0 = time.perf_counter()
-        for i in range(args.n):  # on a fixed 20 ms grid: an enqueue's own time does not drift it
-            await asyncio.sleep(max(0.0, t0 + i * 0.020 - time.perf_counter()))
-            await queries.enqueue(ENTRYPOINT, payload(i, t=time.time()))
-        deadline = time.monotonic() + 30
-        while len(read_sinks(tmp)[0]) < args.n and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        result["seconds"] = time.perf_counter() - t0
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        reap([worker], 30)
-        await conn.close()
-    result["worker_cpu_s"] = children_cpu() - cpu0
-    indices, latencies, _ = read_sinks(tmp)
-    result["latency_ms"] = percentiles(latencies)
-    result["verified"] = sorted(indices) == list(range(args.n)) and len(latencies) == args.n
-
-
-def main() -> int:
-    args = parse_args()
-    if args.workload == "worker":
-        worker_main(args)
-        return 0
-    start_watchdog(args.timeout)
-    processes = args.processes if args.workload == "W3" else 1
-    result: dict = {"library": LIBRARY, "version": version(LIBRARY), "backend": "postgres"}
-    result |= {"workload": args.workload, "n": args.n, "processes": processes}
-    result |= dict.fromkeys(("seconds", "tasks_per_s", "latency_ms", "worker_cpu_s"))
-    result |= {"verified": False, "settings": {"driver": "asyncpg", "worker_loop": "uvloop"}}
-    result["settings"] |= {"batch_size": args.batch_size, "enqueue_batch": BULK}
-    run = {"W1": enqueue_workload, "W2": enqueue_workload, "W3": drain_workload}
-    with tempfile.TemporaryDirectory(prefix=f"bench-{LIBRARY}-") as tmpdir:
-        tmp = Path(tmpdir)
-        TMPDIRS.append(tmpdir)
-        try:
-            asyncio.run(run.get(args.workload, latency_workload)(args, result, tmp))
-        except Exception as exc:
-            logs = "".join(p.read_text(errors="replace")[-2000:] for p in tmp.glob("*.log"))
-            print(f"{LIBRARY} adapter failed: {exc!r}\n{logs}", file=sys.stderr)
-            kill_children()
-            for child in CHILDREN:
-                child.wait()
-            return 1
-    if args.workload != "W4":
-        result["tasks_per_s"] = round(args.n / result["seconds"], 1)
-    result["seconds"] = round(result["seconds"], 3)
-    result["worker_cpu_s"] = round(result["worker_cpu_s"], 3)
-    print(json.dumps(result))
-    return 0
+    def enqueued(self, workers: common.Workers, n: int) -> bool:
+        """The queue table holds tasks 0..n-1, once each."""
+        table = self.queries.qbe.settings.queue_table
+        sql = f"SELECT payload FROM {table} WHERE entrypoint = $1"
+        rows = self.loop.run_until_complete(self.conn.fetch(sql, ENTRYPOINT))
+        return sorted(json.loads(r["payload"])["i"] for r in rows) == list(range(n))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(PgQueuer().main())

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, parse_args
+import common
 
 BATCH = 100
 SCHEMA = {
@@ -126,25 +125,14 @@ def drain_round(conn: Any, dialect: str) -> int:
 
 
 def main() -> None:
-    args = parse_args()
+    args = common.parse_args(common.parser(workloads=("W1", "W2", "W3")))
     dialect, conn = connect(args.url)
     for statement in SCHEMA[dialect]:
         run(conn, dialect, statement)
-    result: dict[str, Any] = {
-        "library": "raw SQL",
-        "version": "-",
-        "backend": dialect,
-        "workload": args.workload,
-        "n": args.n,
-        "processes": 1,
-        "seconds": None,
-        "tasks_per_s": None,
-        "latency_ms": None,
-        "verified": False,
-        "worker_cpu_s": None,
-    }
+    out = common.result("raw SQL", "-", dialect, args)
+    out["processes"] = 1
     insert = "INSERT INTO raw_jobs (payload) VALUES (%s)"
-    started = time.perf_counter()
+    meter = common.Meter(dialect)
     if args.workload == "W1":
         for i in range(args.n):
             run(conn, dialect, insert, (f'{{"i":{i}}}',))
@@ -153,16 +141,14 @@ def main() -> None:
             rows = [f'{{"i":{i}}}' for i in range(start, min(start + 500, args.n))]
             marks = ",".join(["(%s)"] * len(rows))
             run(conn, dialect, f"INSERT INTO raw_jobs (payload) VALUES {marks}", rows)
-    if args.workload in ("W3", "W5"):
-        started = time.perf_counter()
-        cpu = time.process_time()
+    if args.workload == "W3":  # the drain is timed from its first statement to its last task
+        meter = common.Meter(dialect)
         while drain_round(conn, dialect):
             pass
-        result["worker_cpu_s"] = round(time.process_time() - cpu, 2)
-    result["seconds"] = time.perf_counter() - started
-    table = "raw_success" if args.workload in ("W3", "W5") else "raw_jobs"
-    result["verified"] = run(conn, dialect, f"SELECT COUNT(*) FROM {table}")[0][0] == args.n
-    emit(result)
+    out.update(meter.enqueue())  # in-process: this process's CPU is the worker's
+    table = "raw_success" if args.workload == "W3" else "raw_jobs"
+    out["verified"] = run(conn, dialect, f"SELECT COUNT(*) FROM {table}")[0][0] == args.n
+    common.emit(out)
 
 
 if __name__ == "__main__":
