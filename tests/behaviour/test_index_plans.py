@@ -1,0 +1,188 @@
+"""Migration 005 keeps every query that reads queue_jobs by something other than its id on an
+index (EXPLAIN on the real query text from the package's .sql files, as test_claim_plan.py does
+for the claim): promotion of delayed tasks, rescue and release of executing ones, the failed
+listing and counts, claims restricted to a group, pause/resume and the per-group counts.
+SQLite runs without statistics (as users run it); PostgreSQL and MariaDB after ANALYZE."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from stratix_queue import QueueService
+from stratix_queue.sqlfile import load_queries, split_statements
+from tests import dbs
+
+# block -> the index each backend must use for it (None: any index, no full scan)
+EXPECTED: dict[str, dict[str, str | None]] = {
+    "promote_due": {
+        "sqlite": "idx_queue_jobs_delayed",
+        "postgres": "idx_queue_jobs_delayed",
+        "mysql": "idx_queue_jobs_status_run_at",
+    },
+    "rescue_expired": {
+        "sqlite": "idx_queue_jobs_executing",
+        "postgres": "idx_queue_jobs_executing",
+        "mysql": None,  # the few executing rows, by any status-led index
+    },
+    "release_claim": {
+        "sqlite": "idx_queue_jobs_executing",
+        "postgres": "idx_queue_jobs_executing",
+        "mysql": None,
+    },
+    "list_failed": dict.fromkeys(("sqlite", "postgres", "mysql"), "idx_queue_jobs_failed"),
+    "failed_ids": {
+        "sqlite": "idx_queue_jobs_failed",
+        "postgres": "idx_queue_jobs_failed",
+        "mysql": None,
+    },
+    "failed_by_executor": {
+        "sqlite": "idx_queue_jobs_failed",
+        "postgres": "idx_queue_jobs_failed",
+        "mysql": None,
+    },
+    "failed_by_code": {
+        "sqlite": "idx_queue_jobs_failed",
+        "postgres": "idx_queue_jobs_failed",
+        "mysql": None,
+    },
+    "claim_jobs_in_groups": dict.fromkeys(("sqlite", "postgres", "mysql"), "idx_queue_jobs_group"),
+    "pause_group": {
+        "sqlite": "idx_queue_jobs_group",
+        "postgres": "idx_queue_jobs_group",
+        "mysql": None,
+    },
+    "resume_group": {
+        "sqlite": "idx_queue_jobs_group",
+        "postgres": "idx_queue_jobs_group",
+        "mysql": None,
+    },
+    "group_counts": dict.fromkeys(("sqlite", "postgres", "mysql"), "idx_queue_jobs_group"),
+}
+
+VALUES: dict[str, Any] = {
+    "limit": 10,
+    "offset": 0,
+    "worker_id": "w",
+    "lease_token": "t",
+    "lease_seconds": 30.0,
+    "message": "m",
+    "status": None,
+    "executor": None,
+    "code": None,
+    "group": None,
+    "groups": ["g1"],
+    "ids": [1, 2],
+}
+GROUP_OF = {"pause_group": "g1", "resume_group": "gp", "failed_ids": None}
+
+
+def _fill(queue: QueueService, url: str) -> None:
+    """A backlog without a group, delayed tasks, tasks in groups (one paused), failures and
+    executing tasks whose lease ran out."""
+    queue.pause_group("gp")
+    jobs = queue.add_tasks(
+        [{"name": "t", "executor": "e", "priority": i % 3} for i in range(5000)]
+        + [{"name": "later", "executor": "e", "delay": 3600} for _ in range(500)]
+        + [{"name": "g", "executor": "e", "group": f"g{i % 4}"} for i in range(200)]
+        + [{"name": "p", "executor": "e", "group": "gp"} for _ in range(100)]
+    )
+    failed = [job.id for job in jobs[:100]]
+    executing = [job.id for job in jobs[100:150]]
+    marks = ", ".join(["%s"] * 50)
+    dbs.query(
+        url,
+        "UPDATE queue_jobs SET status = 'failed', failed_at = created_at, error_code = 'E' "
+        f"WHERE id IN ({marks}, {marks})",
+        failed,
+    )
+    dbs.query(
+        url,
+        "UPDATE queue_jobs SET status = 'executing', locked_by = 'w', lease_token = 't', "
+        f"locked_until = '2020-01-01 00:00:00' WHERE id IN ({marks})",
+        executing,
+    )
+
+
+def _statements(dialect: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The block's statements with its lists expanded (as SqlBackend does) and values bound."""
+    mark = (lambda key: f":{key}") if dialect == "sqlite" else (lambda key: f"%({key})s")
+    values = {**VALUES, "group": GROUP_OF.get(name, VALUES["group"])}
+    found = []
+    for statement in split_statements(load_queries(dialect)[name] + ";"):
+        params = {key: value for key, value in values.items() if not isinstance(value, list)}
+        for key in re.findall(r"\{(\w+)\}", statement):
+            items = values[key]
+            marks = ", ".join(mark(f"{key}_{i}") for i in range(len(items)))
+            statement = statement.replace(f"{{{key}}}", marks)
+            params.update({f"{key}_{i}": item for i, item in enumerate(items)})
+        found.append((statement, params))
+    return found
+
+
+def _sqlite_plan(conn: Any, sql: str, params: dict[str, Any]) -> tuple[list[str], bool]:
+    """The indexes used on queue_jobs, and whether it is scanned whole without one."""
+    lines = [str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    on_jobs = [line for line in lines if re.search(r"\b(queue_jobs|j)\b", line)]
+    used = [m.group(1) for line in on_jobs for m in [re.search(r"INDEX (\w+)", line)] if m]
+    full = any(re.match(r"SCAN (queue_jobs|j)$", line.strip()) for line in on_jobs)
+    return used, full
+
+
+def _pg_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [plan]
+    for child in plan.get("Plans", []):
+        found.extend(_pg_nodes(child))
+    return found
+
+
+def _pg_plan(conn: Any, sql: str, params: dict[str, Any]) -> tuple[list[str], bool]:
+    with conn.transaction(force_rollback=True):
+        plan = conn.execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0][0]["Plan"]
+    nodes = _pg_nodes(plan)
+    used = [n["Index Name"] for n in nodes if n.get("Index Name", "").startswith("idx_queue_jobs")]
+    on_jobs = [n for n in nodes if n.get("Relation Name") == "queue_jobs"]
+    return used, any(n["Node Type"] == "Seq Scan" for n in on_jobs)
+
+
+def _mysql_plan(conn: Any, sql: str, params: dict[str, Any]) -> tuple[list[str], bool]:
+    cursor = conn.cursor()
+    cursor.execute("EXPLAIN " + sql, params)
+    rows = [row for row in cursor.fetchall() if row[2] in ("queue_jobs", "j")]
+    conn.rollback()
+    return [row[5] for row in rows if row[5]], any(row[3] == "ALL" for row in rows)
+
+
+@pytest.fixture
+def filled(queue: QueueService, db_url: str, backend: str) -> str:
+    _fill(queue, db_url)
+    if backend == "postgres":
+        dbs.query(db_url, "ANALYZE queue_jobs")
+    elif backend == "mysql":
+        dbs.query(db_url, "ANALYZE TABLE queue_jobs")
+    return db_url
+
+
+def test_reindexed_queries_use_their_index(backend: str, filled: str) -> None:
+    conn = dbs.connect(filled)
+    explain = {"sqlite": _sqlite_plan, "postgres": _pg_plan, "mysql": _mysql_plan}[backend]
+    problems = []
+    try:
+        for name, wanted in EXPECTED.items():
+            used: list[str] = []
+            for sql, params in _statements(backend, name):
+                if not re.search(r"\bqueue_jobs\b", sql):
+                    continue
+                indexes, full = explain(conn, sql, params)
+                used += indexes
+                if full:
+                    problems.append(f"{name}: full scan of queue_jobs in {sql[:60]!r}")
+            expected = wanted[backend]
+            if expected is not None and expected not in used:
+                problems.append(f"{name}: {expected} not used (used {used})")
+    finally:
+        conn.close()
+    assert not problems, json.dumps(problems, indent=1)

@@ -1,0 +1,104 @@
+"""Migration 005 (leaner indexes): the index set it leaves on queue_jobs, its down step back to
+exactly the version-4 schema, and every row kept across down and up again."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stratix_queue import QueueService
+from tests import dbs
+from tests.conftest import ServerDatabases
+from tests.migrations import helpers as h
+
+# the secondary indexes of queue_jobs at version 5 (the primary key aside)
+INDEXES = {
+    "sqlite": {
+        "idx_queue_jobs_claim",
+        "idx_queue_jobs_delayed",
+        "idx_queue_jobs_executing",
+        "idx_queue_jobs_failed",
+        "idx_queue_jobs_group",
+    },
+    "postgres": {
+        "idx_queue_jobs_claim",
+        "idx_queue_jobs_delayed",
+        "idx_queue_jobs_executing",
+        "idx_queue_jobs_failed",
+        "idx_queue_jobs_group",
+    },
+    "mysql": {
+        "idx_queue_jobs_claim",
+        "idx_queue_jobs_status_run_at",
+        "idx_queue_jobs_failed",
+        "idx_queue_jobs_group",
+    },
+}
+
+
+@pytest.fixture
+def new_url(backend: str, tmp_path: Path, server_dbs: ServerDatabases) -> Callable[[], str]:
+    made = iter(range(1000))
+
+    def make() -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path / f'db{next(made)}.db'}"
+        return server_dbs.new(backend)
+
+    return make
+
+
+def _job_indexes(url: str) -> set[str]:
+    dialect = h.dialect(url)
+    rows = h.schema(url)["indexes"]
+    if dialect == "mysql":  # (table, index, seq, column, ...): one row per key part
+        return {row[1] for row in rows if row[0] == "queue_jobs" and row[1] != "PRIMARY"}
+    names = {row[1] for row in rows if row[0] == "queue_jobs"}
+    return {name for name in names if name.startswith("idx_")}
+
+
+def test_version_5_indexes(backend: str, new_url: Callable[[], str]) -> None:
+    url = new_url()
+    with QueueService(url) as queue:
+        queue.migrate(to=5)
+    assert _job_indexes(url) == INDEXES[backend]
+
+
+def test_down_to_4_is_the_version_4_schema(new_url: Callable[[], str]) -> None:
+    at_4, round_trip = new_url(), new_url()
+    with QueueService(at_4) as queue:
+        queue.migrate(to=4)
+    with QueueService(round_trip) as queue:
+        queue.migrate(to=5)
+        queue.migrate(to=4)
+    assert h.schema(round_trip) == h.schema(at_4)
+
+
+def test_down_and_up_keep_every_row(backend: str, new_url: Callable[[], str]) -> None:
+    url = new_url()
+    with QueueService(url) as queue:
+        queue.migrate(to=5)
+        queue.pause_group("frozen")
+        queue.add_tasks(
+            [
+                {"name": "waiting", "executor": "e", "priority": 3},
+                {"name": "delayed", "executor": "e", "delay": 3600},
+                {"name": "paused", "executor": "e", "group": "frozen"},
+                {"name": "grouped", "executor": "e", "group": "reports"},
+                {"name": "failing", "executor": "e"},
+            ]
+        )
+        dbs.query(
+            url,
+            "UPDATE queue_jobs SET status = 'failed', failed_at = created_at, error_code = 'E' "
+            "WHERE job_name = 'failing'",
+        )
+        before = dbs.query(url, "SELECT id, job_name, status FROM queue_jobs ORDER BY id")
+        queue.migrate(to=4)
+        assert dbs.query(url, "SELECT id, job_name, status FROM queue_jobs ORDER BY id") == before
+        queue.migrate()
+        assert dbs.query(url, "SELECT id, job_name, status FROM queue_jobs ORDER BY id") == before
+        assert [job.name for job in queue.get_failed_tasks()] == ["failing"]
+    assert _job_indexes(url) == INDEXES[backend]
