@@ -34,7 +34,9 @@ def run(url: str, concurrency: int, start: Any) -> None:
     queue = QueueService(url)
     queue.register_executor("count", lambda payload, job: record_execution(url, job))
     start.wait(60)
-    stats = queue.run_worker(concurrency=concurrency, burst=True, poll_interval=0.1)
+    # A small fixed prefetch: both processes keep claiming (an adaptive one could let the
+    # first process hold hundreds of these instant tasks and finish before the other starts).
+    stats = queue.run_worker(concurrency=concurrency, prefetch=8, burst=True, poll_interval=0.1)
     queue.close()
     if stats.failed or stats.lost:
         raise SystemExit(f"worker {os.getpid()} saw failures: {stats}")

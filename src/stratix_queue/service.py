@@ -37,6 +37,7 @@ from stratix_queue.validation import (
     check_timeout,
     in_id_range,
     new_job,
+    new_job_from_args,
 )
 from stratix_queue.worker import Worker, WorkerOptions, WorkerStats
 
@@ -162,18 +163,23 @@ class QueueService:
         timeout: float | timedelta | None = None,
     ) -> Job:
         """Add one task: ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is."""
-        spec = {
-            "name": name,
-            "executor": executor,
-            "payload": payload,
-            "group": group,
-            "priority": priority,
-            "delay": delay,
-            "max_attempts": max_attempts,
-            "run_at": run_at,
-            "timeout": timeout,
-        }
-        return self.add_tasks([spec])[0]
+        new = new_job_from_args(
+            name,
+            executor,
+            payload,
+            group,
+            priority,
+            delay,
+            max_attempts,
+            run_at,
+            timeout,
+            default_max_attempts=self.executors.default_max_attempts(str(executor)),
+            max_payload_bytes=self.max_payload_bytes,
+        )
+        [job] = self.backend.insert_jobs([new])
+        if job.status is JobStatus.WAITING:
+            self._wakeup.set()
+        return job
 
     def add_tasks(self, tasks: Iterable[Mapping[str, Any]]) -> list[Job]:
         """Add many tasks in one transaction (all or none); returns them in the given order."""

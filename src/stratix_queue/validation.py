@@ -59,16 +59,21 @@ def check_name(value: object, what: str, *, optional: bool = False) -> str | Non
     return value
 
 
+# json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")), without
+# building an encoder per call
+_PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def encode_payload(payload: object, max_bytes: int) -> str:
     """The payload as JSON text, or InvalidInputError if it is not JSON or too large."""
     try:
-        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _PAYLOAD_JSON.encode(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"payload is not JSON-serialisable: {exc}") from exc
     except RecursionError:
         raise InvalidInputError("payload is nested too deeply to encode as JSON") from None
     try:
-        size = len(text.encode("utf-8"))
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
     except UnicodeEncodeError:  # a lone surrogate: JSON can carry it escaped, losslessly
         text = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
         size = len(text)
@@ -120,28 +125,46 @@ def new_job(
     spec: Mapping[str, Any], *, default_max_attempts: int, max_payload_bytes: int
 ) -> NewJob:
     """Validate one task description (the keyword arguments of ``add_task``)."""
-    unknown = set(spec) - TASK_FIELDS
-    if unknown:
+    if not TASK_FIELDS.issuperset(spec):
+        unknown = set(spec) - TASK_FIELDS
         raise InvalidInputError(f"unknown task field(s): {', '.join(sorted(unknown))}")
     if "name" not in spec or "executor" not in spec:
         raise InvalidInputError("a task needs a name and an executor")
-    max_attempts = spec.get("max_attempts")
-    payload = spec.get("payload")
+    return new_job_from_args(
+        **spec, default_max_attempts=default_max_attempts, max_payload_bytes=max_payload_bytes
+    )
+
+
+def new_job_from_args(
+    name: object,
+    executor: object,
+    payload: object = None,
+    group: object = None,
+    priority: object = 0,
+    delay: object = None,
+    max_attempts: object = None,
+    run_at: object = None,
+    timeout: object = None,
+    *,
+    default_max_attempts: int,
+    max_payload_bytes: int,
+) -> NewJob:
+    """Validate one task given as ``add_task``'s arguments (checked in this order)."""
     return NewJob(
-        name=str(check_name(spec["name"], "name")),
-        executor=str(check_name(spec["executor"], "executor")),
-        group=check_name(spec.get("group"), "group", optional=True),
+        name=str(check_name(name, "name")),
+        executor=str(check_name(executor, "executor")),
+        group=check_name(group, "group", optional=True),
         payload_json=encode_payload({} if payload is None else payload, max_payload_bytes),
-        priority=check_int(spec.get("priority", 0), "priority", INT32_MIN, INT32_MAX),
+        priority=check_int(priority, "priority", INT32_MIN, INT32_MAX),
         max_attempts=check_int(
             default_max_attempts if max_attempts is None else max_attempts,
             "max_attempts",
             1,
             MAX_ATTEMPTS_LIMIT,
         ),
-        delay_seconds=check_delay(spec.get("delay")),
-        run_at=check_run_at(spec.get("run_at")),
-        timeout_seconds=check_timeout(spec.get("timeout")),
+        delay_seconds=check_delay(delay),
+        run_at=check_run_at(run_at),
+        timeout_seconds=check_timeout(timeout),
     )
 
 

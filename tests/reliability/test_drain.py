@@ -17,7 +17,10 @@ def test_many_processes_drain_every_task_exactly_once(
     # SQLite is one file on one host: 2 processes and 3,000 tasks; the servers get 4 x 4.
     processes, tasks = (2, 3000) if backend == "sqlite" else (4, 10_000)
     jobs = queue.add_tasks([{"name": f"t{i}", "executor": "count"} for i in range(tasks)])
-    proc = workers.start("--processes", str(processes), "--concurrency", "4", "--burst")
+    # A small fixed prefetch keeps every process claiming until the end (see workerproc.py).
+    proc = workers.start(
+        "--processes", str(processes), "--concurrency", "4", "--prefetch", "8", "--burst"
+    )
     assert proc.wait(240) == 0, workers.log()
     ends = workers.ends_by_task()
     assert set(ends) == {job.id for job in jobs}

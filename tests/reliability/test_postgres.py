@@ -1,4 +1,4 @@
-"""Issue 3, tests 8 and 9 (PostgreSQL only): connections killed mid-drain, and LISTEN/NOTIFY."""
+"""Issue 3, test 9 (PostgreSQL only): LISTEN/NOTIFY (test 8 is in test_killed_connections.py)."""
 
 from __future__ import annotations
 
@@ -7,44 +7,10 @@ import time
 import pytest
 
 from stratix_queue import JobStatus, QueueService
-from tests import dbs
 from tests.conftest import only
-from tests.reliability.harness import Workers, no_overlap, wait_until
+from tests.reliability.harness import Workers, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def _terminate_other_connections(url: str) -> int:
-    rows = dbs.query(
-        url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    return len(rows)
-
-
-@only("postgres")
-def test_connections_killed_mid_drain_lose_nothing(
-    queue: QueueService, db_url: str, workers: Workers
-) -> None:
-    tasks = 5000
-    jobs = queue.add_tasks([{"name": f"t{i}", "executor": "count"} for i in range(tasks)])
-    proc = workers.start(
-        "--processes", "2", "--concurrency", "4", "--burst", "--lease", "5", "--poll", "0.2"
-    )
-    killed = 0
-    for threshold in (1000, 2500):
-        assert wait_until(lambda t=threshold: len(workers.ends_by_task()) >= t, 60), workers.log()
-        killed += _terminate_other_connections(db_url)
-    assert killed >= 2
-    assert proc.wait(240) == 0, workers.log()
-    # A claim whose reply died with its connection is released by the worker that made it
-    # (by its lease token) once the database is back: nothing is left behind or failed.
-    assert dbs.query(db_url, "SELECT status, COUNT(*) FROM queue_jobs GROUP BY status") == []
-    assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_success") == tasks
-    assert set(workers.ends_by_task()) == {job.id for job in jobs}
-    assert no_overlap(workers.runs())
-    assert "reaches the database again" in workers.log(0) or "retrying" in workers.log(0)
 
 
 @only("postgres")

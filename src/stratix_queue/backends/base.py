@@ -12,20 +12,23 @@ import json
 import random
 import re
 import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from stratix_queue.backends.session import Params, Pool, Result, Row, Session
+from stratix_queue.clock import to_utc
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.job import Job
+from stratix_queue.job import Job, JobStatus
 from stratix_queue.params import (
     ClaimParams,
     ErrorData,
@@ -283,29 +286,45 @@ class SqlBackend(ABC):
     # -- operations -------------------------------------------------------------------------
 
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]:
-        def body(session: Session) -> list[Row]:
-            rows: list[Row] = []
-            for chunk in _insert_chunks(jobs):
-                sql, params = self._insert_statement(chunk)
-                inserted = session.run(sql, params).rows
-                rows.extend(sorted(inserted, key=lambda row: int(row["id"])))
-            if self.notifies and any(row["status"] == "waiting" for row in rows):
-                session.run(self.queries["notify_added"])
-            return rows
+        """Insert tasks, all or none; their Jobs come back in the given order.
 
+        A chunk is one statement, which also wakes listening workers (PostgreSQL). When the
+        whole batch is one chunk it runs in autocommit (one round trip, no BEGIN/COMMIT) on a
+        connection that answered an insert within the last second; otherwise in a transaction,
+        whose BEGIN meets a stale pooled connection before anything is sent and is retried on a
+        new one. Several chunks run in one transaction.
+        """
         if not jobs:
             return []
-        return [Job.from_row(row) for row in self._transaction(body)]
+        statements = [self._insert_statement(chunk) for chunk in _insert_chunks(jobs)]
 
-    notifies: ClassVar[bool] = False  # PostgreSQL: NOTIFY listening workers on insert
+        def body(session: Session) -> list[Row]:
+            return [row for sql, params in statements for row in _run_insert(session, sql, params)]
+
+        rows: list[Row] | None = None
+        if len(statements) == 1:
+            rows = self._retry_transient(lambda: self._insert_autocommit(*statements[0]))
+        if rows is None:
+            rows = self._transaction(body)
+        return _inserted_jobs(jobs, rows)
+
+    notifies: ClassVar[bool] = False  # PostgreSQL: the insert NOTIFYs listening workers
+
+    def _insert_autocommit(self, sql: str, params: dict[str, Any]) -> list[Row] | None:
+        """The insert as a statement of its own, or None if the pooled connection has not
+        answered an insert lately (it may be stale: the caller then opens a transaction)."""
+        with self.session() as session:
+            answered = _ANSWERED.get(session)
+            if answered is None or time.monotonic() - answered > FRESH_SECONDS:
+                return None
+            return _run_insert(session, sql, params)
 
     def _insert_statement(self, chunk: Sequence[NewJob]) -> tuple[str, dict[str, Any]]:
-        template = self.queries["insert_job_row"]
-        parts: list[str] = []
-        params: dict[str, Any] = {}
-        for i, job in enumerate(chunk):
-            parts.append(template.replace("__N__", f"_{i}"))
-            values = {
+        """One task: ``insert_job_row`` with named parameters. More: ``insert_jobs`` with the
+        tasks as one JSON parameter (the same statement text, and plan, at any size)."""
+        if len(chunk) == 1:
+            job = chunk[0]
+            return self.queries["insert_job_row"], {
                 "name": job.name,
                 "executor": job.executor,
                 "group": job.group,
@@ -313,12 +332,31 @@ class SqlBackend(ABC):
                 "priority": job.priority,
                 "max_attempts": job.max_attempts,
                 "delayed": job.delayed,
-                "run_at": job.run_at,
+                "run_at": self._param(job.run_at),
                 "delay": job.delay_seconds,
                 "timeout": job.timeout_seconds,
             }
-            params.update({f"{key}_{i}": self._param(value) for key, value in values.items()})
-        return self.queries["insert_jobs"].replace("{rows}", ",\n".join(parts)), params
+        tasks = [
+            [
+                job.name,
+                job.executor,
+                job.group,
+                job.payload_json,
+                job.priority,
+                job.max_attempts,
+                1 if job.delayed else 0,
+                None if job.run_at is None else self._json_time(job.run_at),
+                job.delay_seconds,
+                job.timeout_seconds,
+            ]
+            for job in chunk
+        ]
+        return self.queries["insert_jobs"], {"tasks": _TASKS_JSON.encode(tasks)}
+
+    def _json_time(self, value: datetime) -> str:
+        """A naive UTC time as text in a JSON parameter, as this database stores it."""
+        stored = self._param(value)
+        return stored if isinstance(stored, str) else value.isoformat(sep=" ")
 
     def get_job(self, job_id: int) -> Job | None:
         rows = self._read("get_job", {"id": job_id})
@@ -469,13 +507,86 @@ class SqlBackend(ABC):
 
 
 def _insert_chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
+    """The tasks in consecutive chunks, one statement each: up to INSERT_CHUNK_ROWS tasks and
+    about INSERT_CHUNK_BYTES of payload; a task with a payload over ALONE_PAYLOAD_CHARS is a
+    chunk of its own (its payload bound as it is, not escaped again inside the JSON list)."""
+    if len(jobs) == 1:
+        yield jobs
+        return
     start, size = 0, 0
     for i, job in enumerate(jobs):
-        size += len(job.payload_json)
+        length = len(job.payload_json)
+        if length > ALONE_PAYLOAD_CHARS:
+            if i > start:
+                yield jobs[start:i]
+            yield jobs[i : i + 1]
+            start, size = i + 1, 0
+            continue
+        size += length
         if i - start >= INSERT_CHUNK_ROWS or (size > INSERT_CHUNK_BYTES and i > start):
             yield jobs[start:i]
-            start, size = i, len(job.payload_json)
-    yield jobs[start:]
+            start, size = i, length
+    if start < len(jobs):
+        yield jobs[start:]
+
+
+# -- the insert path's helpers --------------------------------------------------------------
+
+FRESH_SECONDS = 1.0  # a connection that answered an insert this recently is taken as alive
+ALONE_PAYLOAD_CHARS = 16 * 1024  # past this, unescaping it from the JSON list costs more
+_ANSWERED: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
+_TASKS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_PAYLOAD = json.JSONDecoder()
+_STATUS = {status.value: status for status in JobStatus}
+
+
+def _run_insert(session: Session, sql: str, params: dict[str, Any]) -> list[Row]:
+    """Run one insert statement; its rows in id order, which is the order of the tasks."""
+    rows = session.run(sql, params).rows
+    _ANSWERED[session] = time.monotonic()
+    if len(rows) > 1:
+        rows.sort(key=lambda row: int(row["id"]))
+    return rows
+
+
+def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Row]) -> list[Job]:
+    """The Jobs of inserted tasks, from their input and the columns the database decided (the
+    same Job as ``get_job`` reads back). A NULL run_at or updated_at equals created_at; equal
+    timestamps are converted once."""
+    if len(rows) != len(jobs):
+        raise DatabaseError(f"inserted {len(rows)} rows for {len(jobs)} tasks")
+    times: dict[Any, datetime | None] = {}
+    inserted = []
+    for job, row in zip(jobs, rows, strict=True):
+        created = _utc(row["created_at"], times)
+        run_at, updated, timeout = row["run_at"], row["updated_at"], row["timeout_seconds"]
+        inserted.append(
+            Job(
+                int(row["id"]),
+                job.name,
+                job.executor,
+                _PAYLOAD.raw_decode(job.payload_json)[0],  # json.loads without its wrapping
+                job.group,
+                _STATUS[row["status"]],
+                job.priority,
+                0,  # attempts
+                job.max_attempts,
+                created if run_at is None else _utc(run_at, times),
+                created,
+                created if updated is None else _utc(updated, times),
+                timeout=None if timeout is None else float(timeout),
+            )
+        )
+    return inserted
+
+
+def _utc(value: Any, seen: dict[Any, datetime | None]) -> datetime | None:
+    """``to_utc(value)``, converted once per distinct value (a batch shares its timestamps)."""
+    try:
+        return seen[value]
+    except KeyError:
+        converted = seen[value] = to_utc(value)
+        return converted
 
 
 def wrap_unexpected(exc: Exception) -> DatabaseError:

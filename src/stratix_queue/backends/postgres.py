@@ -21,7 +21,7 @@ from stratix_queue.urls import scrub
 try:
     import psycopg
     from psycopg import errors as pg_errors
-    from psycopg.pq import TransactionStatus
+    from psycopg.pq import ExecStatus, TransactionStatus
     from psycopg.rows import dict_row
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise DriverNotInstalledError(
@@ -44,7 +44,8 @@ class PostgresSession(Session):
     def run(self, sql: str, params: Params | None = None) -> Result:
         # The SQL comes from the package's own .sql files, never from values.
         cursor = self.conn.execute(sql, dict(params or {}))
-        if cursor.description is None:
+        # The result's status, not cursor.description (which builds Column objects each time).
+        if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:
             return Result(rowcount=cursor.rowcount)
         rows = cursor.fetchall()
         return Result(rows=rows, rowcount=len(rows), returned_rows=True)

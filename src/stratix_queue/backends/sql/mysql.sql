@@ -4,20 +4,55 @@
 -- INSERT ... RETURNING is MariaDB syntax (10.5+); MySQL 8 lacks it (see docs/backends.md).
 
 -- name: insert_jobs
+-- A batch of tasks in one statement (in autocommit when it is the whole batch). %(tasks)s is
+-- a JSON array with one array per task, in the order given: [name, executor, group, payload,
+-- priority, max_attempts, delayed (1/0), run_at (text or null), delay seconds, timeout
+-- seconds]. ORDER BY the array index: ids are handed out in the given order. Only what the
+-- database decides comes back, run_at and updated_at as NULL where they equal created_at (one
+-- timestamp to decode for a task due at once); the caller builds each Job from its input and
+-- these columns.
+-- JSON_TABLE's text columns would compare case-insensitively (utf8mb4_general_ci): they are
+-- utf8mb4_bin like the tables, so the paused-group check matches names exactly.
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
                         timeout_seconds, status, run_at, created_at, updated_at)
-VALUES {rows}
-RETURNING *;
+SELECT t.job_name, t.executor, t.group_name, t.payload, t.priority, t.max_attempts,
+       t.timeout_s,
+       CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                         WHERE g.group_name = t.group_name AND g.status = 'paused')
+            THEN 'paused'
+            WHEN t.is_delayed THEN 'delayed' ELSE 'waiting' END,
+       COALESCE(t.run_at, UTC_TIMESTAMP(6) + INTERVAL ROUND(t.delay_s * 1000000) MICROSECOND),
+       UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)
+FROM JSON_TABLE(%(tasks)s, '$[*]' COLUMNS (
+         n FOR ORDINALITY,
+         job_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[0]',
+         executor VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[1]',
+         group_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[2]',
+         payload LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[3]',
+         priority INT PATH '$[4]',
+         max_attempts INT PATH '$[5]',
+         is_delayed INT PATH '$[6]',
+         run_at DATETIME(6) PATH '$[7]',
+         delay_s DOUBLE PATH '$[8]',
+         timeout_s DOUBLE PATH '$[9]')) AS t
+ORDER BY t.n
+RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+          NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
 
 -- name: insert_job_row
-(%(name__N__)s, %(executor__N__)s, %(group__N__)s, %(payload__N__)s, %(priority__N__)s,
- %(max_attempts__N__)s, %(timeout__N__)s,
- CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                   WHERE g.group_name = %(group__N__)s AND g.status = 'paused') THEN 'paused'
-      WHEN %(delayed__N__)s THEN 'delayed' ELSE 'waiting' END,
- COALESCE(%(run_at__N__)s,
-          UTC_TIMESTAMP(6) + INTERVAL ROUND(%(delay__N__)s * 1000000) MICROSECOND),
- UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+-- One task (add_task): the row of insert_jobs, from named parameters.
+INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                        timeout_seconds, status, run_at, created_at, updated_at)
+VALUES (%(name)s, %(executor)s, %(group)s, %(payload)s, %(priority)s, %(max_attempts)s,
+        %(timeout)s,
+        CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                          WHERE g.group_name = %(group)s AND g.status = 'paused') THEN 'paused'
+             WHEN %(delayed)s THEN 'delayed' ELSE 'waiting' END,
+        COALESCE(%(run_at)s,
+                 UTC_TIMESTAMP(6) + INTERVAL ROUND(%(delay)s * 1000000) MICROSECOND),
+        UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+          NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
 
 -- name: get_job
 SELECT * FROM queue_jobs WHERE id = %(id)s;
@@ -38,20 +73,46 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
--- No UPDATE ... RETURNING here: lock the ids with SKIP LOCKED, mark them, then read them back,
--- all in one transaction. {ids} is the list the previous statement returned.
-SELECT id FROM queue_jobs
+-- One transaction in one round trip: MysqlBackend sends these statements together between BEGIN
+-- and COMMIT. There is no UPDATE ... RETURNING in MariaDB, so the ids travel in a session
+-- variable from the statement that locks them to the UPDATE and the read-back (both by primary
+-- key, STRAIGHT_JOIN from the id list):
+-- 1. Read the head of the queue WITHOUT locking. A locking scan from the start of the waiting
+--    range steps on every index entry that earlier claims left delete-marked until purge
+--    removes them (thousands per claim during a drain, two pages each); a plain read skips
+--    them.
+-- 2. Lock up to `limit` waiting rows from the head on: a range scan of the claim index, SKIP
+--    LOCKED so claimers never wait on each other (a locking read sees the latest rows; the
+--    locks hold until COMMIT). A task that became runnable ahead of the head after step 1 goes
+--    to the next claim, as if it had come a moment later.
+-- 3. Claim them (the status test re-reads each locked row) and read them back by id.
+-- A claim whose reply is lost with the connection is released by its token (release_claim).
+SET @stratix_head_priority = NULL, @stratix_head_run_at = NULL, @stratix_head_id = NULL;
+SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
+FROM queue_jobs
 WHERE status = 'waiting'
 ORDER BY priority DESC, run_at, id
-LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED;
-UPDATE queue_jobs
-SET status = 'executing', attempts = attempts + 1, locked_by = %(worker_id)s,
-    lease_token = %(lease_token)s,
-    locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
-    started_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6)
-WHERE id IN ({ids});
-SELECT * FROM queue_jobs WHERE id IN ({ids});
+LIMIT 1;
+SELECT JSON_ARRAYAGG(id) INTO @stratix_claimed
+FROM (SELECT id FROM queue_jobs
+      WHERE status = 'waiting'
+        AND (priority < @stratix_head_priority
+             OR priority = @stratix_head_priority
+                AND (run_at > @stratix_head_run_at
+                     OR run_at = @stratix_head_run_at AND id >= @stratix_head_id))
+      ORDER BY priority DESC, run_at, id
+      LIMIT %(limit)s
+      FOR UPDATE SKIP LOCKED) AS picked;
+UPDATE JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
+STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
+SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_id)s,
+    j.lease_token = %(lease_token)s,
+    j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
+    j.started_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
+WHERE j.status = 'waiting';
+SELECT j.* FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
+STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
+WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 
 -- name: move_to_success
 -- Two statements in one transaction; both must touch exactly one row or it rolls back (under
@@ -152,25 +213,42 @@ SELECT GET_LOCK(CONCAT('stratix_queue_migrate:', DATABASE()), 600) AS locked;
 SELECT RELEASE_LOCK(CONCAT('stratix_queue_migrate:', DATABASE())) AS unlocked;
 
 -- name: claim_jobs_in_groups
--- A worker restricted to some groups ({groups} expands to one placeholder per group).
-SELECT id FROM queue_jobs
+-- A worker restricted to some groups ({groups} expands to one placeholder per group): the
+-- steps of claim_jobs, with the head read among those groups.
+SET @stratix_head_priority = NULL, @stratix_head_run_at = NULL, @stratix_head_id = NULL;
+SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
+FROM queue_jobs
 WHERE status = 'waiting' AND group_name IN ({groups})
 ORDER BY priority DESC, run_at, id
-LIMIT %(limit)s
-FOR UPDATE SKIP LOCKED;
-UPDATE queue_jobs
-SET status = 'executing', attempts = attempts + 1, locked_by = %(worker_id)s,
-    lease_token = %(lease_token)s,
-    locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
-    started_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6)
-WHERE id IN ({ids});
-SELECT * FROM queue_jobs WHERE id IN ({ids});
+LIMIT 1;
+SELECT JSON_ARRAYAGG(id) INTO @stratix_claimed
+FROM (SELECT id FROM queue_jobs
+      WHERE status = 'waiting' AND group_name IN ({groups})
+        AND (priority < @stratix_head_priority
+             OR priority = @stratix_head_priority
+                AND (run_at > @stratix_head_run_at
+                     OR run_at = @stratix_head_run_at AND id >= @stratix_head_id))
+      ORDER BY priority DESC, run_at, id
+      LIMIT %(limit)s
+      FOR UPDATE SKIP LOCKED) AS picked;
+UPDATE JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
+STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
+SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_id)s,
+    j.lease_token = %(lease_token)s,
+    j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
+    j.started_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
+WHERE j.status = 'waiting';
+SELECT j.* FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
+STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
+WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 
 -- name: heartbeat_jobs
 -- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
--- it claimed without learning so (a reply lost with the connection) is not renewed.
+-- it claimed without learning so (a reply lost with the connection) is not renewed. {leases}
+-- expands to the (id, lease_token) pairs, so each id is renewed only under its own token
+-- (a primary-key range scan, rows locked in id order like move_many_to_success).
 UPDATE queue_jobs SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND
-WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
+WHERE status = 'executing' AND (id, lease_token) IN ({leases});
 
 -- name: give_back
 -- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
@@ -223,10 +301,6 @@ SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6)
 WHERE id IN ({ids}) AND status = 'executing';
 
--- name: notify_added
--- Only PostgreSQL has LISTEN/NOTIFY; elsewhere workers poll (never run on this backend).
-SELECT 1 AS notified;
-
 -- name: listen
 -- Only PostgreSQL has LISTEN/NOTIFY (never run on this backend).
 SELECT 1 AS listening;
@@ -244,21 +318,27 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
 WHERE status = 'executing' AND lease_token = %(lease_token)s;
 
 -- name: move_many_to_success
--- A batch of successes in one transaction. %(items)s is JSON [[id, lease_token, ms], ...]; the
--- fenced rows are locked first, then copied and deleted by id; their ids are returned.
-SELECT j.id FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (
-        id BIGINT PATH '$[0]', token VARCHAR(64) PATH '$[1]')) AS d
-JOIN queue_jobs AS j ON j.id = d.id
-WHERE j.status = 'executing' AND j.lease_token = d.token
-FOR UPDATE;
+-- A batch of successes: one transaction in one round trip (MysqlBackend sends both statements
+-- between BEGIN and COMMIT). %(items)s is JSON [[id, lease_token, ms], ...] in id order and
+-- {pairs} the same (id, lease_token) pairs as row constructors. The INSERT copies the rows still
+-- executing under their token and, FOR UPDATE, locks them (a plain INSERT ... SELECT reads a
+-- snapshot under READ COMMITTED); the DELETE removes exactly those locked rows and returns
+-- their ids. STRAIGHT_JOIN: one primary-key lookup per item (left to itself the optimizer
+-- scans every executing row). Tokens compare exactly (utf8mb4_bin), as in the DELETE.
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts, d.ms,
        j.created_at, j.started_at, UTC_TIMESTAMP(6)
-FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (id BIGINT PATH '$[0]', ms INT PATH '$[2]')) AS d
-JOIN queue_jobs AS j ON j.id = d.id
-WHERE j.id IN ({ids});
-DELETE FROM queue_jobs WHERE id IN ({ids});
+FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (
+        id BIGINT PATH '$[0]',
+        token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[1]',
+        ms INT PATH '$[2]')) AS d
+STRAIGHT_JOIN queue_jobs AS j ON j.id = d.id
+WHERE j.status = 'executing' AND j.lease_token = d.token
+FOR UPDATE;
+DELETE FROM queue_jobs
+WHERE status = 'executing' AND (id, lease_token) IN ({pairs})
+RETURNING id;
 
 -- name: list_jobs
 -- Operator listing; each filter applies only when given (NULL means any).

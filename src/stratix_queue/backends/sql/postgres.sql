@@ -3,21 +3,58 @@
 -- Timestamps are TIMESTAMP (without time zone) holding UTC: timezone('UTC', now()).
 
 -- name: insert_jobs
-INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        timeout_seconds, status, run_at, created_at, updated_at)
-VALUES {rows}
-RETURNING *;
+-- A batch of tasks in one statement (one round trip; in autocommit when it is the whole
+-- batch). %(tasks)s is a JSON array with one array per task, in the order given: [name,
+-- executor, group, payload, priority, max_attempts, delayed (1/0), run_at (text or null), delay
+-- seconds, timeout seconds]. One parameter whatever the size, so the statement is prepared once.
+-- ORDER BY the array index: ids are handed out in the given order. Only what the database
+-- decides comes back, run_at and updated_at as NULL where they equal created_at (one timestamp
+-- to decode for a task due at once); the caller builds each Job from its input and these.
+-- Listening workers are woken by the same statement (pg_notify, delivered at commit) when a
+-- task waits; `woken` is referenced below, or it would not run.
+WITH inserted AS (
+    INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                            timeout_seconds, status, run_at, created_at, updated_at)
+    SELECT t.v ->> 0, t.v ->> 1, t.v ->> 2, t.v ->> 3, (t.v ->> 4)::int, (t.v ->> 5)::int,
+           (t.v ->> 9)::float8,
+           CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                             WHERE g.group_name = t.v ->> 2 AND g.status = 'paused')
+                THEN 'paused'
+                WHEN (t.v ->> 6)::boolean THEN 'delayed' ELSE 'waiting' END,
+           COALESCE((t.v ->> 7)::timestamp,
+                    timezone('UTC', now()) + (t.v ->> 8)::float8 * interval '1 second'),
+           timezone('UTC', now()), timezone('UTC', now())
+    FROM jsonb_array_elements(%(tasks)s::jsonb) WITH ORDINALITY AS t(v, n)
+    ORDER BY t.n
+    RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+              NULLIF(updated_at, created_at) AS updated_at, timeout_seconds
+), woken AS (
+    SELECT pg_notify('stratix_queue', '') FROM inserted WHERE status = 'waiting' LIMIT 1
+)
+SELECT id, status, created_at, run_at, updated_at, timeout_seconds FROM inserted
+WHERE (SELECT COUNT(*) FROM woken) >= 0;
 
 -- name: insert_job_row
-(%(name__N__)s, %(executor__N__)s, %(group__N__)s, %(payload__N__)s, %(priority__N__)s,
- %(max_attempts__N__)s, %(timeout__N__)s,
- CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                   WHERE g.group_name = %(group__N__)s::varchar AND g.status = 'paused')
-      THEN 'paused'
-      WHEN %(delayed__N__)s::boolean THEN 'delayed' ELSE 'waiting' END,
- COALESCE(%(run_at__N__)s::timestamp,
-          timezone('UTC', now()) + %(delay__N__)s::float8 * interval '1 second'),
- timezone('UTC', now()), timezone('UTC', now()))
+-- One task (add_task): the row of insert_jobs from named parameters, with the same wake-up.
+WITH inserted AS (
+    INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                            timeout_seconds, status, run_at, created_at, updated_at)
+    VALUES (%(name)s, %(executor)s, %(group)s, %(payload)s, %(priority)s, %(max_attempts)s,
+            %(timeout)s,
+            CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                              WHERE g.group_name = %(group)s::varchar AND g.status = 'paused')
+                 THEN 'paused'
+                 WHEN %(delayed)s::boolean THEN 'delayed' ELSE 'waiting' END,
+            COALESCE(%(run_at)s::timestamp,
+                     timezone('UTC', now()) + %(delay)s::float8 * interval '1 second'),
+            timezone('UTC', now()), timezone('UTC', now()))
+    RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+              NULLIF(updated_at, created_at) AS updated_at, timeout_seconds
+), woken AS (
+    SELECT pg_notify('stratix_queue', '') FROM inserted WHERE status = 'waiting'
+)
+SELECT id, status, created_at, run_at, updated_at, timeout_seconds FROM inserted
+WHERE (SELECT COUNT(*) FROM woken) >= 0;
 
 -- name: get_job
 SELECT * FROM queue_jobs WHERE id = %(id)s;
@@ -233,10 +270,6 @@ SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
     failed_at = CASE WHEN attempts >= max_attempts THEN timezone('UTC', now()) ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
 WHERE id IN ({ids}) AND status = 'executing';
-
--- name: notify_added
--- Sent inside the insert transaction: delivered to listening workers at commit.
-NOTIFY stratix_queue;
 
 -- name: listen
 LISTEN stratix_queue;

@@ -4,18 +4,45 @@
 -- Write blocks run inside BEGIN IMMEDIATE, so a read-then-write never meets SQLITE_BUSY_SNAPSHOT.
 
 -- name: insert_jobs
+-- A batch of tasks in one statement. :tasks is a JSON array with one array per task, in the
+-- order given: [name, executor, group, payload, priority, max_attempts, delayed (1/0), run_at
+-- (text or null), delay seconds, timeout seconds]. One parameter whatever the size, so the
+-- statement text (and its prepared plan) is the same for every batch. ORDER BY the array index:
+-- ids are handed out in the given order. Only what the database decides comes back, run_at and
+-- updated_at as NULL where they equal created_at (one timestamp to decode for a task due at
+-- once); the caller builds each Job from its input and these columns.
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
                         timeout_seconds, status, run_at, created_at, updated_at)
-VALUES {rows}
-RETURNING *;
+SELECT json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]'),
+       json_extract(t.value, '$[2]'), json_extract(t.value, '$[3]'),
+       json_extract(t.value, '$[4]'), json_extract(t.value, '$[5]'),
+       json_extract(t.value, '$[9]'),
+       CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                         WHERE g.group_name = json_extract(t.value, '$[2]')
+                           AND g.status = 'paused') THEN 'paused'
+            WHEN json_extract(t.value, '$[6]') THEN 'delayed' ELSE 'waiting' END,
+       COALESCE(json_extract(t.value, '$[7]'),
+                strftime('%Y-%m-%d %H:%M:%f', 'now',
+                         printf('%+.3f seconds', json_extract(t.value, '$[8]')))),
+       strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM json_each(:tasks) AS t
+ORDER BY t.key
+RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+          NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
 
 -- name: insert_job_row
-(:name__N__, :executor__N__, :group__N__, :payload__N__, :priority__N__, :max_attempts__N__, :timeout__N__,
- CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                   WHERE g.group_name = :group__N__ AND g.status = 'paused') THEN 'paused'
-      WHEN :delayed__N__ THEN 'delayed' ELSE 'waiting' END,
- COALESCE(:run_at__N__, strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay__N__))),
- strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))
+-- One task (add_task): the row of insert_jobs, from named parameters.
+INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                        timeout_seconds, status, run_at, created_at, updated_at)
+VALUES (:name, :executor, :group, :payload, :priority, :max_attempts, :timeout,
+        CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                          WHERE g.group_name = :group AND g.status = 'paused') THEN 'paused'
+             WHEN :delayed THEN 'delayed' ELSE 'waiting' END,
+        COALESCE(:run_at,
+                 strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay))),
+        strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))
+RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+          NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
 
 -- name: get_job
 SELECT * FROM queue_jobs WHERE id = :id;
@@ -208,10 +235,6 @@ SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
     failed_at = CASE WHEN attempts >= max_attempts THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE id IN ({ids}) AND status = 'executing';
-
--- name: notify_added
--- Only PostgreSQL has LISTEN/NOTIFY; elsewhere workers poll (never run on this backend).
-SELECT 1 AS notified;
 
 -- name: listen
 -- Only PostgreSQL has LISTEN/NOTIFY (never run on this backend).
