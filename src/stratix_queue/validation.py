@@ -35,8 +35,14 @@ TASK_FIELDS = frozenset(
 )
 
 
+_KNOWN_NAMES: set[str] = set()  # names that passed check_name (a batch repeats the same few)
+_KNOWN_NAMES_MAX = 4096
+
+
 def check_name(value: object, what: str, *, optional: bool = False) -> str | None:
     """A task name, executor or group: a non-empty str of at most 255 characters."""
+    if type(value) is str and value in _KNOWN_NAMES:
+        return value
     if value is None and optional:
         return None
     if not isinstance(value, str):
@@ -56,6 +62,10 @@ def check_name(value: object, what: str, *, optional: bool = False) -> str | Non
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError(f"{what} is not valid Unicode (a lone surrogate)") from None
+    if type(value) is str:
+        if len(_KNOWN_NAMES) >= _KNOWN_NAMES_MAX:
+            _KNOWN_NAMES.clear()
+        _KNOWN_NAMES.add(value)
     return value
 
 
