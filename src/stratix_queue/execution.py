@@ -3,7 +3,6 @@ optional timeout. Returns None on success or the ErrorData of the failure."""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import multiprocessing
@@ -98,6 +97,8 @@ def _call(spec: ExecutorSpec, job: Job) -> ErrorData | None:
     try:
         result = spec.func(*spec.arguments(job))
         if result is not None and inspect.isawaitable(result):  # a lambda returning a coroutine
+            import asyncio
+
             asyncio.run(_await(result))
     except (Exception, SystemExit) as exc:  # a task's failure, never the worker's
         return error_from_exception(exc)
@@ -121,6 +122,8 @@ def _child_main(conn: Connection) -> None:
             return
         try:
             if is_async:
+                import asyncio
+
                 asyncio.run(func(*args))
             else:
                 func(*args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import random
 import threading
@@ -10,7 +9,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.job import Job
@@ -22,6 +21,9 @@ from stratix_queue.validation import (
     check_timeout,
     error_data,
 )
+
+if TYPE_CHECKING:
+    import asyncio  # imported when the first async executor runs: a worker starts faster
 
 Backoff = Callable[[int], float]
 MAX_BACKOFF_SECONDS = 3600.0
@@ -144,6 +146,8 @@ class DeadlineExceeded(Exception):  # noqa: N818 - a signal between modules, nev
 
 
 async def _within(coro: Any, timeout: float | None) -> Any:
+    import asyncio
+
     if timeout is None:
         return await coro
     scope = asyncio.timeout(timeout)
@@ -167,12 +171,16 @@ class AsyncRunner:
     def run(self, spec: ExecutorSpec, job: Job, timeout: float | None = None) -> Any:
         """Run the coroutine on the shared loop; past ``timeout`` it is cancelled and
         DeadlineExceeded is raised (a TimeoutError the executor raises itself stays its own)."""
+        import asyncio
+
         loop = self._ensure_loop()
         coro = _within(spec.func(*spec.arguments(job)), timeout)
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, loop)
         return future.result()
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        import asyncio
+
         with self._lock:
             if self._loop is None:
                 loop = asyncio.new_event_loop()

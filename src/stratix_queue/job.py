@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -25,13 +25,16 @@ class JobStatus(StrEnum):
 _STATUSES = {status.value: status for status in JobStatus}
 
 
-def _utc(value: object) -> datetime | None:
-    """``to_utc`` with the common cases inline (the worker builds a Job per claimed task)."""
+def _utc(value: object, seen: dict[Any, datetime | None]) -> datetime | None:
+    """``to_utc``, remembering each value in ``seen``: the rows of one claim share most of
+    their timestamps (claimed at the same moment, often added together)."""
     if value is None:
         return None
-    if type(value) is datetime and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return to_utc(value)
+    try:
+        return seen[value]
+    except KeyError:
+        converted = seen[value] = to_utc(value)
+        return converted
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +74,12 @@ class Job:
     timeout: float | None = None  # seconds; None: the executor's default, if any
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Job:
-        """Build a Job from a ``queue_jobs`` row given as a column-name mapping."""
+    def from_row(
+        cls, row: Mapping[str, Any], seen: dict[Any, datetime | None] | None = None
+    ) -> Job:
+        """Build a Job from a ``queue_jobs`` row given as a column-name mapping. Rows read
+        together may share ``seen`` (a dict) so a timestamp they share is converted once."""
+        seen = {} if seen is None else seen
         get = row.get
         payload = row["payload"]
         if isinstance(payload, bytes | bytearray):
@@ -88,17 +95,17 @@ class Job:
             int(get("priority") or 0),
             int(get("attempts") or 0),
             int(get("max_attempts") or 1),
-            _utc(get("run_at")),
-            _utc(get("created_at")),
-            _utc(get("updated_at")),
-            _utc(get("started_at")),
+            _utc(get("run_at"), seen),
+            _utc(get("created_at"), seen),
+            _utc(get("updated_at"), seen),
+            _utc(get("started_at"), seen),
             get("locked_by"),
-            _utc(get("locked_until")),
+            _utc(get("locked_until"), seen),
             get("lease_token"),
             get("error_message"),
             get("error_stack"),
             get("error_code"),
-            _utc(get("failed_at")),
+            _utc(get("failed_at"), seen),
             None if timeout is None else float(timeout),
         )
 

@@ -44,6 +44,7 @@ class Slots:
         self._on_room = on_room
         self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._held: dict[int, Job] = {}
+        self._room_told = False
         self._changed = threading.Condition(threading.Lock())
         self._threads = [
             threading.Thread(target=self._work, name=f"stratix-queue-{i}", daemon=True)
@@ -79,6 +80,7 @@ class Slots:
 
     def put(self, jobs: list[Job]) -> None:
         with self._changed:
+            self._room_told = False  # the worker looked for work: tell it again when room frees
             for job in jobs:
                 self._held[job.id] = job
         for job in jobs:
@@ -139,6 +141,9 @@ class Slots:
             left = len(self._held)
             if not left:
                 self._changed.notify_all()
-        capacity = self.capacity
-        if capacity - left >= max(1, capacity // 2):
+            capacity = self.capacity
+            tell = not self._room_told and capacity - left >= max(1, capacity // 2)
+            if tell or not left:
+                self._room_told = True
+        if tell or not left:  # once per claim, not once per finished task
             self._on_room()

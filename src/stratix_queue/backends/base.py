@@ -392,7 +392,8 @@ class SqlBackend(ABC):
                 "groups": list(params.groups or ()),
             },
         )
-        jobs = [Job.from_row(row) for row in result.rows]
+        seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
+        jobs = [Job.from_row(row, seen) for row in result.rows]
         return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
 
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
