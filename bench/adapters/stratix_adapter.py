@@ -25,7 +25,7 @@ from raw_sql import connect
 from stratix_queue import QueueService, __version__
 
 ROOT = Path(__file__).resolve().parents[2]
-CONCURRENCY = 16  # slots per process; a claim takes as many tasks as there are free slots
+CONCURRENCY = int(os.environ.get("BENCH_STRATIX_CONCURRENCY", "16"))
 GRACE = 30  # the worker's default --grace; the adapter waits a little longer
 SEED = 100  # W5: backlog rows written through add_tasks, the model for the copies
 COPY_CHUNK = 100_000  # W5: backlog rows per INSERT ... SELECT
