@@ -12,7 +12,6 @@ import json
 import random
 import re
 import time
-import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -154,9 +153,18 @@ class SqlBackend(ABC):
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A pooled session, with driver errors translated (used by the migration runner)."""
-        with self._guard(), self._pool.acquire() as session:
-            yield session
+        """A pooled session, with driver errors translated (``_guard`` inlined: this is on
+        every statement's path)."""
+        try:
+            with self._pool.acquire() as session:
+                yield session
+        except StratixQueueError:
+            raise
+        except Exception as exc:
+            translated = self.translate_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     @contextmanager
     def dedicated_session(self) -> Iterator[Session]:
@@ -309,13 +317,13 @@ class SqlBackend(ABC):
         return _inserted_jobs(jobs, rows)
 
     notifies: ClassVar[bool] = False  # PostgreSQL: the insert NOTIFYs listening workers
+    stale_connections: ClassVar[bool] = True  # a server can drop a pooled connection; a file not
 
     def _insert_autocommit(self, sql: str, params: dict[str, Any]) -> list[Row] | None:
         """The insert as a statement of its own, or None if the pooled connection has not
         answered an insert lately (it may be stale: the caller then opens a transaction)."""
         with self.session() as session:
-            answered = _ANSWERED.get(session)
-            if answered is None or time.monotonic() - answered > FRESH_SECONDS:
+            if self.stale_connections and time.monotonic() - session.inserted_at > FRESH_SECONDS:
                 return None
             return _run_insert(session, sql, params)
 
@@ -535,7 +543,6 @@ def _insert_chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
 
 FRESH_SECONDS = 1.0  # a connection that answered an insert this recently is taken as alive
 ALONE_PAYLOAD_CHARS = 16 * 1024  # past this, unescaping it from the JSON list costs more
-_ANSWERED: weakref.WeakKeyDictionary[Session, float] = weakref.WeakKeyDictionary()
 _TASKS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _PAYLOAD = json.JSONDecoder()
 _STATUS = {status.value: status for status in JobStatus}
@@ -544,7 +551,7 @@ _STATUS = {status.value: status for status in JobStatus}
 def _run_insert(session: Session, sql: str, params: dict[str, Any]) -> list[Row]:
     """Run one insert statement; its rows in id order, which is the order of the tasks."""
     rows = session.run(sql, params).rows
-    _ANSWERED[session] = time.monotonic()
+    session.inserted_at = time.monotonic()
     if len(rows) > 1:
         rows.sort(key=lambda row: int(row["id"]))
     return rows

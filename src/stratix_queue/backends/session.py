@@ -26,6 +26,8 @@ class Result:
 class Session(ABC):
     """One database connection. Outside ``begin``/``commit`` each statement commits alone."""
 
+    inserted_at: float = 0.0  # time.monotonic() of the last insert it answered (base.py)
+
     @abstractmethod
     def run(self, sql: str, params: Params | None = None) -> Result: ...
 

@@ -52,6 +52,7 @@ class SqliteBackend(SqlBackend):
     dialect: ClassVar[str] = "sqlite"
     queries: ClassVar[dict[str, str]] = load_queries("sqlite")
     create_missing = False  # only migrate() creates the database file
+    stale_connections: ClassVar[bool] = False  # a file: an open connection stays usable
 
     @property
     def _memory(self) -> bool:
