@@ -363,6 +363,10 @@ class Worker:
         try:
             if self.backend.promote_due():  # a delayed task fell due meanwhile: run it first
                 return False
+            if self.backend.any_waiting(self.options.groups):
+                # The claim came back empty while a task waits: SKIP LOCKED passed over a row
+                # another transaction held for a moment. Claim again rather than stop early.
+                return False
         except TransientDatabaseError:
             return False  # contended, rolled back: look again on the next turn
         except DatabaseError as exc:

@@ -136,6 +136,15 @@ SET status = 'delayed', error_message = %(message)s, error_stack = %(stack)s,
 WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 
+-- name: any_waiting
+-- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED can
+-- make one claim come back empty while a task waits, locked for a moment by another transaction).
+SELECT id FROM queue_jobs WHERE status = 'waiting' LIMIT 1;
+
+-- name: any_waiting_in_groups
+SELECT id FROM queue_jobs
+WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups}) LIMIT 1;
+
 -- name: promote_due
 UPDATE queue_jobs SET status = 'waiting', updated_at = timezone('UTC', now())
 WHERE status = 'delayed' AND run_at <= timezone('UTC', now());

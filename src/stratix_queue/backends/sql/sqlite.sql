@@ -108,6 +108,15 @@ SET status = 'delayed', error_message = :message, error_stack = :stack, error_co
     locked_by = NULL, locked_until = NULL, lease_token = NULL
 WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
+-- name: any_waiting
+-- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED and
+-- busy locks can make one claim come back empty while a task waits). The claim index serves it.
+SELECT id FROM queue_jobs WHERE status = 'waiting' LIMIT 1;
+
+-- name: any_waiting_in_groups
+SELECT id FROM queue_jobs
+WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups}) LIMIT 1;
+
 -- name: promote_due
 UPDATE queue_jobs SET status = 'waiting', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status = 'delayed' AND run_at <= strftime('%Y-%m-%d %H:%M:%f', 'now');
