@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 
 def to_utc(value: object) -> datetime | None:
@@ -17,6 +18,18 @@ def to_utc(value: object) -> datetime | None:
         parsed = datetime.fromisoformat(value)
         return to_utc(parsed)
     raise TypeError(f"not a timestamp: {value!r}")
+
+
+def to_utc_once(value: object, seen: dict[Any, datetime | None]) -> datetime | None:
+    """``to_utc``, remembering each value in ``seen``: rows read together (a claim, a batch of
+    inserts) share most of their timestamps, so each distinct one is converted once."""
+    if value is None:
+        return None
+    try:
+        return seen[value]
+    except KeyError:
+        converted = seen[value] = to_utc(value)
+        return converted
 
 
 def to_naive_utc(value: datetime) -> datetime:

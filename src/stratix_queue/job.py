@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from stratix_queue.clock import to_utc
+from stratix_queue.clock import to_utc, to_utc_once
 
 
 class JobStatus(StrEnum):
@@ -22,19 +22,7 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
-_STATUSES = {status.value: status for status in JobStatus}
-
-
-def _utc(value: object, seen: dict[Any, datetime | None]) -> datetime | None:
-    """``to_utc``, remembering each value in ``seen``: the rows of one claim share most of
-    their timestamps (claimed at the same moment, often added together)."""
-    if value is None:
-        return None
-    try:
-        return seen[value]
-    except KeyError:
-        converted = seen[value] = to_utc(value)
-        return converted
+STATUSES = {status.value: status for status in JobStatus}  # a row's text -> JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +79,21 @@ class Job:
             row["executor"],
             json.loads(payload) if isinstance(payload, str) else payload,
             get("group_name"),
-            _STATUSES[row["status"]],
+            STATUSES[row["status"]],
             int(get("priority") or 0),
             int(get("attempts") or 0),
             int(get("max_attempts") or 1),
-            _utc(get("run_at"), seen),
-            _utc(get("created_at"), seen),
-            _utc(get("updated_at"), seen),
-            _utc(get("started_at"), seen),
+            to_utc_once(get("run_at"), seen),
+            to_utc_once(get("created_at"), seen),
+            to_utc_once(get("updated_at"), seen),
+            to_utc_once(get("started_at"), seen),
             get("locked_by"),
-            _utc(get("locked_until"), seen),
+            to_utc_once(get("locked_until"), seen),
             get("lease_token"),
             get("error_message"),
             get("error_stack"),
             get("error_code"),
-            _utc(get("failed_at"), seen),
+            to_utc_once(get("failed_at"), seen),
             None if timeout is None else float(timeout),
         )
 

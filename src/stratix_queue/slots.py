@@ -68,8 +68,7 @@ class Slots:
 
     @property
     def room_at(self) -> int:
-        """Claim again once half the capacity is free: a round trip brings a batch, not one."""
-        return max(1, self.capacity // 2)
+        return _room_at(self.capacity)
 
     def free(self) -> int:
         return self.capacity - len(self._held)
@@ -142,8 +141,13 @@ class Slots:
             if not left:
                 self._changed.notify_all()
             capacity = self.capacity
-            tell = not self._room_told and capacity - left >= max(1, capacity // 2)
+            tell = not self._room_told and capacity - left >= _room_at(capacity)
             if tell or not left:
                 self._room_told = True
         if tell or not left:  # once per claim, not once per finished task
             self._on_room()
+
+
+def _room_at(capacity: int) -> int:
+    """Claim again once half the capacity is free: a round trip brings a batch, not one."""
+    return max(1, capacity // 2)

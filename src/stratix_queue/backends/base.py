@@ -17,17 +17,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
 from stratix_queue.backends.session import Params, Pool, Result, Row, Session
-from stratix_queue.clock import to_utc
+from stratix_queue.clock import to_utc_once
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.job import Job, JobStatus
+from stratix_queue.job import STATUSES, Job
 from stratix_queue.params import (
     ClaimParams,
     ErrorData,
@@ -44,7 +44,7 @@ INSERT_CHUNK_ROWS = 500
 INSERT_CHUNK_BYTES = 4 * 1024 * 1024
 ID_CHUNK = 500
 PRUNE_BATCH = 5000
-_LIST = re.compile(r"\{(\w+)\}")
+LIST_MARKER = re.compile(r"\{(\w+)\}")  # a list parameter in a named block: {ids}, {groups}
 
 
 class Backend(Protocol):
@@ -140,43 +140,38 @@ class SqlBackend(ABC):
     def close(self) -> None:
         self._pool.close()
 
-    @contextmanager
-    def _guard(self) -> Iterator[None]:
-        try:
-            yield
-        except StratixQueueError:
-            raise
-        except Exception as exc:
-            translated = self.translate_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+    def _raise_translated(self, exc: Exception) -> NoReturn:
+        """Raise a driver error as the package's own (the original kept as ``__cause__``)."""
+        translated = self.translate_error(exc)
+        if translated is None:
+            raise exc
+        raise translated from exc
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A pooled session, with driver errors translated (``_guard`` inlined: this is on
-        every statement's path)."""
+        """A pooled session, with driver errors translated."""
         try:
             with self._pool.acquire() as session:
                 yield session
         except StratixQueueError:
             raise
         except Exception as exc:
-            translated = self.translate_error(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            self._raise_translated(exc)
 
     @contextmanager
     def dedicated_session(self) -> Iterator[Session]:
         """A session of its own, outside the pool, closed afterwards (e.g. for LISTEN)."""
-        with self._guard():
+        try:
             session = self._open_session()
             try:
                 yield session
             finally:
                 with suppress(Exception):
                     session.close()
+        except StratixQueueError:
+            raise
+        except Exception as exc:
+            self._raise_translated(exc)
 
     def _read(self, name: str, params: Params | None = None) -> list[Row]:
         for attempt in range(2):
@@ -223,9 +218,19 @@ class SqlBackend(ABC):
     def _params(self, params: Params | None) -> dict[str, Any]:
         return {key: self._param(value) for key, value in (params or {}).items()}
 
-    def _expand(self, sql: str, marker: str, prefix: str, count: int) -> str:
-        names = ", ".join(self.placeholder(f"{prefix}{i}") for i in range(count))
-        return sql.replace(marker, names)
+    def _expand_list(self, sql: str, key: str, items: Sequence[Any], values: dict[str, Any]) -> str:
+        """Replace ``{key}`` with one placeholder per item (a row constructor ``(a, b)`` per
+        tuple), adding their values to ``values``."""
+        marks = []
+        for i, item in enumerate(items):
+            if isinstance(item, tuple):
+                parts = [f"{key}_{i}_{j}" for j in range(len(item))]
+                values.update(zip(parts, item, strict=True))
+                marks.append("(" + ", ".join(map(self.placeholder, parts)) + ")")
+            else:
+                values[f"{key}_{i}"] = item
+                marks.append(self.placeholder(f"{key}_{i}"))
+        return sql.replace(f"{{{key}}}", ", ".join(marks))
 
     def _run_script(
         self, session: Session, name: str, params: Params, ids: Sequence[int] | None = None
@@ -237,15 +242,14 @@ class SqlBackend(ABC):
         for statement in self._scripts[name]:
             lists: dict[str, list[Any]] = {
                 key: list(current or []) if key == "ids" else list(values[key])
-                for key in _LIST.findall(statement)
+                for key in LIST_MARKER.findall(statement)
             }
             if any(not items for items in lists.values()):
                 counts.append(0)  # an empty IN () list: nothing to do
                 break
             sql = statement
             for key, items in lists.items():
-                sql = self._expand(sql, f"{{{key}}}", f"{key}_", len(items))
-                values.update({f"{key}_{i}": value for i, value in enumerate(items)})
+                sql = self._expand_list(sql, key, items, values)
             result: Result = session.run(sql, values)
             counts.append(result.rowcount)
             if result.returned_rows:
@@ -552,7 +556,6 @@ FRESH_SECONDS = 1.0  # a connection that answered an insert this recently is tak
 ALONE_PAYLOAD_CHARS = 16 * 1024  # past this, unescaping it from the JSON list costs more
 _TASKS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _PAYLOAD = json.JSONDecoder()
-_STATUS = {status.value: status for status in JobStatus}
 
 
 def _run_insert(session: Session, sql: str, params: dict[str, Any]) -> list[Row]:
@@ -573,7 +576,7 @@ def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Row]) -> list[Job]:
     times: dict[Any, datetime | None] = {}
     inserted = []
     for job, row in zip(jobs, rows, strict=True):
-        created = _utc(row["created_at"], times)
+        created = to_utc_once(row["created_at"], times)
         run_at, updated, timeout = row["run_at"], row["updated_at"], row["timeout_seconds"]
         inserted.append(
             Job(
@@ -582,26 +585,17 @@ def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Row]) -> list[Job]:
                 job.executor,
                 _PAYLOAD.raw_decode(job.payload_json)[0],  # json.loads without its wrapping
                 job.group,
-                _STATUS[row["status"]],
+                STATUSES[row["status"]],
                 job.priority,
                 0,  # attempts
                 job.max_attempts,
-                created if run_at is None else _utc(run_at, times),
+                created if run_at is None else to_utc_once(run_at, times),
                 created,
-                created if updated is None else _utc(updated, times),
+                created if updated is None else to_utc_once(updated, times),
                 timeout=None if timeout is None else float(timeout),
             )
         )
     return inserted
-
-
-def _utc(value: Any, seen: dict[Any, datetime | None]) -> datetime | None:
-    """``to_utc(value)``, converted once per distinct value (a batch shares its timestamps)."""
-    try:
-        return seen[value]
-    except KeyError:
-        converted = seen[value] = to_utc(value)
-        return converted
 
 
 def wrap_unexpected(exc: Exception) -> DatabaseError:

@@ -4,13 +4,12 @@ worker's hot path in one round trip per claim and per batch of successes."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any, ClassVar
 
-from stratix_queue.backends.base import ID_CHUNK, ScriptResult, SqlBackend
+from stratix_queue.backends.base import ID_CHUNK, LIST_MARKER, ScriptResult, SqlBackend
 from stratix_queue.backends.session import Params, Result, Session
 from stratix_queue.errors import (
     DatabaseError,
@@ -46,7 +45,6 @@ ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 ONE_TRIP = frozenset(
     {"claim_jobs", "claim_jobs_in_groups", "move_many_to_success", "heartbeat_jobs"}
 )
-_LIST = re.compile(r"\{(\w+)\}")
 # A pooled connection silent for longer is pinged before a one-trip block is sent on it: it may
 # have been dropped meanwhile (server restart, wait_timeout). Nothing else would tell a dead
 # connection from a packet lost half-way (a claim then waits for release_claim).
@@ -216,22 +214,13 @@ class MysqlBackend(SqlBackend):
         """Each ``{key}`` in the block becomes one placeholder per item of the list ``key``, or
         a row constructor ``(a, b)`` per tuple; None if a list is empty."""
         values = self._params(params)
-        lists = {key: list(values.pop(key)) for key in set(_LIST.findall(self.queries[name]))}
+        lists = {key: list(values.pop(key)) for key in set(LIST_MARKER.findall(self.queries[name]))}
         if any(not items for items in lists.values()):
             return None
         statements = []
         for statement in self._scripts[name]:
             for key, items in lists.items():
-                marks = []
-                for i, item in enumerate(items):
-                    if isinstance(item, tuple):
-                        parts = [f"{key}_{i}_{j}" for j in range(len(item))]
-                        values.update(zip(parts, item, strict=True))
-                        marks.append("(" + ", ".join(map(self.placeholder, parts)) + ")")
-                    else:
-                        values[f"{key}_{i}"] = item
-                        marks.append(self.placeholder(f"{key}_{i}"))
-                statement = statement.replace(f"{{{key}}}", ", ".join(marks))
+                statement = self._expand_list(statement, key, items, values)
             statements.append(statement)
         return statements, values
 
