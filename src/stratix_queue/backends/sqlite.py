@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -19,6 +20,23 @@ from stratix_queue.errors import (
 from stratix_queue.sqlfile import load_queries
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_RETRY_PAUSE_S = 0.005
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a file database to WAL. The switch takes an exclusive lock and SQLite answers
+    "database is locked" at once, without waiting out the busy timeout, when another connection
+    is opening the same new file at that moment (three migrators racing on a fresh file hit it
+    about one time in fifteen); so it is retried until the busy timeout has passed."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY_PAUSE_S)
 
 
 class SqliteSession(Session):
@@ -83,10 +101,14 @@ class SqliteBackend(SqlBackend):
             raise DatabaseUnavailableError(
                 f"cannot open SQLite database {self.url.path!r}: {exc}"
             ) from exc
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not self._memory:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not self._memory:
+                _enable_wal(conn)
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         return SqliteSession(conn)
 
     def placeholder(self, name: str) -> str:
