@@ -1,4 +1,5 @@
-"""Helpers for the migration tests: schema introspection, hand-applied SQL, legacy data.
+"""Helpers for the migration tests: schema introspection, hand-applied SQL, legacy data, and
+migrators racing each other.
 
 Everything here talks to the databases through the raw drivers (``tests.dbs.connect``), never
 through stratix_queue, so the tests check what is really in the database.
@@ -7,9 +8,11 @@ through stratix_queue, so the tests check what is really in the database.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
+from stratix_queue import QueueService
 from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.urls import parse_url
 from tests import dbs
@@ -337,3 +340,31 @@ def insert_legacy_data(url: str) -> dict[str, int]:
 ALL_VERSIONS = [(m.version, m.name) for m in load_migrations("sqlite")]
 LATEST = ALL_VERSIONS[-1][0]
 ABOVE_1 = [version for version, _ in ALL_VERSIONS if version > 1]
+
+
+def migrate_together(url: str, workers: int) -> list[list[int]]:
+    """Run ``workers`` migrators on ``url`` at the same moment; the versions each applied.
+    Any error in a migrator fails the calling test."""
+    barrier = threading.Barrier(workers)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        try:
+            with QueueService(url) as queue:
+                barrier.wait(timeout=10)
+                steps = queue.migrate()
+            with lock:
+                results.append([s.migration.version for s in steps])
+        except BaseException as exc:  # reported below, in the test's thread
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results

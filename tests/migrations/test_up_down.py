@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -191,37 +190,11 @@ def test_bad_target_on_a_legacy_database_changes_nothing(fresh_url: str) -> None
     assert h.schema(fresh_url) == before
 
 
-def _race(url: str, workers: int) -> list[list[int]]:
-    barrier = threading.Barrier(workers)
-    results: list[list[int]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        try:
-            with QueueService(url) as queue:
-                barrier.wait(timeout=10)
-                steps = queue.migrate()
-            with lock:
-                results.append([s.migration.version for s in steps])
-        except BaseException as exc:  # reported below, in the test's thread
-            with lock:
-                errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    return results
-
-
 def test_concurrent_migrate_applies_each_version_once(
     fresh_url: str, new_url: Callable[[], str]
 ) -> None:
     for url in _urls(fresh_url, new_url):
-        results = _race(url, workers=3)
+        results = h.migrate_together(url, workers=3)
         assert len(results) == 3
         assert sorted(v for steps in results for v in steps) == [v for v, _ in ALL_VERSIONS]
         assert h.version_rows(url) == ALL_VERSIONS
@@ -246,7 +219,7 @@ def test_concurrent_migrate_of_a_legacy_database(
             queue.migrate(to=1)
         ids = h.insert_legacy_data(url)
         dbs.query(url, "DROP TABLE stratix_queue_migrations")
-        results = _race(url, workers=3)
+        results = h.migrate_together(url, workers=3)
         assert sorted(v for steps in results for v in steps) == h.ABOVE_1
         assert h.version_rows(url) == ALL_VERSIONS
         remaining = {int(r[0]) for r in dbs.query(url, "SELECT id FROM queue_jobs")}
