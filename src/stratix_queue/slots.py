@@ -1,8 +1,9 @@
 """The tasks a worker holds and the threads that run them.
 
-A worker holds up to ``concurrency + prefetch`` claimed tasks: ``concurrency`` run, one per slot
-thread, and the rest wait in a local inbox, in claim order, so the next batch is already here
-when a slot frees up (one claim round trip feeds many tasks; the claim overlaps the running).
+A worker holds up to ``concurrency + prefetch`` claimed tasks: up to ``concurrency`` run, one per
+slot thread, and the rest wait in a local ready queue, in claim order, so the next batch is
+already here when a slot frees up (one claim round trip feeds many tasks; the claim overlaps the
+running).
 
 By default the prefetch adapts to how long tasks take: the worker holds no more waiting tasks
 than its slots start within ``PREFETCH_WINDOW`` seconds at the measured pace (at most
@@ -10,14 +11,26 @@ than its slots start within ``PREFETCH_WINDOW`` seconds at the measured pace (at
 away from other workers (a task of a second or more gets no prefetch at all). Every held task
 is leased to the worker and renewed by its heartbeat; at shutdown the ones that never started
 are given back at once.
+
+Slot threads are woken only as far as they help. Python runs one thread at a time (the GIL), so
+extra threads speed up tasks that wait (I/O, sleeps, locks, async executors) and only slow down
+tasks that compute: sixteen threads trading the GIL over tasks of a few microseconds run them
+at about half the rate of two. Each slot measures the share of its task's time spent off the CPU
+(``blocked``: wall time minus the thread's CPU time); the worker keeps ``1 / (1 - blocked)``
+threads awake, the number that keeps one CPU busy, never fewer than one nor more than
+``concurrency``. A task that is still running after ``STUCK_AFTER`` counts as waiting: when
+every awake slot is inside such a task and tasks are ready, the pacer thread wakes twice as many
+(so sixteen tasks that each sleep a second all run within a few ticks, and a long task never
+holds up the ones behind it).
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from stratix_queue.job import Job
@@ -25,10 +38,13 @@ from stratix_queue.job import Job
 log = logging.getLogger("stratix_queue.worker")
 PREFETCH_WINDOW = 0.1  # seconds of work a worker may hold beyond its running tasks
 MAX_AUTO_PREFETCH = 500
+TICK = 0.005  # how often the pacer looks at the slots while tasks wait for one (s)
+STUCK_AFTER = 4 * TICK  # a task running this long (s) counts as waiting, whatever it measured
+SMOOTHING = 0.1  # weight of the newest task in the moving averages
 
 
 class Slots:
-    """``concurrency`` threads fed from an inbox of claimed tasks."""
+    """Up to ``concurrency`` threads fed from a ready queue of claimed tasks."""
 
     def __init__(
         self,
@@ -40,20 +56,33 @@ class Slots:
         self.concurrency = concurrency
         self._prefetch = prefetch  # None: adaptive
         self._pace = PREFETCH_WINDOW  # moving average of a task's run time (s); long at first
+        self._blocked = 0.0  # moving average of the share of a task's run time off the CPU
+        self._want = 1  # slot threads worth keeping awake (from _blocked)
+        # at the first pace (PREFETCH_WINDOW) a slot starts one task per window
+        self._capacity = concurrency + (concurrency if prefetch is None else prefetch)
         self._run = run
         self._on_room = on_room
-        self._inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._ready: deque[Job] = deque()
         self._held: dict[int, Job] = {}
         self._room_told = False
-        self._changed = threading.Condition(threading.Lock())
+        self._closing = False
+        lock = threading.Lock()
+        self._changed = threading.Condition(lock)  # the held tasks changed
+        self._wake = threading.Condition(lock)  # parked slot threads wait here
+        self._tick = threading.Condition(lock)  # the pacer waits here
+        self._awake = concurrency  # slot threads not parked (each parks when it starts)
+        self._started = [0.0] * concurrency  # when each slot's task started; 0: none
         self._threads = [
-            threading.Thread(target=self._work, name=f"stratix-queue-{i}", daemon=True)
+            threading.Thread(target=self._work, args=(i,), name=f"stratix-queue-{i}", daemon=True)
             for i in range(concurrency)
         ]
+        self._pacer = threading.Thread(target=self._pace_loop, name="stratix-queue-pacer")
+        self._pacer.daemon = True
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+        self._pacer.start()
 
     def __len__(self) -> int:
         return len(self._held)
@@ -61,10 +90,7 @@ class Slots:
     @property
     def capacity(self) -> int:
         """How many tasks the worker may hold now: the slots plus the prefetch."""
-        if self._prefetch is not None:
-            return self.concurrency + self._prefetch
-        ahead = int(self.concurrency * PREFETCH_WINDOW / max(self._pace, 1e-6))
-        return self.concurrency + min(ahead, MAX_AUTO_PREFETCH)
+        return self._capacity
 
     @property
     def room_at(self) -> int:
@@ -77,25 +103,25 @@ class Slots:
         with self._changed:
             return list(self._held.values())
 
+    def awake(self) -> int:
+        """How many slot threads are awake (running a task or about to take one)."""
+        return self._awake
+
     def put(self, jobs: list[Job]) -> None:
         with self._changed:
             self._room_told = False  # the worker looked for work: tell it again when room frees
             for job in jobs:
                 self._held[job.id] = job
-        for job in jobs:
-            self._inbox.put(job)
+            self._ready.extend(jobs)
+            self._wake_up_to(min(self._awake + len(self._ready), self._want))
+            if self._ready and self._awake < self.concurrency:
+                self._tick.notify()
 
     def take_unstarted(self) -> list[Job]:
-        """Take back the tasks no slot has started (the inbox is emptied)."""
-        taken: list[Job] = []
-        while True:
-            try:
-                job = self._inbox.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
-                taken.append(job)
+        """Take back the tasks no slot has started (the ready queue is emptied)."""
         with self._changed:
+            taken = list(self._ready)
+            self._ready.clear()
             for job in taken:
                 self._held.pop(job.id, None)
             if not self._held:
@@ -115,37 +141,120 @@ class Slots:
 
     def close(self) -> None:
         """Stop the slot threads once they are idle (call after ``wait_idle``)."""
-        for _ in self._threads:
-            self._inbox.put(None)
-        for thread in self._threads:
+        with self._changed:
+            self._closing = True
+            self._wake.notify_all()
+            self._tick.notify_all()
+        for thread in [*self._threads, self._pacer]:
             if thread.is_alive():
                 thread.join()
 
-    def _work(self) -> None:
-        get = self._inbox.get
+    # -- the slot threads ---------------------------------------------------------------------
+
+    def _work(self, slot: int) -> None:
         clock = time.perf_counter
-        while (job := get()) is not None:
-            started = clock()
+        cpu = time.thread_time
+        job = self._next(None)
+        while job is not None:
+            started = self._started[slot] = clock()
+            cpu_started = cpu()
             try:
                 self._run(job)
             except Exception:
                 log.exception("unexpected error while running task %s (%s)", job.id, job.name)
-            finally:
-                self._pace += (clock() - started - self._pace) * 0.1
-                self._finished(job)
+            self._started[slot] = 0.0
+            self._measure(clock() - started, cpu() - cpu_started)
+            job = self._next(job)
 
-    def _finished(self, job: Job) -> None:
+    def _measure(self, wall: float, cpu: float) -> None:
+        """Fold one task's run into the averages and what follows from them (per task, so
+        without locks: a lost update between two slots only delays the averages)."""
+        self._pace = pace = self._pace + (wall - self._pace) * SMOOTHING
+        if wall > 0:
+            off_cpu = max(0.0, 1.0 - cpu / wall)
+            self._blocked += (off_cpu - self._blocked) * SMOOTHING
+        self._want = _threads_wanted(self._blocked, self.concurrency)
+        if self._prefetch is None:
+            ahead = int(self.concurrency * PREFETCH_WINDOW / max(pace, 1e-6))
+            self._capacity = self.concurrency + min(ahead, MAX_AUTO_PREFETCH)
+
+    def _next(self, finished: Job | None) -> Job | None:
+        """Record ``finished`` and take the next ready task, parking while there is none (or
+        while more threads are awake than help); None once the slots close."""
         with self._changed:
-            self._held.pop(job.id, None)
-            left = len(self._held)
-            if not left:
-                self._changed.notify_all()
-            capacity = self.capacity
-            tell = not self._room_told and capacity - left >= _room_at(capacity)
-            if tell or not left:
-                self._room_told = True
-        if tell or not left:  # once per claim, not once per finished task
+            tell = finished is not None and self._finished(finished)
+            job = self._take()
+        if tell:  # once per claim, not once per finished task
             self._on_room()
+        if job is not None:
+            return job
+        with self._changed:
+            while (job := self._take()) is None and not self._closing:
+                self._awake -= 1
+                if self._ready:  # parked to make room for fewer threads: the pacer watches
+                    self._tick.notify()
+                self._wake.wait()  # whoever wakes a slot counts it awake again
+            return job
+
+    def _take(self) -> Job | None:
+        """The next ready task, or None: none is ready, or more threads than help are awake
+        (measured on short tasks only: while a slot is inside a long task, no thread parks)."""
+        if not self._ready:
+            return None
+        awake = self._awake
+        if awake > 1 and awake > self._want and not self._stuck():
+            return None
+        return self._ready.popleft()
+
+    def _stuck(self) -> int:
+        """How many slots are inside a task that started more than STUCK_AFTER ago."""
+        since = time.perf_counter() - STUCK_AFTER
+        return sum(1 for started in self._started if started and started < since)
+
+    def _finished(self, job: Job) -> bool:
+        """Forget a finished task; True if the worker should be told there is room to claim."""
+        self._held.pop(job.id, None)
+        left = len(self._held)
+        if not left:
+            self._changed.notify_all()
+        capacity = self.capacity
+        tell = not self._room_told and capacity - left >= _room_at(capacity)
+        if tell or not left:
+            self._room_told = True
+            return True
+        return False
+
+    # -- how many slots are awake ---------------------------------------------------------------
+
+    def _wake_up_to(self, awake: int) -> None:
+        """Wake parked slots until ``awake`` are awake (at most ``concurrency``)."""
+        more = min(awake, self.concurrency) - self._awake
+        if more > 0:
+            self._awake += more
+            self._wake.notify(more)
+
+    def _pace_loop(self) -> None:
+        with self._changed:
+            while not self._closing:
+                if not self._ready or self._awake >= self.concurrency:
+                    self._tick.wait()
+                    continue
+                self._tick.wait(TICK)
+                if self._ready and not self._closing:
+                    self._wake_up_to(min(self._awake + len(self._ready), self._pacer_wants()))
+
+    def _pacer_wants(self) -> int:
+        stuck = self._stuck()
+        wanted = self._want + stuck
+        if stuck >= self._awake:  # every awake slot waits inside a task: tasks are left waiting
+            wanted = max(wanted, 2 * self._awake)
+        return wanted
+
+
+def _threads_wanted(blocked: float, concurrency: int) -> int:
+    """Threads that keep one CPU busy when each task spends ``blocked`` of its time off it."""
+    blocked = min(blocked, 1.0 - 1.0 / concurrency)
+    return min(concurrency, max(1, math.ceil(1.0 / (1.0 - blocked) - 1e-9)))
 
 
 def _room_at(capacity: int) -> int:

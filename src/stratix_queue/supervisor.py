@@ -30,6 +30,7 @@ from stratix_queue.errors import (
     InvalidInputError,
     SchemaNotReadyError,
 )
+from stratix_queue.logformat import configure_logging
 from stratix_queue.service import QueueService, worker_options
 
 log = logging.getLogger("stratix_queue.supervisor")
@@ -93,11 +94,7 @@ def _child_main(command: WorkerCommand) -> None:
         signal.signal(sig, signal.SIG_DFL)
     os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only; it forwards a SIGTERM
     _exit_with_parent(os.getppid())
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(process)d %(levelname)s %(message)s",
-        force=True,
-    )
+    configure_logging(logging.INFO, "%(asctime)s %(process)d %(levelname)s %(message)s", force=True)
     try:
         code = run_in_process(command, fresh=True)
     except (ConfigurationError, InvalidInputError, SchemaNotReadyError) as exc:

@@ -10,6 +10,7 @@ import click
 
 from stratix_queue.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, State, error_line
 from stratix_queue.errors import StratixQueueError
+from stratix_queue.logformat import configure_logging
 from stratix_queue.urls import URL_ENV
 
 
@@ -24,10 +25,7 @@ from stratix_queue.urls import URL_ENV
 @click.pass_context
 def cli(ctx: click.Context, url: str | None, debug: bool) -> None:
     """stratix-queue: a task queue in SQLite, PostgreSQL or MySQL/MariaDB."""
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(logging.DEBUG if debug else logging.WARNING)
     state = State(url, debug)
     ctx.obj = state
     ctx.call_on_close(state.close)

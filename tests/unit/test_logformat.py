@@ -1,0 +1,58 @@
+"""The log format of stratix-queue's own processes: the same text as logging's default
+formatter, and every field its format names is filled in (nothing the format shows is
+switched off)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from stratix_queue.logformat import FORMAT, Formatter, configure_logging
+
+
+def _record(created: float) -> logging.LogRecord:
+    record = logging.LogRecord("stratix_queue.x", logging.INFO, __file__, 1, "m %s", (1,), None)
+    record.created, record.msecs = created, (created - int(created)) * 1000
+    return record
+
+
+@pytest.mark.parametrize("created", [1_700_000_000.0, 1_700_000_000.999, 1_700_000_001.5])
+def test_formatter_prints_what_logging_prints(created: float) -> None:
+    ours = Formatter(FORMAT)
+    ours.format(_record(created - 1))  # a cached earlier second must not leak into this one
+    assert ours.format(_record(created)) == logging.Formatter(FORMAT).format(_record(created))
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    flags = (logging._srcfile, logging.logThreads, logging.logProcesses)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging._srcfile, logging.logThreads, logging.logProcesses = flags
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("%(process)d %(message)s", f"{os.getpid()} hello"),
+        ("%(lineno)d %(message)s", None),  # the caller's line: looked up, so not 0
+        ("%(threadName)s %(message)s", "MainThread hello"),
+    ],
+)
+def test_configured_fields_are_filled(root_logging: None, fmt: str, expected: str | None) -> None:
+    configure_logging(logging.INFO, fmt, force=True)
+    stream = io.StringIO()
+    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    logging.getLogger("stratix_queue.test").info("hello")
+    line = stream.getvalue().strip()
+    if expected is None:
+        assert int(line.split()[0]) > 0
+    else:
+        assert line == expected
