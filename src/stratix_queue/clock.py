@@ -16,7 +16,7 @@ def to_utc(value: object) -> datetime | None:
         return value.astimezone(UTC)
     if isinstance(value, str):
         parsed = datetime.fromisoformat(value)
-        return to_utc(parsed)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     raise TypeError(f"not a timestamp: {value!r}")
 
 

@@ -177,7 +177,7 @@ class QueueService:
             max_payload_bytes=self.max_payload_bytes,
         )
         [job] = self.backend.insert_jobs([new])
-        if job.status is JobStatus.WAITING:
+        if job.status is JobStatus.WAITING and not self._wakeup.is_set():  # set() takes a lock
             self._wakeup.set()
         return job
 

@@ -97,6 +97,33 @@ class _AbortError(Exception):
     """Roll the transaction back and report 'nothing changed'."""
 
 
+class Borrowed:
+    """A pooled session for one ``with`` block: driver errors come out translated, and the
+    session goes back to the pool (after an error, only if a rollback works). A class rather
+    than generator-based context managers: it is on the path of every statement."""
+
+    __slots__ = ("_backend", "_session")
+
+    def __init__(self, backend: SqlBackend) -> None:
+        self._backend = backend
+
+    def __enter__(self) -> Session:
+        try:
+            self._session = self._backend._pool.checkout()
+        except StratixQueueError:
+            raise
+        except Exception as exc:
+            self._backend._raise_translated(exc)
+        return self._session
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        self._backend._pool.checkin(self._session, failed=exc is not None)
+        if isinstance(exc, Exception) and not isinstance(exc, StratixQueueError):
+            self._backend._raise_translated(exc)
+
+
 class SqlBackend(ABC):
     """Runs the named queries of one ``.sql`` file through a pool of sessions."""
 
@@ -147,16 +174,9 @@ class SqlBackend(ABC):
             raise exc
         raise translated from exc
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A pooled session, with driver errors translated."""
-        try:
-            with self._pool.acquire() as session:
-                yield session
-        except StratixQueueError:
-            raise
-        except Exception as exc:
-            self._raise_translated(exc)
+    def session(self) -> Borrowed:
+        """A pooled session for a ``with`` block, with driver errors translated."""
+        return Borrowed(self)
 
     @contextmanager
     def dedicated_session(self) -> Iterator[Session]:
@@ -309,7 +329,10 @@ class SqlBackend(ABC):
         """
         if not jobs:
             return []
-        statements = [self._insert_statement(chunk) for chunk in _insert_chunks(jobs)]
+        if len(jobs) == 1:  # add_task: no chunking
+            statements = [self._insert_statement(jobs)]
+        else:
+            statements = [self._insert_statement(chunk) for chunk in _insert_chunks(jobs)]
 
         def body(session: Session) -> list[Row]:
             return [row for sql, params in statements for row in _run_insert(session, sql, params)]
@@ -530,9 +553,6 @@ def _insert_chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
     """The tasks in consecutive chunks, one statement each: up to INSERT_CHUNK_ROWS tasks and
     about INSERT_CHUNK_BYTES of payload; a task with a payload over ALONE_PAYLOAD_CHARS is a
     chunk of its own (its payload bound as it is, not escaped again inside the JSON list)."""
-    if len(jobs) == 1:
-        yield jobs
-        return
     start, size = 0, 0
     for i, job in enumerate(jobs):
         length = len(job.payload_json)

@@ -61,16 +61,32 @@ class Pool:
 
     @contextmanager
     def acquire(self) -> Iterator[Session]:
+        session = self.checkout()
+        try:
+            yield session
+        except BaseException:
+            self.checkin(session, failed=True)
+            raise
+        self.checkin(session)
+
+    def checkout(self) -> Session:
+        """A session for the caller alone; hand it back with ``checkin``."""
         if self._slots is not None:
             self._slots.acquire()
         try:
-            session = self._take()
-            try:
-                yield session
-            except BaseException:
+            return self._take()
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+
+    def checkin(self, session: Session, failed: bool = False) -> None:
+        """Take a session back; after a failure it is kept only if a rollback works."""
+        try:
+            if failed:
                 self._discard_or_keep(session)
-                raise
-            self._give_back(session)
+            else:
+                self._give_back(session)
         finally:
             if self._slots is not None:
                 self._slots.release()
