@@ -183,6 +183,32 @@ def test_paused_group_does_not_run_until_resumed(queue: QueueService) -> None:
     assert sorted(ran) == ["other", "r1", "r3"]
 
 
+def test_a_task_left_runnable_in_a_paused_group_is_not_run(
+    queue: QueueService, db_url: str
+) -> None:
+    # What a race leaves behind: an add_task whose insert read its group as active and committed
+    # after pause_group had paused the group's tasks (waiting), a retry scheduled while the group
+    # was being paused that has fallen due (delayed, due). Neither may run while it is paused.
+    ran: list[str] = []
+    queue.register_executor("rec", lambda payload, job: ran.append(job.name))
+    raced = queue.add_task(name="raced", executor="rec", group="reports")
+    retry = queue.add_task(name="retry", executor="rec", group="reports", delay=3600)
+    queue.add_task(name="other", executor="rec", group="mail")
+    queue.pause_group("reports")
+    dbs.query(db_url, "UPDATE queue_jobs SET status = 'waiting' WHERE id = %s", [raced.id])
+    dbs.query(
+        db_url,
+        "UPDATE queue_jobs SET status = 'delayed', run_at = '2000-01-01 00:00:00' WHERE id = %s",
+        [retry.id],
+    )
+    stats = queue.run_worker(concurrency=2, burst=True)  # a burst ends: nothing of it can run
+    assert ran == ["other"] and stats.succeeded == 1
+    assert queue.count_by_status()["paused"] == 2  # put back where the pause meant them to be
+    assert queue.resume_group("reports") == 2
+    queue.run_worker(concurrency=2, burst=True)
+    assert sorted(ran) == ["other", "raced", "retry"]
+
+
 def test_retry_into_a_paused_group_stays_paused(queue: QueueService) -> None:
     job = queue.add_task(name="n", executor="e", group="g")
     queue.repository.mark_as_failed(job, {"message": "m", "stack": "", "code": "C"})

@@ -85,7 +85,11 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 --    LOCKED so claimers never wait on each other (a locking read sees the latest rows; the
 --    locks hold until COMMIT). A task that became runnable ahead of the head after step 1 goes
 --    to the next claim, as if it had come a moment later.
--- 3. Claim them (the status test re-reads each locked row) and read them back by id.
+-- 3. Claim them (the status test re-reads each locked row) and read them back by id. A task
+--    of a paused group is never claimed, even one left waiting (an insert that raced the pause,
+--    a retry that fell due): it is locked with the others but not claimed (filtering it in
+--    step 2 would turn the range scan into a scan from the start of the index), and
+--    promote_due marks it paused again.
 -- A claim whose reply is lost with the connection is released by its token (release_claim).
 SET @stratix_head_priority = NULL, @stratix_head_run_at = NULL, @stratix_head_id = NULL;
 SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
@@ -109,7 +113,10 @@ SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_
     j.lease_token = %(lease_token)s,
     j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
     j.started_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
-WHERE j.status = 'waiting';
+WHERE j.status = 'waiting'
+  AND (j.group_name IS NULL
+       OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = j.group_name AND g.status = 'paused'));
 SELECT j.* FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
@@ -154,12 +161,26 @@ WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 -- name: any_waiting
 -- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED can
 -- make one claim come back empty while a task waits, locked for a moment by another transaction).
-SELECT id FROM queue_jobs WHERE status = 'waiting' LIMIT 1;
+SELECT id FROM queue_jobs
+WHERE status = 'waiting'
+  AND (group_name IS NULL
+       OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
+LIMIT 1;
 
 -- name: any_waiting_in_groups
-SELECT id FROM queue_jobs WHERE status = 'waiting' AND group_name IN ({groups}) LIMIT 1;
+SELECT id FROM queue_jobs
+WHERE status = 'waiting' AND group_name IN ({groups})
+  AND NOT EXISTS (SELECT 1 FROM queue_groups g
+                  WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
+LIMIT 1;
 
 -- name: promote_due
+-- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
+-- delayed tasks that fell due become waiting.
+UPDATE queue_jobs SET status = 'paused', updated_at = UTC_TIMESTAMP(6)
+WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
+  AND group_name IN (SELECT group_name FROM queue_groups WHERE status = 'paused');
 UPDATE queue_jobs SET status = 'waiting', updated_at = UTC_TIMESTAMP(6)
 WHERE status = 'delayed' AND run_at <= UTC_TIMESTAMP(6);
 
@@ -245,7 +266,10 @@ SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_
     j.lease_token = %(lease_token)s,
     j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
     j.started_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
-WHERE j.status = 'waiting';
+WHERE j.status = 'waiting'
+  AND (j.group_name IS NULL
+       OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = j.group_name AND g.status = 'paused'));
 SELECT j.* FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;

@@ -75,10 +75,15 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
--- SKIP LOCKED lets concurrent workers pick disjoint rows without waiting on each other.
+-- SKIP LOCKED lets concurrent workers pick disjoint rows without waiting on each other. A task
+-- of a paused group is never claimed, even one left waiting (an insert that raced the pause, a
+-- retry that fell due): promote_due marks it paused again.
 WITH picked AS (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting'
+      AND (group_name IS NULL
+           OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                          WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
     ORDER BY priority DESC, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -139,13 +144,27 @@ WHERE id = %(id)s AND status = %(status)s
 -- name: any_waiting
 -- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED can
 -- make one claim come back empty while a task waits, locked for a moment by another transaction).
-SELECT id FROM queue_jobs WHERE status = 'waiting' LIMIT 1;
+SELECT id FROM queue_jobs
+WHERE status = 'waiting'
+  AND (group_name IS NULL
+       OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
+LIMIT 1;
 
 -- name: any_waiting_in_groups
 SELECT id FROM queue_jobs
-WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups}) LIMIT 1;
+WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups})
+  AND NOT EXISTS (SELECT 1 FROM queue_groups g
+                  WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
+LIMIT 1;
 
 -- name: promote_due
+-- First a task of a paused group that is not paused becomes paused (an insert that raced
+-- pause_group, a retry scheduled while its group was paused; the claim passes over them
+-- meanwhile), then the delayed tasks that fell due become waiting.
+UPDATE queue_jobs SET status = 'paused', updated_at = timezone('UTC', now())
+WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
+  AND group_name IN (SELECT group_name FROM queue_groups WHERE status = 'paused');
 UPDATE queue_jobs SET status = 'waiting', updated_at = timezone('UTC', now())
 WHERE status = 'delayed' AND run_at <= timezone('UTC', now());
 
@@ -210,6 +229,8 @@ SELECT pg_advisory_unlock(8172635401) AS unlocked;
 WITH picked AS (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting' AND group_name IN ({groups})
+      AND NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
     ORDER BY priority DESC, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED

@@ -69,7 +69,12 @@ SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
     locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
     started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
-WHERE id IN (SELECT id FROM queue_jobs WHERE status = 'waiting'
+WHERE id IN (SELECT id FROM queue_jobs
+             WHERE status = 'waiting'
+               AND (group_name IS NULL
+                    OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                                   WHERE g.group_name = queue_jobs.group_name
+                                     AND g.status = 'paused'))
              ORDER BY priority DESC, run_at, id LIMIT :limit)
 RETURNING *;
 
@@ -111,13 +116,26 @@ WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 -- name: any_waiting
 -- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED and
 -- busy locks can make one claim come back empty while a task waits). The claim index serves it.
-SELECT id FROM queue_jobs WHERE status = 'waiting' LIMIT 1;
+SELECT id FROM queue_jobs
+WHERE status = 'waiting'
+  AND (group_name IS NULL
+       OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
+LIMIT 1;
 
 -- name: any_waiting_in_groups
 SELECT id FROM queue_jobs
-WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups}) LIMIT 1;
+WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups})
+  AND NOT EXISTS (SELECT 1 FROM queue_groups g
+                  WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
+LIMIT 1;
 
 -- name: promote_due
+-- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
+-- delayed tasks that fell due become waiting.
+UPDATE queue_jobs SET status = 'paused', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
+  AND group_name IN (SELECT group_name FROM queue_groups WHERE status = 'paused');
 UPDATE queue_jobs SET status = 'waiting', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status = 'delayed' AND run_at <= strftime('%Y-%m-%d %H:%M:%f', 'now');
 
@@ -184,7 +202,11 @@ SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
     locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
     started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
-WHERE id IN (SELECT id FROM queue_jobs WHERE status = 'waiting' AND group_name IN ({groups})
+WHERE id IN (SELECT id FROM queue_jobs
+             WHERE status = 'waiting' AND group_name IN ({groups})
+               AND NOT EXISTS (SELECT 1 FROM queue_groups g
+                               WHERE g.group_name = queue_jobs.group_name
+                                 AND g.status = 'paused')
              ORDER BY priority DESC, run_at, id LIMIT :limit)
 RETURNING *;
 
