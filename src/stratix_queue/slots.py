@@ -103,10 +103,6 @@ class Slots:
         with self._changed:
             return list(self._held.values())
 
-    def awake(self) -> int:
-        """How many slot threads are awake (running a task or about to take one)."""
-        return self._awake
-
     def put(self, jobs: list[Job]) -> None:
         with self._changed:
             self._room_told = False  # the worker looked for work: tell it again when room frees
