@@ -2,18 +2,24 @@
 one line per record on stderr, made cheaply.
 
 A worker writes the seed's line for every task it records, so the line's cost is paid per task.
-Where stratix-queue owns the process's logging it leaves out what the format never shows, with
-the switches of the logging HOWTO's "Optimization" section (the caller's file and line, thread,
+Where stratix-queue owns the process's logging it leaves out what no handler shows, with the
+switches of the logging HOWTO's "Optimization" section (the caller's file and line, thread,
 process and multiprocessing names), and formats the time once per second, not once per record.
+An application loaded with ``--app`` may configure logging of its own: ``refresh_logging``
+(called after the import) turns on what its handlers' formats name, and everything when it cannot
+tell.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_CALLER_FIELDS = ("%(pathname)", "%(filename)", "%(module)", "%(lineno)", "%(funcName)")
+_CALLER_FIELDS = ("pathname", "filename", "module", "lineno", "funcName")
+_DEFAULT_SRCFILE = logging._srcfile
+_owned = False  # configure_logging ran in this process
 
 
 class Formatter(logging.Formatter):
@@ -34,11 +40,51 @@ class Formatter(logging.Formatter):
 
 def configure_logging(level: int, fmt: str = FORMAT, force: bool = False) -> None:
     """Log records of ``level`` and above to stderr in ``fmt``, gathering only what it shows."""
-    needs_caller = any(field in fmt for field in _CALLER_FIELDS)
-    logging._srcfile = logging.__file__ if needs_caller else None  # the default: look it up
-    logging.logThreads = "%(thread" in fmt
-    logging.logProcesses = "%(process)" in fmt
-    logging.logMultiprocessing = "%(processName)" in fmt
     handler = logging.StreamHandler()
     handler.setFormatter(Formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=force)
+    global _owned
+    _owned = True
+    refresh_logging()
+
+
+def refresh_logging() -> None:
+    """Gather in each record what some handler's format shows; everything if a handler or a
+    filter might read any field (a handler class of its own, a formatter subclass, a filter).
+    Only in a process whose logging ``configure_logging`` set up; elsewhere nothing changes."""
+    if not _owned:
+        return
+    found = _shown_fields()
+    shown = " ".join((*_CALLER_FIELDS, "thread", "process")) if found is None else found
+    needs_caller = any(field in shown for field in _CALLER_FIELDS)
+    logging._srcfile = _DEFAULT_SRCFILE if needs_caller else None
+    logging.logThreads = "thread" in shown
+    logging.logProcesses = "process" in shown
+    logging.logMultiprocessing = "processName" in shown or found is None
+
+
+def _shown_fields() -> str | None:
+    """The format strings of all handlers, joined; None if some handler may need any field."""
+    formats = []
+    for logger in _loggers():
+        if logger.filters:
+            return None
+        for handler in logger.handlers:
+            if isinstance(handler, logging.NullHandler):
+                continue
+            if type(handler) not in (logging.StreamHandler, logging.FileHandler) or handler.filters:
+                return None
+            formatter = handler.formatter
+            if formatter is None:
+                continue  # logging's default: the message alone
+            if type(formatter) not in (logging.Formatter, Formatter):
+                return None
+            formats.append(formatter._fmt or "")
+    return " ".join(formats)
+
+
+def _loggers() -> Iterator[logging.Logger]:
+    yield logging.getLogger()
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            yield logger

@@ -30,7 +30,7 @@ from stratix_queue.errors import (
     InvalidInputError,
     SchemaNotReadyError,
 )
-from stratix_queue.logformat import configure_logging
+from stratix_queue.logformat import configure_logging, refresh_logging
 from stratix_queue.service import QueueService, worker_options
 
 log = logging.getLogger("stratix_queue.supervisor")
@@ -59,6 +59,7 @@ def load_app(ref: str, url: str | None = None) -> QueueService:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigurationError(f"cannot import {module_name!r} for --app: {exc}") from exc
+    refresh_logging()  # the application may have configured logging of its own
     queue = getattr(module, attr, None)
     if not isinstance(queue, QueueService):
         raise ConfigurationError(f"{ref!r} is not a QueueService")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stratix_queue.logformat import FORMAT, Formatter, configure_logging
+from stratix_queue.logformat import FORMAT, Formatter, configure_logging, refresh_logging
 
 
 def _record(created: float) -> logging.LogRecord:
@@ -31,11 +31,16 @@ def test_formatter_prints_what_logging_prints(created: float) -> None:
 def root_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    flags = (logging._srcfile, logging.logThreads, logging.logProcesses)
+    flags = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
-    logging._srcfile, logging.logThreads, logging.logProcesses = flags
+    (
+        logging._srcfile,
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+    ) = flags
 
 
 @pytest.mark.parametrize(
@@ -56,3 +61,54 @@ def test_configured_fields_are_filled(root_logging: None, fmt: str, expected: st
         assert int(line.split()[0]) > 0
     else:
         assert line == expected
+
+
+def test_an_application_handler_gets_what_its_format_shows(root_logging: None) -> None:
+    configure_logging(logging.WARNING, force=True)  # the CLI: caller and thread names off
+    app = logging.getLogger("tests.app")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(threadName)s %(funcName)s %(message)s"))
+    app.addHandler(handler)  # what an --app module's import does
+    try:
+        refresh_logging()  # called by the supervisor after the import
+        app.warning("x")
+    finally:
+        app.removeHandler(handler)
+    assert stream.getvalue().strip() == (
+        "MainThread test_an_application_handler_gets_what_its_format_shows x"
+    )
+
+
+def test_an_unknown_handler_gets_every_field(root_logging: None) -> None:
+    configure_logging(logging.WARNING, force=True)
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    seen: list[logging.LogRecord] = []
+    app = logging.getLogger("tests.collect")
+    app.addHandler(Collect())
+    try:
+        refresh_logging()
+        app.warning("x")
+    finally:
+        app.handlers.clear()
+    [record] = seen
+    assert (record.threadName, record.lineno > 0, record.process) == (
+        "MainThread",
+        True,
+        os.getpid(),
+    )
+
+
+def test_library_null_handlers_keep_the_savings(root_logging: None) -> None:
+    configure_logging(logging.WARNING, force=True)
+    quiet = logging.getLogger("tests.library")
+    quiet.addHandler(logging.NullHandler())
+    try:
+        refresh_logging()
+        assert logging.logThreads is False and logging._srcfile is None
+    finally:
+        quiet.handlers.clear()
