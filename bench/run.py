@@ -78,7 +78,6 @@ def requirements(adapter: Path) -> list[str]:
 def python_for(library: Library) -> Path:
     """The library's own virtualenv, built (once per requirement set) from PyPI."""
     if not library.own_venv:
-        compile_project()
         return PROJECT_PYTHON
     adapter = HERE / "adapters" / library.adapter
     wanted = requirements(adapter)
@@ -277,6 +276,7 @@ def wanted(args: argparse.Namespace) -> list[tuple[Library, str, str, int]]:
 
 
 def measure(args: argparse.Namespace) -> Found:
+    compile_project()  # once, before any run of the project's adapters
     dbs = Databases()
     found: Found = {}
     try:
