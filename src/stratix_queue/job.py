@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from stratix_queue.clock import to_utc, to_utc_once
+from stratix_queue.frozen import fast_constructor
 
 
 class JobStatus(StrEnum):
@@ -73,7 +74,7 @@ class Job:
         if isinstance(payload, bytes | bytearray):
             payload = payload.decode("utf-8")
         timeout = get("timeout_seconds")
-        return cls(
+        return make_job(
             int(row["id"]),
             row["job_name"],
             row["executor"],
@@ -111,6 +112,9 @@ class Job:
             code=self.error_code,
             failed_at=self.failed_at,
         )
+
+
+make_job = fast_constructor(Job)  # Job(...) for the hot path: every task inserted or claimed
 
 
 @dataclass(frozen=True, slots=True)

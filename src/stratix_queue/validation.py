@@ -10,6 +10,7 @@ from typing import Any
 
 from stratix_queue.clock import to_naive_utc
 from stratix_queue.errors import InvalidInputError, InvalidTaskIdError
+from stratix_queue.frozen import fast_constructor
 from stratix_queue.params import ErrorData, NewJob
 
 MAX_NAME_LENGTH = 255
@@ -131,6 +132,9 @@ def check_run_at(run_at: object) -> datetime | None:
         raise InvalidInputError(f"run_at is out of range in UTC: {run_at!r}") from None
 
 
+_make_new_job = fast_constructor(NewJob)
+
+
 def new_job(
     spec: Mapping[str, Any], *, default_max_attempts: int, max_payload_bytes: int
 ) -> NewJob:
@@ -160,7 +164,7 @@ def new_job_from_args(
     max_payload_bytes: int,
 ) -> NewJob:
     """Validate one task given as ``add_task``'s arguments (checked in this order)."""
-    return NewJob(
+    return _make_new_job(
         name=str(check_name(name, "name")),
         executor=str(check_name(executor, "executor")),
         group=check_name(group, "group", optional=True),

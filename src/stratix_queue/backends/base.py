@@ -27,7 +27,7 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.job import STATUSES, Job
+from stratix_queue.job import STATUSES, Job, make_job
 from stratix_queue.params import (
     ClaimParams,
     ErrorData,
@@ -599,7 +599,7 @@ def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Row]) -> list[Job]:
         created = to_utc_once(row["created_at"], times)
         run_at, updated, timeout = row["run_at"], row["updated_at"], row["timeout_seconds"]
         inserted.append(
-            Job(
+            make_job(
                 int(row["id"]),
                 job.name,
                 job.executor,
