@@ -68,9 +68,9 @@ def server_dbs() -> Iterator[ServerDatabases]:
     databases.drop_all()
 
 
-def only(name: str) -> pytest.MarkDecorator:
-    """Run a test on one backend only (it is not collected, rather than skipped, elsewhere)."""
-    return pytest.mark.parametrize("backend", [name])
+def only(*names: str) -> pytest.MarkDecorator:
+    """Run a test on these backends only (it is not collected, rather than skipped, elsewhere)."""
+    return pytest.mark.parametrize("backend", list(names))
 
 
 @pytest.fixture(params=SELECTED)

@@ -1,5 +1,6 @@
-"""Wake-up hints for idle workers in other processes: PostgreSQL LISTEN/NOTIFY, and on SQLite a
-``PRAGMA data_version`` check. Polling stays the safety net either way."""
+"""Wake-up hints for idle workers in other processes: PostgreSQL LISTEN/NOTIFY; on SQLite and
+MySQL/MariaDB a change marker checked every few milliseconds (SQLite's ``PRAGMA data_version``,
+the newest task id on MySQL/MariaDB). Polling stays the safety net either way."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ log = logging.getLogger("stratix_queue.worker")
 
 
 class WakeThread:
-    """A daemon thread, on a connection of its own, that sets the worker's wake-up event."""
+    """A daemon thread, on a connection of its own, that sets the worker's wake-up event. A lost
+    connection is opened again, with a growing pause; meanwhile the worker polls."""
 
     name = "stratix-queue-wake"
 
@@ -31,6 +33,18 @@ class WakeThread:
         self._thread.join(5)
 
     def _run(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self._watch()
+                delay = 0.5
+            except StratixQueueError as exc:
+                log.warning("%s connection lost (%s); polling until it is back", self.name, exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _watch(self) -> None:
+        """Set the wake-up event on every sign of new work until stopped."""
         raise NotImplementedError
 
 
@@ -39,18 +53,7 @@ class Listener(WakeThread):
 
     name = "stratix-queue-listen"
 
-    def _run(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                self._listen()
-                delay = 0.5
-            except StratixQueueError as exc:
-                log.warning("LISTEN connection lost (%s); polling until it is back", exc)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
-
-    def _listen(self) -> None:
+    def _watch(self) -> None:
         with self.backend.dedicated_session() as session:
             session.run(self.backend.queries["listen"])
             log.info("listening for new tasks (LISTEN stratix_queue)")
@@ -60,25 +63,22 @@ class Listener(WakeThread):
 
 
 class ChangeWatcher(WakeThread):
-    """SQLite: wake the worker when another process commits (``PRAGMA data_version``), checked
-    every few milliseconds; no table is read."""
+    """Reads the backend's change marker every ``change_watch_interval`` seconds and wakes the
+    worker when it moved. Not while the worker has a wake-up it has not taken yet."""
 
     name = "stratix-queue-watch"
-    INTERVAL = 0.005
 
-    def _run(self) -> None:
-        try:
-            with self.backend.dedicated_session() as session:
-                query = self.backend.queries["data_version"]
-                seen = session.run(query).rows[0]["data_version"]
-                log.info(
-                    "watching for new tasks (PRAGMA data_version every %.0f ms)",
-                    self.INTERVAL * 1000,
-                )
-                while not self._stop.wait(self.INTERVAL):
-                    version = session.run(query).rows[0]["data_version"]
-                    if version != seen:
-                        seen = version
-                        self.wakeup.set()
-        except StratixQueueError as exc:
-            log.warning("change watcher stopped (%s); polling only", exc)
+    def _watch(self) -> None:
+        interval = self.backend.change_watch_interval
+        assert interval is not None
+        query = self.backend.queries["change_marker"]
+        with self.backend.dedicated_session() as session:
+            seen = session.run(query).rows[0]["marker"]
+            log.info("watching for new tasks (change marker every %.0f ms)", interval * 1000)
+            while not self._stop.wait(interval):
+                if self.wakeup.is_set():
+                    continue
+                marker = session.run(query).rows[0]["marker"]
+                if marker != seen:
+                    seen = marker
+                    self.wakeup.set()

@@ -1,8 +1,9 @@
 """The worker: claims runnable tasks under a lease and runs their executors in threads.
 
 Around the claim loop run the slot threads (slots.py), a maintenance thread (heartbeats, rescue,
-registry; maintenance.py), a completer that records successes in batches (completer.py), on
-PostgreSQL a LISTEN thread (listener.py), and the executors themselves (execution.py).
+registry; maintenance.py), a completer that records successes in batches (completer.py), a
+wake-up thread (LISTEN on PostgreSQL, a change watcher elsewhere; listener.py), and the executors
+themselves (execution.py).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class WorkerOptions:
     min_poll_interval: float = 0.05  # adaptive polling restarts here once work was found
     leases: LeaseSettings = field(default_factory=LeaseSettings)
     groups: tuple[str, ...] | None = None
-    listen: bool = True  # PostgreSQL LISTEN/NOTIFY; False behind PgBouncer's transaction pooling
+    listen: bool = True  # the wake-up thread; False: poll only (PgBouncer's transaction pooling)
     grace_seconds: float = 30.0
     handle_signals: bool = False
 
@@ -179,7 +180,7 @@ class Worker:
         if self.options.listen and self.backend.notifies:
             self.listener = Listener(self.backend, self._wakeup)
             self.listener.start()
-        elif self.options.listen and self.backend.dialect == "sqlite":
+        elif self.options.listen and self.backend.change_watch_interval is not None:
             self.listener = ChangeWatcher(self.backend, self._wakeup)
             self.listener.start()
 

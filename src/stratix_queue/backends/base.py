@@ -345,6 +345,9 @@ class SqlBackend(ABC):
         return _inserted_jobs(jobs, rows)
 
     notifies: ClassVar[bool] = False  # PostgreSQL: the insert NOTIFYs listening workers
+    # Where nothing notifies: seconds between two reads of the change_marker block by an idle
+    # worker's watcher thread (listener.ChangeWatcher); None: no watcher.
+    change_watch_interval: ClassVar[float | None] = None
     stale_connections: ClassVar[bool] = True  # a server can drop a pooled connection; a file not
 
     def _insert_autocommit(self, sql: str, params: dict[str, Any]) -> list[Row] | None:

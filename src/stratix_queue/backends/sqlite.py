@@ -75,6 +75,7 @@ class SqliteSession(Session):
 
 class SqliteBackend(SqlBackend):
     dialect: ClassVar[str] = "sqlite"
+    change_watch_interval: ClassVar[float | None] = 0.005  # in-process, no table read
     queries: ClassVar[dict[str, str]] = load_queries("sqlite")
     create_missing = False  # only migrate() creates the database file
     stale_connections: ClassVar[bool] = False  # a file: an open connection stays usable

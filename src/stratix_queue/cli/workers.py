@@ -58,7 +58,11 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
     help="Time running tasks get on SIGTERM.",
 )
 @click.option("--poll", type=Duration(), default=1.0, show_default=True, help="Longest idle poll.")
-@click.option("--no-listen", is_flag=True, help="PostgreSQL: poll only (e.g. behind PgBouncer).")
+@click.option(
+    "--no-listen",
+    is_flag=True,
+    help="Poll only: no LISTEN (PostgreSQL; e.g. behind PgBouncer) or change watcher.",
+)
 @pass_state
 def worker(
     state: State,

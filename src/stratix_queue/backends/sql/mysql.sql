@@ -422,6 +422,8 @@ DELETE FROM queue_job_errors
 WHERE failed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MICROSECOND
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
--- name: data_version
--- SQLite only (PostgreSQL has LISTEN/NOTIFY; MySQL/MariaDB poll): never run here.
-SELECT 1 AS data_version;
+-- name: change_marker
+-- Changes when a task is added (the newest id grows): idle workers check it every few
+-- milliseconds on a connection of their own, in place of PostgreSQL's NOTIFY. One primary-key
+-- lookup; a change it reports wrongly (the newest task left the table) costs one empty claim.
+SELECT MAX(id) AS marker FROM queue_jobs;

@@ -387,6 +387,6 @@ DELETE FROM queue_job_errors
 WHERE failed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
--- name: data_version
--- SQLite only (PostgreSQL has LISTEN/NOTIFY; MySQL/MariaDB poll): never run here.
-SELECT 1 AS data_version;
+-- name: change_marker
+-- SQLite and MySQL/MariaDB only (PostgreSQL has LISTEN/NOTIFY): never run here.
+SELECT 1 AS marker;

@@ -351,7 +351,7 @@ DELETE FROM queue_job_errors
 WHERE failed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than))
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
--- name: data_version
+-- name: change_marker
 -- Changes whenever another connection commits: a nearly free "something happened" check that
 -- wakes idle SQLite workers in other processes (no table is read).
-PRAGMA data_version;
+SELECT data_version AS marker FROM pragma_data_version();
