@@ -15,6 +15,7 @@ import pytest
 
 from stratix_queue import DatabaseError, Job, JobStatus, QueueService
 from stratix_queue.backends import base
+from stratix_queue.backends import session as session_module
 from stratix_queue.backends.session import Session
 from tests import dbs
 from tests.conftest import only
@@ -186,7 +187,7 @@ def test_one_task_on_a_warm_connection_is_one_statement(
 def test_a_connection_idle_for_a_while_inserts_in_a_transaction(
     backend: str, queue: QueueService, statements: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(base, "FRESH_SECONDS", 0.0)
+    monkeypatch.setattr(session_module, "FRESH_SECONDS", 0.0)
     time.sleep(0.01)
     queue.add_task(name="a", executor="e")
     if backend == "sqlite":  # a file's connection cannot go stale: always the one statement
@@ -218,7 +219,7 @@ def test_a_stale_pooled_connection_is_replaced_once_it_has_been_idle(
     BEGIN, which meets a dead connection before the insert is sent and is retried."""
     queue.add_task(name="before", executor="e")
     _kill_pooled_connection(queue, db_url)
-    monkeypatch.setattr(base, "FRESH_SECONDS", 0.0)
+    monkeypatch.setattr(session_module, "FRESH_SECONDS", 0.0)
     job = queue.add_task(name="after", executor="e")
     assert queue.get_task(job.id) == job
     _kill_pooled_connection(queue, db_url)

@@ -135,7 +135,7 @@ def test_a_pooled_connection_dropped_while_idle_is_replaced_before_a_claim(
     with _backend(queue).session() as session:
         assert isinstance(session, MysqlSession)
         [row] = session.run("SELECT CONNECTION_ID() AS id").rows
-        session.answered -= 60  # as if it had sat in the pool for a minute
+        session.answered_at -= 60  # as if it had sat in the pool for a minute
     dbs.query(db_url, f"KILL CONNECTION {int(row['id'])}")  # e.g. wait_timeout, a restart
     round_trips.clear()
     assert len(_claim(queue, "after")) == 3  # no error: the dead connection was left out

@@ -323,7 +323,7 @@ class SqlBackend(ABC):
 
         A chunk is one statement, which also wakes listening workers (PostgreSQL). When the
         whole batch is one chunk it runs in autocommit (one round trip, no BEGIN/COMMIT) on a
-        connection that answered an insert within the last second; otherwise in a transaction,
+        connection the server answered on within the last second; otherwise in a transaction,
         whose BEGIN meets a stale pooled connection before anything is sent and is retried on a
         new one. Several chunks run in one transaction.
         """
@@ -351,10 +351,10 @@ class SqlBackend(ABC):
     stale_connections: ClassVar[bool] = True  # a server can drop a pooled connection; a file not
 
     def _insert_autocommit(self, sql: str, params: dict[str, Any]) -> list[Row] | None:
-        """The insert as a statement of its own, or None if the pooled connection has not
-        answered an insert lately (it may be stale: the caller then opens a transaction)."""
+        """The insert as a statement of its own, or None if the server has not answered on the
+        pooled connection lately (it may be stale: the caller then opens a transaction)."""
         with self.session() as session:
-            if self.stale_connections and time.monotonic() - session.inserted_at > FRESH_SECONDS:
+            if self.stale_connections and not session.fresh():
                 return None
             return _run_insert(session, sql, params)
 
@@ -575,7 +575,6 @@ def _insert_chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:
 
 # -- the insert path's helpers --------------------------------------------------------------
 
-FRESH_SECONDS = 1.0  # a connection that answered an insert this recently is taken as alive
 ALONE_PAYLOAD_CHARS = 16 * 1024  # past this, unescaping it from the JSON list costs more
 _TASKS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 _PAYLOAD = json.JSONDecoder()
@@ -584,7 +583,6 @@ _PAYLOAD = json.JSONDecoder()
 def _run_insert(session: Session, sql: str, params: dict[str, Any]) -> list[Row]:
     """Run one insert statement; its rows in id order, which is the order of the tasks."""
     rows = session.run(sql, params).rows
-    session.inserted_at = time.monotonic()
     if len(rows) > 1:
         rows.sort(key=lambda row: int(row["id"]))
     return rows

@@ -45,10 +45,6 @@ ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 ONE_TRIP = frozenset(
     {"claim_jobs", "claim_jobs_in_groups", "move_many_to_success", "heartbeat_jobs"}
 )
-# A pooled connection silent for longer is pinged before a one-trip block is sent on it: it may
-# have been dropped meanwhile (server restart, wait_timeout). Nothing else would tell a dead
-# connection from a packet lost half-way (a claim then waits for release_claim).
-FRESH_SECONDS = 1.0
 
 
 class _StaleSessionError(Exception):
@@ -58,19 +54,20 @@ class _StaleSessionError(Exception):
 class MysqlSession(Session):
     def __init__(self, conn: pymysql.connections.Connection[Any]) -> None:
         self.conn = conn
-        self.answered = time.monotonic()
+        self.answered_at = time.monotonic()
 
     def run(self, sql: str, params: Params | None = None) -> Result:
         with self.conn.cursor() as cursor:
             cursor.execute(sql, dict(params) if params else None)
             result = _result(cursor)
-        self.answered = time.monotonic()
+        self.answered_at = time.monotonic()
         return result
 
     def stale(self) -> bool:
-        """Whether this connection, silent for FRESH_SECONDS or more, no longer answers a ping
-        (one round trip, and none while it is in use)."""
-        if time.monotonic() - self.answered < FRESH_SECONDS:
+        """Whether this connection, not ``fresh()``, no longer answers a ping (one round trip).
+        A one-trip block is sent only on a connection that passed: nothing else would tell a
+        dead connection from a packet lost half-way (a claim then waits for release_claim)."""
+        if self.fresh():
             return False
         try:
             self.conn.ping(reconnect=False)
@@ -78,7 +75,7 @@ class MysqlSession(Session):
             with suppress(Exception):
                 self.conn.close()
             return True
-        self.answered = time.monotonic()
+        self.answered_at = time.monotonic()
         return False
 
     def run_together(self, statements: Sequence[str], params: Params | None = None) -> list[Result]:
@@ -103,7 +100,7 @@ class MysqlSession(Session):
                 with suppress(Exception):  # a lost connection: the server rolls back itself
                     self.conn.rollback()
             raise
-        self.answered = time.monotonic()
+        self.answered_at = time.monotonic()
         return results[1:-1] if together else results
 
     def begin(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ class PostgresSession(Session):
     def run(self, sql: str, params: Params | None = None) -> Result:
         # The SQL comes from the package's own .sql files, never from values.
         cursor = self.conn.execute(sql, dict(params or {}))
+        self.answered_at = time.monotonic()
         # The result's status, not cursor.description (which builds Column objects each time).
         if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:
             return Result(rowcount=cursor.rowcount)

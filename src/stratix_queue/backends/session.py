@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -12,6 +13,9 @@ from typing import Any
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
+# A pooled connection the server answered on this recently is taken as alive; one silent for
+# longer may have been dropped meanwhile (a server restart, an idle timeout).
+FRESH_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -26,7 +30,13 @@ class Result:
 class Session(ABC):
     """One database connection. Outside ``begin``/``commit`` each statement commits alone."""
 
-    inserted_at: float = 0.0  # time.monotonic() of the last insert it answered (base.py)
+    answered_at: float = 0.0  # time.monotonic() of the server's last answer (servers only)
+
+    def fresh(self) -> bool:
+        """Whether the server answered on this connection within FRESH_SECONDS. The callers
+        choose how to treat one that is not: the insert path opens a transaction (its BEGIN
+        meets a dead connection before the insert is sent), MariaDB's one-trip blocks ping."""
+        return time.monotonic() - self.answered_at < FRESH_SECONDS
 
     @abstractmethod
     def run(self, sql: str, params: Params | None = None) -> Result: ...
