@@ -20,13 +20,17 @@ T = TypeVar("T")
 
 def fast_constructor(cls: type[T]) -> Callable[..., T]:
     """A function taking the same arguments as ``cls(...)`` that returns the same instance,
-    for a ``@dataclass(frozen=True, slots=True)`` class without ``__post_init__``."""
+    for a ``@dataclass(frozen=True, slots=True)`` class without ``__post_init__`` whose fields
+    are all ``__init__`` arguments."""
     params = getattr(cls, "__dataclass_params__", None)
     if params is None or not params.frozen or "__slots__" not in cls.__dict__:
         raise TypeError(f"{cls.__name__} is not a frozen, slotted dataclass")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} has a __post_init__ the twin would skip")
-    specs = [(f.name, f.type, _field_of(f)) for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if not all(f.init for f in fields):
+        raise TypeError(f"{cls.__name__} has a field outside __init__ the twin would not set")
+    specs = [(f.name, f.type, _field_of(f)) for f in fields]
     twin: Any = dataclasses.make_dataclass(f"_{cls.__name__}Twin", specs, slots=True)
     if twin.__slots__ != cls.__dict__["__slots__"]:
         raise TypeError(f"{cls.__name__}'s slots are not its fields")

@@ -15,13 +15,17 @@ log = logging.getLogger("stratix_queue.worker")
 
 class WakeThread:
     """A daemon thread, on a connection of its own, that sets the worker's wake-up event. A lost
-    connection is opened again, with a growing pause; meanwhile the worker polls."""
+    connection is opened again, with a growing pause; meanwhile the worker polls. ``hungry`` is
+    set while the worker would claim a new task at once (its last claim came back short)."""
 
     name = "stratix-queue-wake"
 
-    def __init__(self, backend: SqlBackend, wakeup: threading.Event) -> None:
+    def __init__(
+        self, backend: SqlBackend, wakeup: threading.Event, hungry: threading.Event
+    ) -> None:
         self.backend = backend
         self.wakeup = wakeup
+        self.hungry = hungry
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
@@ -64,7 +68,8 @@ class Listener(WakeThread):
 
 class ChangeWatcher(WakeThread):
     """Reads the backend's change marker every ``change_watch_interval`` seconds and wakes the
-    worker when it moved. Not while the worker has a wake-up it has not taken yet."""
+    worker when it moved; only while the worker is hungry and has no wake-up it has not taken
+    yet (a busy worker claims again as its slots free: no reads then)."""
 
     name = "stratix-queue-watch"
 
@@ -76,7 +81,7 @@ class ChangeWatcher(WakeThread):
             seen = session.run(query).rows[0]["marker"]
             log.info("watching for new tasks (change marker every %.0f ms)", interval * 1000)
             while not self._stop.wait(interval):
-                if self.wakeup.is_set():
+                if self.wakeup.is_set() or not self.hungry.is_set():
                     continue
                 marker = session.run(query).rows[0]["marker"]
                 if marker != seen:

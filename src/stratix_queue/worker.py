@@ -99,6 +99,8 @@ class Worker:
         self.stats = WorkerStats()
         self.listener: WakeThread | None = None
         self._wakeup = wakeup
+        self._hungry = threading.Event()  # the last claim came back short (listener.py)
+        self._hungry.set()
         self._stop = threading.Event()
         self._deadline: float | None = None  # set by a signal: the end of the grace period
         self._signalled = False
@@ -178,10 +180,10 @@ class Worker:
         if self.options.burst or not isinstance(self.backend, SqlBackend):
             return  # a burst worker stops once idle: nothing to be woken for
         if self.options.listen and self.backend.notifies:
-            self.listener = Listener(self.backend, self._wakeup)
+            self.listener = Listener(self.backend, self._wakeup, self._hungry)
             self.listener.start()
         elif self.options.listen and self.backend.change_watch_interval is not None:
-            self.listener = ChangeWatcher(self.backend, self._wakeup)
+            self.listener = ChangeWatcher(self.backend, self._wakeup, self._hungry)
             self.listener.start()
 
     def _install_signal_handlers(self) -> Callable[[], None]:
@@ -262,7 +264,12 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            claimed = self._claim_safely(self._claimable())
+            wanted = self._claimable()
+            claimed = self._claim_safely(wanted)
+            if wanted and len(claimed) < wanted:
+                self._hungry.set()  # nothing more waits for now: a new task is news
+            else:
+                self._hungry.clear()  # full, or more may wait: it claims as slots free
             self._slots.put(claimed)
             if not claimed and not len(self._slots) and self._burst_done():
                 break

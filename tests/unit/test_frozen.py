@@ -63,7 +63,13 @@ class _PostInit:
         raise AssertionError
 
 
-@pytest.mark.parametrize("cls", [_Mutable, _NoSlots, _PostInit, int])
-def test_only_frozen_slotted_dataclasses_without_post_init(cls: type) -> None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _NotInInit:
+    x: int
+    y: int = dataclasses.field(init=False, default=0)
+
+
+@pytest.mark.parametrize("cls", [_Mutable, _NoSlots, _PostInit, _NotInInit, int])
+def test_only_frozen_slotted_dataclasses_set_wholly_by_init(cls: type) -> None:
     with pytest.raises(TypeError):
         fast_constructor(cls)
