@@ -13,39 +13,44 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A function taking the same arguments as ``cls(...)`` that returns the same instance,
-    for a ``@dataclass(frozen=True, slots=True)`` class without ``__post_init__`` whose fields
-    are all ``__init__`` arguments."""
+def fast_constructor(cls: Callable[P, T]) -> Callable[P, T]:
+    """A function taking the same arguments as ``cls(...)`` (checked as such by mypy) that
+    returns the same instance, for a ``@dataclass(frozen=True, slots=True)`` class with a
+    generated ``__init__`` that sets every field, and no ``__post_init__``."""
+    if not isinstance(cls, type):
+        raise TypeError(f"{cls!r} is not a class")
+    name = cls.__name__
     params = getattr(cls, "__dataclass_params__", None)
-    if params is None or not params.frozen or "__slots__" not in cls.__dict__:
-        raise TypeError(f"{cls.__name__} is not a frozen, slotted dataclass")
+    if params is None or not params.frozen or not params.init or "__slots__" not in cls.__dict__:
+        raise TypeError(f"{name} is not a frozen, slotted dataclass with a generated __init__")
     if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} has a __post_init__ the twin would skip")
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        raise TypeError(f"{name} has a __post_init__ the twin would skip")
+    fields = dataclasses.fields(cls)
     if not all(f.init for f in fields):
-        raise TypeError(f"{cls.__name__} has a field outside __init__ the twin would not set")
+        raise TypeError(f"{name} has a field outside __init__ the twin would not set")
     specs = [(f.name, f.type, _field_of(f)) for f in fields]
-    twin: Any = dataclasses.make_dataclass(f"_{cls.__name__}Twin", specs, slots=True)
+    twin: Any = dataclasses.make_dataclass(f"_{name}Twin", specs, slots=True)
     if twin.__slots__ != cls.__dict__["__slots__"]:
-        raise TypeError(f"{cls.__name__}'s slots are not its fields")
+        raise TypeError(f"{name}'s slots are not its fields")
 
-    def construct(*args: Any, **kwargs: Any) -> T:
+    def construct(*args: P.args, **kwargs: P.kwargs) -> T:
         instance = twin(*args, **kwargs)
         instance.__class__ = cls  # the same slots, so the same layout: only the type changes
-        return instance  # type: ignore[no-any-return]
+        return cast(T, instance)
 
     return construct
 
 
 def _field_of(source: dataclasses.Field[Any]) -> Any:
+    keywords: dict[str, Any] = {"kw_only": source.kw_only}
     if source.default is not dataclasses.MISSING:
-        return dataclasses.field(default=source.default)
+        keywords["default"] = source.default
     if source.default_factory is not dataclasses.MISSING:
-        return dataclasses.field(default_factory=source.default_factory)
-    return dataclasses.field()
+        keywords["default_factory"] = source.default_factory
+    return dataclasses.field(**keywords)

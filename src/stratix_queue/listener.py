@@ -1,16 +1,20 @@
 """Wake-up hints for idle workers in other processes: PostgreSQL LISTEN/NOTIFY; on SQLite and
-MySQL/MariaDB a change marker checked every few milliseconds (SQLite's ``PRAGMA data_version``,
-the newest task id on MySQL/MariaDB). Polling stays the safety net either way."""
+MySQL/MariaDB a change marker checked every few milliseconds (SQLite's ``PRAGMA data_version``;
+the newest task id and the waiting count on MySQL/MariaDB). Polling stays the safety net."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from stratix_queue.backends.base import SqlBackend
 from stratix_queue.errors import StratixQueueError
 
 log = logging.getLogger("stratix_queue.worker")
+RECONNECT_FIRST = 0.5  # seconds before the first attempt to open a lost connection again
+RECONNECT_MAX = 30.0  # the pause doubles up to this while the connection stays lost
 
 
 class WakeThread:
@@ -26,6 +30,7 @@ class WakeThread:
         self.backend = backend
         self.wakeup = wakeup
         self.hungry = hungry
+        self._delay = RECONNECT_FIRST
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
@@ -37,15 +42,23 @@ class WakeThread:
         self._thread.join(5)
 
     def _run(self) -> None:
-        delay = 0.5
+        self._delay = RECONNECT_FIRST
         while not self._stop.is_set():
             try:
                 self._watch()
-                delay = 0.5
             except StratixQueueError as exc:
                 log.warning("%s connection lost (%s); polling until it is back", self.name, exc)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+            except Exception:  # a bug here must not end the wake-ups silently
+                log.exception("%s failed; polling until it is back", self.name)
+            self._stop.wait(self._delay)
+            self._delay = min(self._delay * 2, RECONNECT_MAX)
+
+    def _connected(self) -> None:
+        """The connection is watching again: the next loss waits the shortest pause, and the
+        worker claims once, for what was added while no one was watching (one claim, at worst
+        an empty one)."""
+        self._delay = RECONNECT_FIRST
+        self.wakeup.set()
 
     def _watch(self) -> None:
         """Set the wake-up event on every sign of new work until stopped."""
@@ -61,15 +74,16 @@ class Listener(WakeThread):
         with self.backend.dedicated_session() as session:
             session.run(self.backend.queries["listen"])
             log.info("listening for new tasks (LISTEN stratix_queue)")
+            self._connected()
             while not self._stop.is_set():
                 for _ in session.notifications(timeout=1.0):
                     self.wakeup.set()
 
 
 class ChangeWatcher(WakeThread):
-    """Reads the backend's change marker every ``change_watch_interval`` seconds and wakes the
-    worker when it moved; only while the worker is hungry and has no wake-up it has not taken
-    yet (a busy worker claims again as its slots free: no reads then)."""
+    """Reads the backend's change marker (one row of counters) every ``change_watch_interval``
+    seconds and wakes the worker when one of them grew; only while the worker is hungry and has
+    no wake-up it has not taken yet (a busy worker claims again as its slots free)."""
 
     name = "stratix-queue-watch"
 
@@ -78,12 +92,21 @@ class ChangeWatcher(WakeThread):
         assert interval is not None
         query = self.backend.queries["change_marker"]
         with self.backend.dedicated_session() as session:
-            seen = session.run(query).rows[0]["marker"]
+            seen = session.run(query).rows[0]
             log.info("watching for new tasks (change marker every %.0f ms)", interval * 1000)
+            self._connected()
             while not self._stop.wait(interval):
                 if self.wakeup.is_set() or not self.hungry.is_set():
                     continue
-                marker = session.run(query).rows[0]["marker"]
-                if marker != seen:
-                    seen = marker
+                marker = session.run(query).rows[0]
+                if grew(seen, marker):
                     self.wakeup.set()
+                seen = marker
+
+
+def grew(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a counter of the change marker went up (NULL: an empty table, below any id)."""
+    return any(
+        value is not None and (before.get(key) is None or value > before[key])
+        for key, value in after.items()
+    )

@@ -42,7 +42,20 @@ def test_new_job_keywords_and_defaults() -> None:
     assert fast == NewJob("n", "e", None, "{}", 0, 1, 0.0, None)
     assert type(fast) is NewJob and not fast.delayed
     with pytest.raises(TypeError):
-        make("n")  # missing fields are refused as by NewJob itself
+        make("n")  # type: ignore[call-arg]  # missing fields are refused as by NewJob itself
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _KeywordOnly:
+    x: int
+    y: int = dataclasses.field(default=0, kw_only=True)
+
+
+def test_keyword_only_fields_stay_keyword_only() -> None:
+    make = fast_constructor(_KeywordOnly)
+    assert make(1, y=2) == _KeywordOnly(1, y=2)
+    with pytest.raises(TypeError):
+        make(1, 2)  # type: ignore[call-arg]  # as _KeywordOnly(1, 2) is refused
 
 
 @dataclasses.dataclass(slots=True)
@@ -69,7 +82,15 @@ class _NotInInit:
     y: int = dataclasses.field(init=False, default=0)
 
 
-@pytest.mark.parametrize("cls", [_Mutable, _NoSlots, _PostInit, _NotInInit, int])
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
+class _OwnInit:
+    x: int
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "x", 0)
+
+
+@pytest.mark.parametrize("cls", [_Mutable, _NoSlots, _PostInit, _NotInInit, _OwnInit, int])
 def test_only_frozen_slotted_dataclasses_set_wholly_by_init(cls: type) -> None:
     with pytest.raises(TypeError):
         fast_constructor(cls)

@@ -41,6 +41,7 @@ _SCHEMA = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn)
 class PostgresSession(Session):
     def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         self.conn = conn
+        self.answered_at = time.monotonic()  # it has just answered the connection's set-up
 
     def run(self, sql: str, params: Params | None = None) -> Result:
         # The SQL comes from the package's own .sql files, never from values.

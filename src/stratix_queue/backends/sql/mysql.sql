@@ -423,7 +423,11 @@ WHERE failed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MI
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
 -- name: change_marker
--- Changes when a task is added (the newest id grows): idle workers check it every few
--- milliseconds on a connection of their own, in place of PostgreSQL's NOTIFY. One primary-key
--- lookup; a change it reports wrongly (the newest task left the table) costs one empty claim.
-SELECT MAX(id) AS marker FROM queue_jobs;
+-- Counters that grow when a task becomes claimable, read every few milliseconds by hungry
+-- workers on a connection of their own in place of PostgreSQL's NOTIFY: the newest id (a task
+-- added; one primary-key lookup) and how many tasks wait, counted up to 100 through the claim
+-- index (a task whose insert committed after a newer one's, a delayed task fallen due, a retry,
+-- a task given back).
+SELECT (SELECT MAX(id) FROM queue_jobs) AS newest,
+       (SELECT COUNT(*) FROM (SELECT 1 FROM queue_jobs WHERE status = 'waiting' LIMIT 100) AS w)
+       AS waiting;

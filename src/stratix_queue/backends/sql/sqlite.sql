@@ -352,6 +352,6 @@ WHERE failed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
 -- name: change_marker
--- Changes whenever another connection commits: a nearly free "something happened" check that
--- wakes idle SQLite workers in other processes (no table is read).
+-- Grows whenever another connection commits: a nearly free "something happened" check that
+-- wakes hungry SQLite workers in other processes (no table is read).
 SELECT data_version AS marker FROM pragma_data_version();
