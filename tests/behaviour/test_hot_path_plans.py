@@ -80,3 +80,22 @@ def _scans(plan: dict[str, Any]) -> list[dict[str, Any]]:
     for child in plan.get("Plans", []):
         found.extend(_scans(child))
     return found
+
+
+@only("mysql")
+def test_mariadb_change_marker_reads_an_index_not_the_table(
+    backend: str, queue: QueueService, db_url: str
+) -> None:
+    """Hungry workers read the change marker 100 times a second: the newest id comes from the
+    primary key's end, the waiting count from at most 100 entries of an index, however many tasks
+    wait or run."""
+    jobs = queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(EXECUTING)])
+    queue.backend.claim(ClaimParams(worker_id="w", lease_token="tok", limit=1000, lease_seconds=60))
+    sql = load_queries("mysql")["change_marker"]
+    assert dbs.query(db_url, sql) == [(jobs[-1].id, 100)]  # the newest id; 2,000 wait
+    plan = dbs.query(db_url, "EXPLAIN " + sql)  # id, select_type, table, type, keys, key, ... Extra
+    on_jobs = [row for row in plan if row[2] == "queue_jobs"]
+    assert len(on_jobs) == 1, plan  # MAX(id) is read off the primary key: no table row at all
+    [row] = on_jobs
+    assert row[5] is not None and "Using index" in str(row[-1]), plan  # index-only, no row read
+    assert any("optimized away" in str(line[-1]) for line in plan), plan
