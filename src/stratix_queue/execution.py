@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-import multiprocessing
-import pickle
 import threading
 from collections.abc import Awaitable
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.executors import (
     AsyncRunner,
@@ -22,6 +18,10 @@ from stratix_queue.executors import (
 from stratix_queue.job import Job
 from stratix_queue.params import ErrorData
 from stratix_queue.validation import error_data
+
+if TYPE_CHECKING:  # multiprocessing is imported when a task first runs in a child (~4 ms)
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
 log = logging.getLogger("stratix_queue.worker")
 TIMEOUT_CODE = "TIMEOUT"
@@ -114,6 +114,8 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 
 def _child_main(conn: Connection) -> None:
     """A child process: run one call at a time, answer ('ok',) or ('error', ErrorData)."""
+    import pickle
+
     while True:
         try:
             # the parent pickled it: the same program, never data from outside
@@ -153,12 +155,14 @@ class ProcessSlots:
     running task; a child that times out is killed and a new one started on demand."""
 
     def __init__(self) -> None:
-        self._ctx = multiprocessing.get_context("spawn")
+        self._ctx: Any = None  # the spawn context, once a child is needed
         self._idle: list[_Child] = []
         self._busy: set[_Child] = set()
         self._lock = threading.Lock()
 
     def run(self, spec: ExecutorSpec, job: Job, timeout: float | None) -> ErrorData | None:
+        import pickle  # with multiprocessing, only once a task runs in a child
+
         try:
             message = pickle.dumps((spec.func, spec.arguments(job), spec.is_async))
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
@@ -190,6 +194,10 @@ class ProcessSlots:
         with self._lock:
             child = self._idle.pop() if self._idle else None
         if child is None or not child.process.is_alive():
+            if self._ctx is None:
+                import multiprocessing
+
+                self._ctx = multiprocessing.get_context("spawn")
             child = _Child(self._ctx)
         with self._lock:
             self._busy.add(child)

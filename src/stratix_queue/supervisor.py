@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import importlib
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.errors import (
     ConfigurationError,
@@ -32,6 +29,9 @@ from stratix_queue.errors import (
 )
 from stratix_queue.logformat import configure_logging, refresh_logging
 from stratix_queue.service import QueueService, worker_options
+
+if TYPE_CHECKING:  # multiprocessing is imported by the Supervisor only (P > 1 processes)
+    from multiprocessing.process import BaseProcess
 
 log = logging.getLogger("stratix_queue.supervisor")
 RESTART_BACKOFF_MAX = 30.0
@@ -121,7 +121,10 @@ class Supervisor:
     def __init__(self, command: WorkerCommand) -> None:
         self.command = command
         self.burst = bool(command.worker_args.get("burst"))
+        import multiprocessing.connection
+
         self._ctx = multiprocessing.get_context("fork")
+        self._wait = multiprocessing.connection.wait
         self._children: dict[int, BaseProcess | None] = {}
         self._restarts: dict[int, int] = {}
         self._restart_at: dict[int, float] = {}
@@ -151,7 +154,7 @@ class Supervisor:
         """Sleep until a child exits or ``timeout`` passes (signals interrupt it too)."""
         sentinels = [child.sentinel for child in self._children.values() if child is not None]
         if sentinels:
-            multiprocessing.connection.wait(sentinels, timeout)
+            self._wait(sentinels, timeout)
         else:
             time.sleep(timeout)
 

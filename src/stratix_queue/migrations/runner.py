@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
 
 from stratix_queue.backends.base import SqlBackend
 from stratix_queue.backends.session import Session
 from stratix_queue.clock import to_utc
 from stratix_queue.errors import MigrationError, StratixQueueError
-from stratix_queue.sqlfile import split_statements
+from stratix_queue.sqlfile import PACKAGE_DIR, read_package_file, split_statements
 
 log = logging.getLogger("stratix_queue.migrations")
 _FILE = re.compile(r"^(\d{3})_(\w+)\.(up|down)\.sql$")
@@ -57,16 +57,17 @@ class MigrationStatus:
 
 def load_migrations(dialect: str) -> list[Migration]:
     """Every migration of one backend, in version order; up and down must both exist."""
-    folder = resources.files("stratix_queue.migrations").joinpath(dialect)
     parts: dict[int, dict[str, str]] = {}
     names: dict[int, str] = {}
-    for entry in folder.iterdir():
-        match = _FILE.match(entry.name)
+    for entry in os.listdir(os.path.join(PACKAGE_DIR, "migrations", dialect)):
+        match = _FILE.match(entry)
         if match is None:
             continue
         version = int(match.group(1))
         names[version] = match.group(2)
-        parts.setdefault(version, {})[match.group(3)] = entry.read_text(encoding="utf-8")
+        parts.setdefault(version, {})[match.group(3)] = read_package_file(
+            "migrations", dialect, entry
+        )
     migrations = []
     for version in sorted(parts):
         if set(parts[version]) != {"up", "down"}:
