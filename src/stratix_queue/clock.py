@@ -10,13 +10,10 @@ def to_utc(value: object) -> datetime | None:
     """Turn what a driver returns for a timestamp column into an aware UTC datetime."""
     if value is None:
         return None
+    if isinstance(value, str):  # SQLite's text form
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     raise TypeError(f"not a timestamp: {value!r}")
 
 
