@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from stratix_queue import QueueService
 from stratix_queue.sqlfile import load_queries, split_statements
 from tests import dbs
@@ -93,17 +95,30 @@ def _mariadb_tables(plan: Any) -> list[dict[str, Any]]:
 
 
 @only("sqlite")
-def test_sqlite_claim_uses_the_claim_index(backend: str, queue: QueueService, db_url: str) -> None:
+@pytest.mark.parametrize("block", ["claim_jobs", "claim_jobs_in_groups"])
+def test_sqlite_claim_uses_the_claim_index(
+    backend: str, queue: QueueService, db_url: str, block: str
+) -> None:
+    """The pick walks an index in claim order (no sort); the update and the read-back (claim_jobs'
+    for both) find the picked rows by primary key."""
     _fill(queue)
-    sql = load_queries("sqlite")["claim_jobs"]
-    rows = dbs.query(
-        db_url,
-        "EXPLAIN QUERY PLAN "
-        + sql.replace(":limit", "10")
-        .replace(":worker_id", "'w'")
-        .replace(":lease_token", "'t'")
-        .replace(":lease_seconds", "30"),
-    )
-    plan = " | ".join(str(row[-1]) for row in rows)
-    assert "idx_queue_jobs_claim" in plan, plan
-    assert "TEMP B-TREE" not in plan, plan
+    params = {"limit": 10, "worker_id": "w", "lease_token": "t", "lease_seconds": 30}
+    params["picked"] = json.dumps([1, 2, 3])
+    queries = load_queries("sqlite")
+    pick = split_statements(queries[block].replace("{groups}", "'a', 'b'") + ";")[0]
+    statements = [pick, *split_statements(queries["claim_jobs"] + ";")[1:]]  # as the backend
+    conn = dbs.connect(db_url)
+    try:
+        plans = [
+            " | ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            for sql in statements
+        ]
+    finally:
+        conn.close()
+    pick, *by_id = plans
+    assert "USING INDEX idx_queue_jobs_claim" in pick or "USING INDEX idx_queue_jobs_group" in pick
+    assert "TEMP B-TREE" not in pick, pick
+    assert len(by_id) == 2, plans
+    for plan in by_id:
+        assert "SEARCH queue_jobs USING INTEGER PRIMARY KEY" in plan, plan
+        assert "SCAN queue_jobs" not in plan, plan

@@ -37,7 +37,7 @@ def test_sqlite_batched_success_looks_rows_up_by_primary_key(
             [
                 str(row[-1])
                 for row in conn.execute(
-                    "EXPLAIN QUERY PLAN " + statement.replace("{ids}", "1, 2, 3"), {"items": items}
+                    "EXPLAIN QUERY PLAN " + statement, {"items": items, "moved": "[1, 2, 3]"}
                 )
             ]
             for statement in statements

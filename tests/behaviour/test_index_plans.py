@@ -76,6 +76,7 @@ VALUES: dict[str, Any] = {
     "group": None,
     "groups": ["g1"],
     "ids": [1, 2],
+    "picked": "[1, 2]",  # SQLite's claim: a column of an earlier statement's one row
 }
 GROUP_OF = {"pause_group": "g1", "resume_group": "gp", "failed_ids": None}
 

@@ -66,7 +66,9 @@ def test_placeholders_name_the_same_parameters(
     queries: dict[str, dict[str, str]], dialect: str
 ) -> None:
     def params(sql: str) -> set[str]:
-        return set(re.findall(r"%\((\w+)\)s", sql)) | set(re.findall(r"(?<![:\w]):(\w+)", sql))
+        named = set(re.findall(r"%\((\w+)\)s", sql)) | set(re.findall(r"(?<![:\w]):(\w+)", sql))
+        # a column of the one row an earlier statement answers (SQLite's hot path chains them)
+        return named - set(re.findall(r"\bAS (\w+)", sql))
 
     for name, sql in queries[dialect].items():
         assert params(sql) == params(queries["sqlite"][name]), f"{dialect}.{name}"

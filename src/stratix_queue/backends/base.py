@@ -421,7 +421,7 @@ class SqlBackend(ABC):
         return reset
 
     def claim(self, params: ClaimParams) -> list[Job]:
-        result = self._write_hot(
+        rows = self._claimed_rows(
             "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
             {
                 "worker_id": params.worker_id,
@@ -432,8 +432,11 @@ class SqlBackend(ABC):
             },
         )
         seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
-        jobs = [Job.from_row(row, seen) for row in result.rows]
+        jobs = [Job.from_row(row, seen) for row in rows]
         return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
+
+    def _claimed_rows(self, name: str, params: Params) -> list[Row]:
+        return self._write_hot(name, params).rows
 
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
         return self._fenced_write("move_to_success", job, {"execution_time": execution_time_ms})
@@ -476,8 +479,10 @@ class SqlBackend(ABC):
         """Move finished tasks to queue_success in one transaction; returns the ids moved
         (a task whose lease was lost meanwhile is left alone)."""
         items = json.dumps([[job.id, job.lease_token, ms] for job, ms in done])
-        rows = self._write_hot("move_many_to_success", {"items": items}).rows
-        return {int(row["id"]) for row in rows}
+        return self._moved_ids({"items": items})
+
+    def _moved_ids(self, params: Params) -> set[int]:
+        return {int(row["id"]) for row in self._write_hot("move_many_to_success", params).rows}
 
     def rescue_expired(self, message: str) -> list[Row]:
         return self._write("rescue_expired", {"message": message}).rows

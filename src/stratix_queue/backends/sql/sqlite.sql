@@ -63,20 +63,34 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
+-- Three statements in one transaction, each answering in one row: the ids picked (a JSON array),
+-- the update, the claimed rows (a JSON array of objects). sqlite3 releases Python's GIL around
+-- every row it steps through, so an UPDATE ... RETURNING of 250 rows traded the GIL with the
+-- running tasks 250 times per claim; each statement here steps once. A later statement reads an
+-- earlier one's column as a parameter (:picked).
+SELECT json_group_array(id) AS picked FROM (
+    SELECT id FROM queue_jobs
+    WHERE status = 'waiting'
+      AND (group_name IS NULL
+           OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                          WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
+    ORDER BY priority DESC, run_at, id LIMIT :limit);
 UPDATE queue_jobs
 SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
     lease_token = :lease_token,
     locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
     started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
-WHERE id IN (SELECT id FROM queue_jobs
-             WHERE status = 'waiting'
-               AND (group_name IS NULL
-                    OR NOT EXISTS (SELECT 1 FROM queue_groups g
-                                   WHERE g.group_name = queue_jobs.group_name
-                                     AND g.status = 'paused'))
-             ORDER BY priority DESC, run_at, id LIMIT :limit)
-RETURNING *;
+WHERE id IN (SELECT value FROM json_each(:picked));
+SELECT json_group_array(json_object(
+    'id', id, 'job_name', job_name, 'executor', executor, 'group_name', group_name,
+    'payload', payload, 'status', status, 'priority', priority, 'attempts', attempts,
+    'max_attempts', max_attempts, 'run_at', run_at, 'created_at', created_at,
+    'updated_at', updated_at, 'started_at', started_at, 'locked_by', locked_by,
+    'locked_until', locked_until, 'lease_token', lease_token, 'error_message', error_message,
+    'error_stack', error_stack, 'error_code', error_code, 'failed_at', failed_at,
+    'timeout_seconds', timeout_seconds)) AS claimed
+FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:picked));
 
 -- name: move_to_success
 -- Two statements in one transaction; both must touch exactly one row or it rolls back.
@@ -195,20 +209,14 @@ SELECT 1 AS locked;
 SELECT 1 AS unlocked;
 
 -- name: claim_jobs_in_groups
--- A worker restricted to some groups ({groups} expands to one placeholder per group).
-UPDATE queue_jobs
-SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
-    lease_token = :lease_token,
-    locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
-    started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
-    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
-WHERE id IN (SELECT id FROM queue_jobs
-             WHERE status = 'waiting' AND group_name IN ({groups})
-               AND NOT EXISTS (SELECT 1 FROM queue_groups g
-                               WHERE g.group_name = queue_jobs.group_name
-                                 AND g.status = 'paused')
-             ORDER BY priority DESC, run_at, id LIMIT :limit)
-RETURNING *;
+-- A worker restricted to some groups ({groups} expands to one placeholder per group). Only the
+-- pick differs from claim_jobs: the backend runs claim_jobs' update and read-back after it.
+SELECT json_group_array(id) AS picked FROM (
+    SELECT id FROM queue_jobs
+    WHERE status = 'waiting' AND group_name IN ({groups})
+      AND NOT EXISTS (SELECT 1 FROM queue_groups g
+                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
+    ORDER BY priority DESC, run_at, id LIMIT :limit);
 
 -- name: heartbeat_jobs
 -- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
@@ -285,10 +293,11 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 
 -- name: move_many_to_success
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
--- rows still executing under that token move (fenced), and their ids are returned. CROSS JOIN
--- keeps json_each as the outer loop, so each item is one primary-key lookup (left to itself the
--- planner scans every executing row for each item).
-SELECT j.id FROM json_each(:items) AS d
+-- rows still executing under that token move (fenced). The first statement answers their ids in
+-- one row (:moved, a JSON array; one step, see claim_jobs). CROSS JOIN keeps json_each as the
+-- outer loop, so each item is one primary-key lookup (left to itself the planner scans every
+-- executing row for each item).
+SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
 CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
@@ -297,8 +306,8 @@ SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.atte
        json_extract(d.value, '$[2]'), j.created_at, j.started_at,
        strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
-WHERE j.id IN ({ids});
-DELETE FROM queue_jobs WHERE id IN ({ids});
+WHERE j.id IN (SELECT value FROM json_each(:moved));
+DELETE FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:moved));
 
 -- name: list_jobs
 -- Operator listing; each filter applies only when given (NULL means any).
