@@ -8,6 +8,10 @@ process and multiprocessing names), and formats the time once per second, not on
 An application loaded with ``--app`` may configure logging of its own: ``refresh_logging``
 (called after the import) turns on what its handlers' formats name, and everything when it cannot
 tell.
+
+A batch of successes logs one line per task; inside ``held()`` the handler gathers the lines and
+writes them in one call when the batch is done (one write to stderr per batch, not one per task:
+each write also hands Python's GIL to the threads running tasks). Records stay one per task.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CALLER_FIELDS = ("pathname", "filename", "module", "lineno", "funcName")
@@ -38,9 +43,63 @@ class Formatter(logging.Formatter):
         return f"{self._text},{int(record.msecs):03d}"  # the default_msec_format, "%s,%03d"
 
 
+class StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """``logging.StreamHandler`` that, while ``held()``, gathers the formatted lines and writes
+    them in one call at the end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._holds = 0
+        self._lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self._holds:  # under the handler's lock, as every emit
+            super().emit(record)
+            return
+        try:
+            self._lines.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+
+    def hold(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._holds += 1
+
+    def release_held(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._holds -= 1
+            if self._holds or not self._lines:
+                return
+            text = "".join(self._lines)
+            self._lines.clear()
+            try:
+                self.stream.write(text)
+                self.flush()
+            except Exception:
+                self.handleError(logging.makeLogRecord({"msg": text}))
+
+
+_handlers: list[StreamHandler] = []  # the handlers configure_logging installed
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Write the lines logged meanwhile through stratix-queue's own handler in one call at the
+    end (where stratix-queue does not own the process's logging: nothing changes)."""
+    handlers = list(_handlers)
+    for handler in handlers:
+        handler.hold()
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.release_held()
+
+
 def configure_logging(level: int, fmt: str = FORMAT, force: bool = False) -> None:
     """Log records of ``level`` and above to stderr in ``fmt``, gathering only what it shows."""
-    handler = logging.StreamHandler()
+    handler = StreamHandler()
+    _handlers[:] = [handler]
     handler.setFormatter(Formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=force)
     global _owned
@@ -72,7 +131,9 @@ def _shown_fields() -> str | None:
         for handler in logger.handlers:
             if isinstance(handler, logging.NullHandler):
                 continue
-            if type(handler) not in (logging.StreamHandler, logging.FileHandler) or handler.filters:
+            if type(handler) not in (logging.StreamHandler, logging.FileHandler, StreamHandler):
+                return None
+            if handler.filters:
                 return None
             formatter = handler.formatter
             if formatter is None:

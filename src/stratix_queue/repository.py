@@ -10,6 +10,7 @@ from stratix_queue.backends.base import Backend
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import error_from_exception
 from stratix_queue.job import Job
+from stratix_queue.logformat import held
 from stratix_queue.params import ErrorData, RetryLater
 from stratix_queue.validation import check_task_id, error_data, in_id_range
 
@@ -38,9 +39,10 @@ class JobRepository:
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """The worker's batched success: each task moves as ``move_to_success`` would."""
         moved = self.backend.move_many_to_success(done)
-        for job, ms in done:
-            if job.id in moved:
-                _log_success(job, ms)
+        with held():  # one write for the batch's lines
+            for job, ms in done:
+                if job.id in moved:
+                    _log_success(job, ms)
         return moved
 
     def mark_as_failed(self, job: Job, error: Mapping[str, Any] | ErrorData) -> bool:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from stratix_queue.logformat import FORMAT, Formatter, configure_logging, refresh_logging
+from stratix_queue import logformat
+from stratix_queue.logformat import FORMAT, Formatter, configure_logging, held, refresh_logging
 
 
 def _record(created: float) -> logging.LogRecord:
@@ -32,7 +33,9 @@ def root_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     flags = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    owned = logformat._handlers[:]
     yield
+    logformat._handlers[:] = owned
     root.handlers[:] = handlers
     root.setLevel(level)
     (
@@ -112,3 +115,43 @@ def test_library_null_handlers_keep_the_savings(root_logging: None) -> None:
         assert logging.logThreads is False and logging._srcfile is None
     finally:
         quiet.handlers.clear()
+
+
+class _Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+def test_held_lines_go_out_in_one_write_in_order(root_logging: None) -> None:
+    configure_logging(logging.INFO, "%(message)s", force=True)
+    stream = _Writes()
+    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
+    log = logging.getLogger("stratix_queue.test")
+    log.info("before")
+    with held():
+        log.info("one")
+        with held():  # nested: written when the outermost ends
+            log.info("two")
+        log.warning("three")
+        assert stream.calls == ["before\n"]
+    log.info("after")
+    assert stream.calls == ["before\n", "one\ntwo\nthree\n", "after\n"]
+
+
+def test_held_changes_nothing_where_stratix_queue_does_not_own_logging(
+    root_logging: None,
+) -> None:
+    logformat._handlers.clear()
+    logging.getLogger().handlers.clear()
+    stream = _Writes()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    with held():
+        logging.getLogger("stratix_queue.test").info("now")
+        assert stream.calls == ["now\n"]  # written at once

@@ -70,8 +70,14 @@ def test_placeholders_name_the_same_parameters(
         # a column of the one row an earlier statement answers (SQLite's hot path chains them)
         return named - set(re.findall(r"\bAS (\w+)", sql))
 
-    for name, sql in queries[dialect].items():
-        assert params(sql) == params(queries["sqlite"][name]), f"{dialect}.{name}"
+    def run(dialect: str, name: str) -> str:
+        sql = queries[dialect][name]
+        if dialect == "sqlite" and name == "claim_jobs_in_groups":
+            sql += ";\n" + queries["sqlite"]["claim_jobs"]  # its update and read-back run after
+        return sql
+
+    for name in queries[dialect]:
+        assert params(run(dialect, name)) == params(run("sqlite", name)), f"{dialect}.{name}"
 
 
 def test_parse_blocks_splits_and_strips() -> None:
