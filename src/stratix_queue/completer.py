@@ -71,7 +71,10 @@ class Completer:
 
     def _run(self) -> None:
         while (batch := self._gather()) is not None:
-            self._flush(batch)
+            try:
+                self._flush(batch)
+            except Exception:  # the thread must live on: later successes still need writing
+                log.exception("unexpected error after recording %d successes", len(batch))
             self._linger = LINGER_SECONDS if len(batch) > 1 else 0.0
 
     def _gather(self) -> list[Done] | None:

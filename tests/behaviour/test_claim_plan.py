@@ -116,7 +116,8 @@ def test_sqlite_claim_uses_the_claim_index(
     finally:
         conn.close()
     pick, *by_id = plans
-    assert "USING INDEX idx_queue_jobs_claim" in pick or "USING INDEX idx_queue_jobs_group" in pick
+    indexes = ["idx_queue_jobs_claim"] + ["idx_queue_jobs_group"] * (block != "claim_jobs")
+    assert any(f"USING INDEX {index}" in pick for index in indexes), pick
     assert "TEMP B-TREE" not in pick, pick
     assert len(by_id) == 2, plans
     for plan in by_id:

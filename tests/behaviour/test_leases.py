@@ -222,3 +222,19 @@ def test_an_async_executors_own_timeout_error_is_not_a_task_timeout(queue: Queue
         "upstream api did not answer",
     )
     assert failed.error_stack and "TimeoutError" in failed.error_stack
+
+
+def test_a_batch_with_a_lost_lease_and_the_current_one_moves_the_task_once(
+    queue: QueueService, db_url: str
+) -> None:
+    """A worker that lost a task's lease and claimed it again may finish both attempts in one
+    batch: only the current lease's success moves the task."""
+    job = queue.add_task(name="twice", executor="e")
+    [old] = _claim(queue, lease=60, token="old")
+    assert queue.backend.release_claim("old") == 1
+    [current] = _claim(queue, lease=60, token="new")
+    assert old.id == current.id == job.id
+    moved = queue.repository.move_many_to_success([(old, 1), (current, 2)])
+    assert moved == {job.id}
+    assert queue.get_task(job.id) is None
+    assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_success") == 1

@@ -10,6 +10,7 @@ from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.sqlfile import load_queries, parse_blocks, split_statements
 
 DIALECTS = ("sqlite", "postgres", "mysql")
+CHAINED = {"picked", "moved"}
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +67,18 @@ def test_placeholders_name_the_same_parameters(
     queries: dict[str, dict[str, str]], dialect: str
 ) -> None:
     def params(sql: str) -> set[str]:
-        named = set(re.findall(r"%\((\w+)\)s", sql)) | set(re.findall(r"(?<![:\w]):(\w+)", sql))
-        # a column of the one row an earlier statement answers (SQLite's hot path chains them)
-        return named - set(re.findall(r"\bAS (\w+)", sql))
+        return set(re.findall(r"%\((\w+)\)s", sql)) | set(re.findall(r"(?<![:\w]):(\w+)", sql))
 
-    def run(dialect: str, name: str) -> str:
+    def given(dialect: str, name: str) -> set[str]:
         sql = queries[dialect][name]
-        if dialect == "sqlite" and name == "claim_jobs_in_groups":
+        if dialect != "sqlite":
+            return params(sql)
+        if name == "claim_jobs_in_groups":
             sql += ";\n" + queries["sqlite"]["claim_jobs"]  # its update and read-back run after
-        return sql
+        return params(sql) - CHAINED  # SQLite's hot path: columns of an earlier statement's row
 
     for name in queries[dialect]:
-        assert params(run(dialect, name)) == params(run("sqlite", name)), f"{dialect}.{name}"
+        assert given(dialect, name) == given("sqlite", name), f"{dialect}.{name}"
 
 
 def test_parse_blocks_splits_and_strips() -> None:

@@ -134,34 +134,35 @@ class SqliteBackend(SqlBackend):
     # -- the worker's hot path: one row per statement ------------------------------------------
 
     def _claimed_rows(self, name: str, params: Params) -> list[Row]:
-        pick, *rest = self._scripts["claim_jobs"]
+        pick, mark, read = self._scripts["claim_jobs"]
         if name != "claim_jobs":  # a claim in groups: its own pick, then claim_jobs' rest
             [pick] = self._scripts[name]
-        rows: list[Row] = json.loads(self._write_chain([pick, *rest], params)["claimed"])
-        return rows
 
-    def _moved_ids(self, params: Params) -> set[int]:
-        answer = self._write_chain(self._scripts["move_many_to_success"], params)
-        return set(json.loads(answer["moved"]))
-
-    def _write_chain(self, statements: list[str], params: Params) -> dict[str, Any]:
-        """Run ``statements`` in one transaction, one by one. A statement that returns rows
-        returns one, and its columns join the parameters of the statements after it; the
-        parameters as they stand at the end are the answer."""
-
-        def body(session: Session) -> dict[str, Any]:
-            values = self._params(params)
-            markers = {key for sql in statements for key in LIST_MARKER.findall(sql)}
-            lists = {key: list(values.pop(key)) for key in markers}
-            for statement in statements:
-                for key, items in lists.items():  # SQLite takes an empty IN () list
-                    statement = self._expand_list(statement, key, items, values)
-                result = session.run(statement, values)
-                if result.returned_rows:
-                    values.update(result.rows[0])
-            return values
+        def body(session: Session) -> list[Row]:
+            values = self._run_chain(session, [pick, mark], params)
+            return _read_claimed(session, read, values, json.loads(values["picked"]))
 
         return self._transaction(body)
+
+    def _moved_ids(self, params: Params) -> set[int]:
+        statements = self._scripts["move_many_to_success"]
+        answer = self._transaction(lambda session: self._run_chain(session, statements, params))
+        return set(json.loads(answer["moved"]))
+
+    def _run_chain(self, session: Session, statements: list[str], params: Params) -> dict[str, Any]:
+        """Run ``statements`` one by one. A statement that returns rows returns one, and its
+        columns join the parameters of the statements after it; the parameters as they stand at
+        the end are the answer."""
+        values = self._params(params)
+        markers = {key for sql in statements for key in LIST_MARKER.findall(sql)}
+        lists = {key: list(values.pop(key)) for key in markers}
+        for statement in statements:
+            for key, items in lists.items():  # SQLite takes an empty IN () list
+                statement = self._expand_list(statement, key, items, values)
+            result = session.run(statement, values)
+            if result.returned_rows:
+                values.update(_one_row(result))
+        return values
 
     def _param(self, value: Any) -> Any:
         if isinstance(value, datetime):  # the stored text form, not sqlite3's deprecated adapter
@@ -182,3 +183,26 @@ class SqliteBackend(SqlBackend):
         if "unable to open" in text or "disk I/O" in text:
             return DatabaseUnavailableError(f"cannot use SQLite database {self.url.path!r}: {text}")
         return DatabaseError(f"SQLite error: {text}")
+
+
+def _read_claimed(session: Session, sql: str, values: dict[str, Any], ids: list[int]) -> list[Row]:
+    """The claimed rows, read back as one JSON value; in halves while that value would exceed
+    SQLite's string limit (a claim of many large payloads)."""
+    try:
+        answer = _one_row(session.run(sql, {**values, "picked": json.dumps(ids)}))
+    except sqlite3.DataError:  # string or blob too big
+        if len(ids) < 2:
+            raise
+        half = len(ids) // 2
+        return [
+            *_read_claimed(session, sql, values, ids[:half]),
+            *_read_claimed(session, sql, values, ids[half:]),
+        ]
+    rows: list[Row] = json.loads(answer["claimed"])
+    return rows
+
+
+def _one_row(result: Result) -> Row:
+    if len(result.rows) != 1:
+        raise DatabaseError(f"a chained statement answered {len(result.rows)} rows, not one")
+    return result.rows[0]

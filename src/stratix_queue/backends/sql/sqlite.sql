@@ -63,11 +63,14 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
--- Three statements in one transaction, each answering in one row: the ids picked (a JSON array),
--- the update, the claimed rows (a JSON array of objects). sqlite3 releases Python's GIL around
--- every row it steps through, so an UPDATE ... RETURNING of 250 rows traded the GIL with the
--- running tasks 250 times per claim; each statement here steps once. A later statement reads an
--- earlier one's column as a parameter (:picked).
+-- Three statements in one transaction: the ids picked (one row, a JSON array), the update, the
+-- claimed rows (one row, a JSON array of objects). sqlite3 releases Python's GIL around every row
+-- it steps through, so an UPDATE ... RETURNING of 250 rows traded the GIL with the running tasks
+-- 250 times per claim; each SELECT here steps once. A later statement reads an earlier one's
+-- column as a parameter (:picked): the block runs only through SqliteBackend._write_chain, which
+-- also reads the claimed rows back in parts if one JSON value would exceed SQLite's string limit.
+-- The payload is read as text (a BLOB written by another client included), timeout_seconds as
+-- 17 digits (JSON numbers keep 15).
 SELECT json_group_array(id) AS picked FROM (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting'
@@ -84,12 +87,13 @@ SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
 WHERE id IN (SELECT value FROM json_each(:picked));
 SELECT json_group_array(json_object(
     'id', id, 'job_name', job_name, 'executor', executor, 'group_name', group_name,
-    'payload', payload, 'status', status, 'priority', priority, 'attempts', attempts,
+    'payload', CAST(payload AS TEXT), 'status', status, 'priority', priority, 'attempts', attempts,
     'max_attempts', max_attempts, 'run_at', run_at, 'created_at', created_at,
     'updated_at', updated_at, 'started_at', started_at, 'locked_by', locked_by,
     'locked_until', locked_until, 'lease_token', lease_token, 'error_message', error_message,
     'error_stack', error_stack, 'error_code', error_code, 'failed_at', failed_at,
-    'timeout_seconds', timeout_seconds)) AS claimed
+    'timeout_seconds', iif(timeout_seconds IS NULL, NULL, printf('%!.17g', timeout_seconds))
+    )) AS claimed
 FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:picked));
 
 -- name: move_to_success
@@ -210,7 +214,7 @@ SELECT 1 AS unlocked;
 
 -- name: claim_jobs_in_groups
 -- A worker restricted to some groups ({groups} expands to one placeholder per group). Only the
--- pick differs from claim_jobs: the backend runs claim_jobs' update and read-back after it.
+-- pick differs from claim_jobs: SqliteBackend runs claim_jobs' update and read-back after it.
 SELECT json_group_array(id) AS picked FROM (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting' AND group_name IN ({groups})
@@ -294,9 +298,9 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 -- name: move_many_to_success
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
 -- rows still executing under that token move (fenced). The first statement answers their ids in
--- one row (:moved, a JSON array; one step, see claim_jobs). CROSS JOIN keeps json_each as the
--- outer loop, so each item is one primary-key lookup (left to itself the planner scans every
--- executing row for each item).
+-- one row (:moved, a JSON array; one step, see claim_jobs; the block runs only through
+-- SqliteBackend._write_chain). CROSS JOIN keeps json_each as the outer loop, so each item is one
+-- primary-key lookup (left to itself the planner scans every executing row for each item).
 SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
 CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
@@ -306,7 +310,8 @@ SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.atte
        json_extract(d.value, '$[2]'), j.created_at, j.started_at,
        strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
-WHERE j.id IN (SELECT value FROM json_each(:moved));
+WHERE j.id IN (SELECT value FROM json_each(:moved))
+  AND j.lease_token = json_extract(d.value, '$[1]');
 DELETE FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:moved));
 
 -- name: list_jobs
