@@ -24,7 +24,6 @@ from contextlib import contextmanager
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CALLER_FIELDS = ("pathname", "filename", "module", "lineno", "funcName")
 _DEFAULT_SRCFILE = logging._srcfile
-_owned = False  # configure_logging ran in this process
 
 
 class Formatter(logging.Formatter):
@@ -79,7 +78,7 @@ class StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 self.handleError(logging.makeLogRecord({"msg": text}))
 
 
-_handlers: list[StreamHandler] = []  # the handlers configure_logging installed
+_handlers: list[StreamHandler] = []  # what configure_logging installed in this process
 
 
 @contextmanager
@@ -102,8 +101,6 @@ def configure_logging(level: int, fmt: str = FORMAT, force: bool = False) -> Non
     _handlers[:] = [handler]
     handler.setFormatter(Formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=force)
-    global _owned
-    _owned = True
     refresh_logging()
 
 
@@ -111,7 +108,7 @@ def refresh_logging() -> None:
     """Gather in each record what some handler's format shows; everything if a handler or a
     filter might read any field (a handler class of its own, a formatter subclass, a filter).
     Only in a process whose logging ``configure_logging`` set up; elsewhere nothing changes."""
-    if not _owned:
+    if not _handlers:  # configure_logging did not run here
         return
     found = _shown_fields()
     shown = " ".join((*_CALLER_FIELDS, "thread", "process")) if found is None else found

@@ -252,6 +252,28 @@ class SqlBackend(ABC):
                 marks.append(self.placeholder(f"{key}_{i}"))
         return sql.replace(f"{{{key}}}", ", ".join(marks))
 
+    def _expand_lists(self, name: str, params: Params) -> tuple[list[str], dict[str, Any]] | None:
+        """Block ``name``'s statements with their lists expanded: see ``_expand_statements``."""
+        return self._expand_statements(self._scripts[name], params)
+
+    def _expand_statements(
+        self, statements: Sequence[str], params: Params
+    ) -> tuple[list[str], dict[str, Any]] | None:
+        """Each ``{key}`` in the statements becomes one placeholder per item of the list
+        ``key``, or a row constructor ``(a, b)`` per tuple; with the values to bind, or None if
+        a list is empty (nothing to do)."""
+        values = self._params(params)
+        markers = {key for statement in statements for key in LIST_MARKER.findall(statement)}
+        lists = {key: list(values.pop(key)) for key in markers}
+        if any(not items for items in lists.values()):
+            return None
+        expanded = []
+        for statement in statements:
+            for key, items in lists.items():
+                statement = self._expand_list(statement, key, items, values)
+            expanded.append(statement)
+        return expanded, values
+
     def _run_script(
         self, session: Session, name: str, params: Params, ids: Sequence[int] | None = None
     ) -> ScriptResult:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any, ClassVar
 
-from stratix_queue.backends.base import ID_CHUNK, LIST_MARKER, ScriptResult, SqlBackend
+from stratix_queue.backends.base import ID_CHUNK, ScriptResult, SqlBackend
 from stratix_queue.backends.session import Params, Result, Session
 from stratix_queue.errors import (
     DatabaseError,
@@ -210,20 +210,6 @@ class MysqlBackend(SqlBackend):
             return ScriptResult(rows, [r.rowcount for r in results])
 
         return self._retry_transient(once)
-
-    def _expand_lists(self, name: str, params: Params) -> tuple[list[str], dict[str, Any]] | None:
-        """Each ``{key}`` in the block becomes one placeholder per item of the list ``key``, or
-        a row constructor ``(a, b)`` per tuple; None if a list is empty."""
-        values = self._params(params)
-        lists = {key: list(values.pop(key)) for key in set(LIST_MARKER.findall(self.queries[name]))}
-        if any(not items for items in lists.values()):
-            return None
-        statements = []
-        for statement in self._scripts[name]:
-            for key, items in lists.items():
-                statement = self._expand_list(statement, key, items, values)
-            statements.append(statement)
-        return statements, values
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """As the shared core's, with the (id, lease_token) pairs also as a list: the DELETE

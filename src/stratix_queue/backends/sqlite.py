@@ -3,7 +3,7 @@
 The worker's hot path (claim, batched success) reads its answer in one row per statement:
 sqlite3 releases Python's GIL around each row it steps through, and every release while the
 worker's other threads run tasks is a hand-off (a claim of 250 rows answered row by row spent
-more time trading the GIL than in SQLite). See ``_write_chain``.
+more time trading the GIL than in SQLite). See ``_run_chain``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from datetime import datetime
 from typing import Any, ClassVar
 
-from stratix_queue.backends.base import LIST_MARKER, SqlBackend
+from stratix_queue.backends.base import SqlBackend
 from stratix_queue.backends.session import Params, Result, Row, Session
 from stratix_queue.errors import (
     DatabaseError,
@@ -137,32 +137,20 @@ class SqliteBackend(SqlBackend):
         pick, mark, read = self._scripts["claim_jobs"]
         if name != "claim_jobs":  # a claim in groups: its own pick, then claim_jobs' rest
             [pick] = self._scripts[name]
+        expanded = self._expand_statements([pick, mark], params)
+        if expanded is None:
+            return []  # no group to claim from
+        statements, values = expanded
 
         def body(session: Session) -> list[Row]:
-            values = self._run_chain(session, [pick, mark], params)
-            return _read_claimed(session, read, values, json.loads(values["picked"]))
+            return _read_claimed(session, read, _run_chain(session, statements, values))
 
         return self._transaction(body)
 
     def _moved_ids(self, params: Params) -> set[int]:
-        statements = self._scripts["move_many_to_success"]
-        answer = self._transaction(lambda session: self._run_chain(session, statements, params))
+        statements, values = self._scripts["move_many_to_success"], self._params(params)
+        answer = self._transaction(lambda session: _run_chain(session, statements, values))
         return set(json.loads(answer["moved"]))
-
-    def _run_chain(self, session: Session, statements: list[str], params: Params) -> dict[str, Any]:
-        """Run ``statements`` one by one. A statement that returns rows returns one, and its
-        columns join the parameters of the statements after it; the parameters as they stand at
-        the end are the answer."""
-        values = self._params(params)
-        markers = {key for sql in statements for key in LIST_MARKER.findall(sql)}
-        lists = {key: list(values.pop(key)) for key in markers}
-        for statement in statements:
-            for key, items in lists.items():  # SQLite takes an empty IN () list
-                statement = self._expand_list(statement, key, items, values)
-            result = session.run(statement, values)
-            if result.returned_rows:
-                values.update(_one_row(result))
-        return values
 
     def _param(self, value: Any) -> Any:
         if isinstance(value, datetime):  # the stored text form, not sqlite3's deprecated adapter
@@ -185,18 +173,31 @@ class SqliteBackend(SqlBackend):
         return DatabaseError(f"SQLite error: {text}")
 
 
-def _read_claimed(session: Session, sql: str, values: dict[str, Any], ids: list[int]) -> list[Row]:
-    """The claimed rows, read back as one JSON value; in halves while that value would exceed
-    SQLite's string limit (a claim of many large payloads)."""
+def _run_chain(session: Session, statements: list[str], params: dict[str, Any]) -> dict[str, Any]:
+    """Run ``statements`` one by one. A statement that returns rows returns one, and its columns
+    join the parameters of the statements after it; the parameters as they stand at the end are
+    the answer."""
+    values = dict(params)
+    for statement in statements:
+        result = session.run(statement, values)
+        if result.returned_rows:
+            values.update(_one_row(result))
+    return values
+
+
+def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[Row]:
+    """The claimed rows (``values["picked"]``), read back as one JSON value; in halves while that
+    value would exceed SQLite's string limit (a claim of many large payloads)."""
     try:
-        answer = _one_row(session.run(sql, {**values, "picked": json.dumps(ids)}))
+        answer = _one_row(session.run(sql, values))
     except sqlite3.DataError:  # string or blob too big
+        ids = json.loads(values["picked"])
         if len(ids) < 2:
             raise
         half = len(ids) // 2
         return [
-            *_read_claimed(session, sql, values, ids[:half]),
-            *_read_claimed(session, sql, values, ids[half:]),
+            *_read_claimed(session, sql, {**values, "picked": json.dumps(ids[:half])}),
+            *_read_claimed(session, sql, {**values, "picked": json.dumps(ids[half:])}),
         ]
     rows: list[Row] = json.loads(answer["claimed"])
     return rows

@@ -67,8 +67,9 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 -- claimed rows (one row, a JSON array of objects). sqlite3 releases Python's GIL around every row
 -- it steps through, so an UPDATE ... RETURNING of 250 rows traded the GIL with the running tasks
 -- 250 times per claim; each SELECT here steps once. A later statement reads an earlier one's
--- column as a parameter (:picked): the block runs only through SqliteBackend._write_chain, which
--- also reads the claimed rows back in parts if one JSON value would exceed SQLite's string limit.
+-- column as a parameter (:picked): the block runs only through SqliteBackend._claimed_rows,
+-- which also reads the claimed rows back in parts if one JSON value would exceed SQLite's string
+-- limit.
 -- The payload is read as text (a BLOB written by another client included), timeout_seconds as
 -- 17 digits (JSON numbers keep 15).
 SELECT json_group_array(id) AS picked FROM (
@@ -299,7 +300,7 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
 -- rows still executing under that token move (fenced). The first statement answers their ids in
 -- one row (:moved, a JSON array; one step, see claim_jobs; the block runs only through
--- SqliteBackend._write_chain). CROSS JOIN keeps json_each as the outer loop, so each item is one
+-- SqliteBackend._moved_ids). CROSS JOIN keeps json_each as the outer loop, so each item is one
 -- primary-key lookup (left to itself the planner scans every executing row for each item).
 SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
 CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
