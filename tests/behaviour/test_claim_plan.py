@@ -104,6 +104,7 @@ def test_sqlite_claim_uses_the_claim_index(
     _fill(queue)
     params = {"limit": 10, "worker_id": "w", "lease_token": "t", "lease_seconds": 30}
     params["picked"] = json.dumps([1, 2, 3])
+    params["claimed_at"] = params["leased_until"] = "2026-01-01 00:00:00.000"
     queries = load_queries("sqlite")
     pick = split_statements(queries[block].replace("{groups}", "'a', 'b'") + ";")[0]
     statements = [pick, *split_statements(queries["claim_jobs"] + ";")[1:]]  # as the backend
@@ -115,7 +116,8 @@ def test_sqlite_claim_uses_the_claim_index(
         ]
     finally:
         conn.close()
-    pick, *by_id = plans
+    pick, times, *by_id = plans
+    assert "queue_jobs" not in times, times  # the claim's time and lease end: no table read
     indexes = ["idx_queue_jobs_claim"] + ["idx_queue_jobs_group"] * (block != "claim_jobs")
     assert any(f"USING INDEX {index}" in pick for index in indexes), pick
     assert "TEMP B-TREE" not in pick, pick

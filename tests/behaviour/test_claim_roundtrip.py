@@ -67,16 +67,21 @@ def test_a_claimed_job_equals_the_row_read_after_the_claim(queue: QueueService) 
 def test_sqlite_claim_reads_a_blob_payload_and_splits_a_read_back_too_big(
     backend: str, queue: QueueService, db_url: str
 ) -> None:
-    """A payload another client stored as a BLOB reads as its text; a claim whose rows would not
-    fit in one SQLite string (here a limit of 4,000 bytes) is read back in parts."""
+    """A payload another client stored as a BLOB reads as its text, one that only Python's json
+    reads (Infinity) as Python reads it; a claim whose rows would not fit in one SQLite string
+    (here a limit of 4,000 bytes) is read back in parts."""
     added = queue.add_tasks(
         [{"name": "big", "executor": "e", "payload": {"i": i, "pad": "x" * 900}} for i in range(9)]
     )
     blob = "UPDATE queue_jobs SET payload = CAST(payload AS BLOB) WHERE id = %s"
     dbs.query(db_url, blob, [added[0].id])
+    python_only = "UPDATE queue_jobs SET payload = '[1, Infinity]' WHERE id = %s"
+    dbs.query(db_url, python_only, [added[1].id])
     _limit_strings(queue, 4000)  # on the pooled connection the claim will use
     claimed = _claim(queue)
-    assert [job.payload for job in claimed] == [job.payload for job in added]
+    expected = [job.payload for job in added]
+    expected[1] = [1, float("inf")]
+    assert [job.payload for job in claimed] == expected
     _limit_strings(queue, 1_000_000_000)
     assert claimed == [queue.get_task(job.id) for job in added]
 

@@ -10,7 +10,7 @@ from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.sqlfile import load_queries, parse_blocks, split_statements
 
 DIALECTS = ("sqlite", "postgres", "mysql")
-CHAINED = {"picked", "moved"}
+CHAINED = {"picked", "claimed_at", "leased_until", "moved"}
 
 
 @pytest.fixture(scope="module")

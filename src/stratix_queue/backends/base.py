@@ -443,7 +443,7 @@ class SqlBackend(ABC):
         return reset
 
     def claim(self, params: ClaimParams) -> list[Job]:
-        rows = self._claimed_rows(
+        jobs = self._claimed_jobs(
             "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
             {
                 "worker_id": params.worker_id,
@@ -453,12 +453,11 @@ class SqlBackend(ABC):
                 "groups": list(params.groups or ()),
             },
         )
-        seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
-        jobs = [Job.from_row(row, seen) for row in rows]
         return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
 
-    def _claimed_rows(self, name: str, params: Params) -> list[Row]:
-        return self._write_hot(name, params).rows
+    def _claimed_jobs(self, name: str, params: Params) -> list[Job]:
+        seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
+        return [Job.from_row(row, seen) for row in self._write_hot(name, params).rows]
 
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
         return self._fenced_write("move_to_success", job, {"execution_time": execution_time_ms})

@@ -63,15 +63,18 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
--- Three statements in one transaction: the ids picked (one row, a JSON array), the update, the
--- claimed rows (one row, a JSON array of objects). sqlite3 releases Python's GIL around every row
--- it steps through, so an UPDATE ... RETURNING of 250 rows traded the GIL with the running tasks
--- 250 times per claim; each SELECT here steps once. A later statement reads an earlier one's
--- column as a parameter (:picked): the block runs only through SqliteBackend._claimed_rows,
--- which also reads the claimed rows back in parts if one JSON value would exceed SQLite's string
--- limit.
--- The payload is read as text (a BLOB written by another client included), timeout_seconds as
--- 17 digits (JSON numbers keep 15).
+-- Four statements in one transaction: the ids picked (one row, a JSON array), the claim's time
+-- and lease end, the update, the claimed rows (one row, a JSON array of arrays). sqlite3
+-- releases Python's GIL around every row it steps through, so an UPDATE ... RETURNING of 250
+-- rows traded the GIL with the running tasks 250 times per claim; each SELECT here steps once.
+-- A later statement reads an earlier one's columns as parameters (:picked, :claimed_at,
+-- :leased_until): the block runs only through SqliteBackend._claimed_jobs, which builds each Job
+-- from its array (the columns the update set come from those parameters, not read back) and
+-- reads the rows in parts if one JSON value would exceed SQLite's string limit.
+-- Arrays, not objects: Python parses a 16-item array ~4x faster than a 21-key object. A payload
+-- that is JSON (ours always is) is embedded as JSON, parsed with the rest; any other payload
+-- (written by another client) comes as text, the column after it. The payload is read as text (a
+-- BLOB included), timeout_seconds as 17 digits (JSON numbers keep 15).
 SELECT json_group_array(id) AS picked FROM (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting'
@@ -79,23 +82,21 @@ SELECT json_group_array(id) AS picked FROM (
            OR NOT EXISTS (SELECT 1 FROM queue_groups g
                           WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
     ORDER BY priority DESC, run_at, id LIMIT :limit);
+SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS claimed_at,
+       strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)) AS leased_until;
 UPDATE queue_jobs
 SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
-    lease_token = :lease_token,
-    locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)),
-    started_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
-    updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
+    lease_token = :lease_token, locked_until = :leased_until, started_at = :claimed_at,
+    updated_at = :claimed_at
 WHERE id IN (SELECT value FROM json_each(:picked));
-SELECT json_group_array(json_object(
-    'id', id, 'job_name', job_name, 'executor', executor, 'group_name', group_name,
-    'payload', CAST(payload AS TEXT), 'status', status, 'priority', priority, 'attempts', attempts,
-    'max_attempts', max_attempts, 'run_at', run_at, 'created_at', created_at,
-    'updated_at', updated_at, 'started_at', started_at, 'locked_by', locked_by,
-    'locked_until', locked_until, 'lease_token', lease_token, 'error_message', error_message,
-    'error_stack', error_stack, 'error_code', error_code, 'failed_at', failed_at,
-    'timeout_seconds', iif(timeout_seconds IS NULL, NULL, printf('%!.17g', timeout_seconds))
+SELECT json_group_array(json_array(
+    id, job_name, executor, group_name, iif(json_valid(p), json(p), NULL),
+    iif(json_valid(p), NULL, p), priority, attempts, max_attempts, run_at, created_at,
+    error_message, error_stack, error_code, failed_at,
+    iif(timeout_seconds IS NULL, NULL, printf('%!.17g', timeout_seconds))
     )) AS claimed
-FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:picked));
+FROM (SELECT *, CAST(payload AS TEXT) AS p FROM queue_jobs
+      WHERE id IN (SELECT value FROM json_each(:picked)));
 
 -- name: move_to_success
 -- Two statements in one transaction; both must touch exactly one row or it rolls back.
