@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -115,6 +115,69 @@ class Job:
 
 
 make_job = fast_constructor(Job)  # Job(...) for the hot path: every task inserted or claimed
+
+# A claim's rows, column by column, on every backend (claim_jobs in the .sql files): what the
+# claim's update set alike for every row (status, locked_by, lease_token, updated_at = started_at)
+# is not read back. The payload comes in one of two columns: already parsed (SQLite embeds it
+# in its read-back's JSON), or as JSON text to parse.
+CLAIMED_COLUMNS = (
+    "id",
+    "job_name",
+    "executor",
+    "group_name",
+    "payload_value",
+    "payload",
+    "priority",
+    "attempts",
+    "max_attempts",
+    "run_at",
+    "created_at",
+    "started_at",
+    "locked_until",
+    "error_message",
+    "error_stack",
+    "error_code",
+    "failed_at",
+    "timeout_seconds",
+)
+
+
+def claimed_jobs(rows: Iterable[Sequence[Any]], worker_id: str, lease_token: str) -> list[Job]:
+    """The Jobs of a claim's rows (each in the order of CLAIMED_COLUMNS) for ``worker_id``
+    under ``lease_token``: the same Jobs ``get_job`` reads back."""
+    seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
+    jobs = []
+    for row in rows:
+        (job_id, name, executor, group, value, text, priority, attempts, max_attempts) = row[:9]
+        (run_at, created_at, started_at, locked_until, message, stack, code) = row[9:16]
+        failed_at, timeout = row[16:]
+        started = to_utc_once(started_at, seen)
+        jobs.append(
+            make_job(
+                job_id,
+                name,
+                executor,
+                value if text is None else json.loads(text),
+                group,
+                JobStatus.EXECUTING,
+                priority,
+                attempts,
+                max_attempts,
+                to_utc_once(run_at, seen),
+                to_utc_once(created_at, seen),
+                started,  # updated_at: the claim set both
+                started,
+                worker_id,
+                to_utc_once(locked_until, seen),
+                lease_token,
+                message,
+                stack,
+                code,
+                to_utc_once(failed_at, seen),
+                None if timeout is None else float(timeout),
+            )
+        )
+    return jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.job import STATUSES, Job, make_job
+from stratix_queue.job import STATUSES, Job, claimed_jobs, make_job
 from stratix_queue.params import (
     ClaimParams,
     ErrorData,
@@ -456,8 +456,10 @@ class SqlBackend(ABC):
         return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
 
     def _claimed_jobs(self, name: str, params: Params) -> list[Job]:
-        seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
-        return [Job.from_row(row, seen) for row in self._write_hot(name, params).rows]
+        rows = self._write_hot(name, params).rows  # columns in the order of CLAIMED_COLUMNS
+        return claimed_jobs(
+            (tuple(row.values()) for row in rows), params["worker_id"], params["lease_token"]
+        )
 
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
         return self._fenced_write("move_to_success", job, {"execution_time": execution_time_ms})

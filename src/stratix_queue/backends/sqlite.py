@@ -17,7 +17,6 @@ from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
 from stratix_queue.backends.session import Params, Result, Row, Session
-from stratix_queue.clock import to_utc_once
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -25,7 +24,7 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.job import Job, JobStatus, make_job
+from stratix_queue.job import Job, claimed_jobs
 from stratix_queue.sqlfile import load_queries
 
 BUSY_TIMEOUT_MS = 30_000
@@ -146,8 +145,8 @@ class SqliteBackend(SqlBackend):
         statements, values = expanded
 
         def body(session: Session) -> list[Job]:
-            claim = _run_chain(session, statements, values)
-            return _claimed(claim, _read_claimed(session, read, claim))
+            rows = _read_claimed(session, read, _run_chain(session, statements, values))
+            return claimed_jobs(rows, values["worker_id"], values["lease_token"])
 
         return self._transaction(body)
 
@@ -210,45 +209,6 @@ def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[li
 # The read-back's arrays may hold a payload written by another client with raw control
 # characters in its strings (SQLite's json() keeps them): accept them rather than fail the claim.
 _CLAIMED_JSON = json.JSONDecoder(strict=False)
-
-
-def _claimed(claim: dict[str, Any], rows: list[list[Any]]) -> list[Job]:
-    """Jobs from the read-back's arrays (claim_jobs in sqlite.sql gives their order); what the
-    claim's update set is the same for every row and comes from the claim's parameters."""
-    seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
-    claimed_at = to_utc_once(claim["claimed_at"], seen)
-    leased_until = to_utc_once(claim["leased_until"], seen)
-    worker_id, lease_token = claim["worker_id"], claim["lease_token"]
-    jobs = []
-    for row in rows:
-        (job_id, name, executor, group, payload, text, priority, attempts, max_attempts) = row[:9]
-        (run_at, created_at, message, stack, code, failed_at, timeout) = row[9:]
-        jobs.append(
-            make_job(
-                job_id,
-                name,
-                executor,
-                payload if text is None else json.loads(text),
-                group,
-                JobStatus.EXECUTING,
-                priority,
-                attempts,
-                max_attempts,
-                to_utc_once(run_at, seen),
-                to_utc_once(created_at, seen),
-                claimed_at,
-                claimed_at,
-                worker_id,
-                leased_until,
-                lease_token,
-                message,
-                stack,
-                code,
-                to_utc_once(failed_at, seen),
-                None if timeout is None else float(timeout),
-            )
-        )
-    return jobs
 
 
 def _one_row(result: Result) -> Row:

@@ -117,7 +117,11 @@ WHERE j.status = 'waiting'
   AND (j.group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = j.group_name AND g.status = 'paused'));
-SELECT j.* FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
+-- The claimed rows' columns: job.CLAIMED_COLUMNS.
+SELECT j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
+       j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+       j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds
+FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 
@@ -270,7 +274,11 @@ WHERE j.status = 'waiting'
   AND (j.group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = j.group_name AND g.status = 'paused'));
-SELECT j.* FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
+-- The claimed rows' columns: job.CLAIMED_COLUMNS.
+SELECT j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
+       j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+       j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds
+FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 

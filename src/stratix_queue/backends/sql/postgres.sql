@@ -94,7 +94,10 @@ SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
     locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second',
     started_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
 FROM picked WHERE j.id = picked.id
-RETURNING j.*;
+-- The claimed rows' columns: job.CLAIMED_COLUMNS.
+RETURNING j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
+          j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+          j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds;
 
 -- name: move_to_success
 -- One statement: the row leaves queue_jobs and enters queue_success together, or neither.
@@ -241,7 +244,10 @@ SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
     locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second',
     started_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
 FROM picked WHERE j.id = picked.id
-RETURNING j.*;
+-- The claimed rows' columns: job.CLAIMED_COLUMNS.
+RETURNING j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
+          j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+          j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds;
 
 -- name: heartbeat_jobs
 -- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task

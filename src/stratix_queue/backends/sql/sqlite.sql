@@ -68,13 +68,13 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 -- releases Python's GIL around every row it steps through, so an UPDATE ... RETURNING of 250
 -- rows traded the GIL with the running tasks 250 times per claim; each SELECT here steps once.
 -- A later statement reads an earlier one's columns as parameters (:picked, :claimed_at,
--- :leased_until): the block runs only through SqliteBackend._claimed_jobs, which builds each Job
--- from its array (the columns the update set come from those parameters, not read back) and
--- reads the rows in parts if one JSON value would exceed SQLite's string limit.
--- Arrays, not objects: Python parses a 16-item array ~4x faster than a 21-key object. A payload
--- that is JSON (ours always is) is embedded as JSON, parsed with the rest; any other payload
--- (written by another client) comes as text, the column after it. The payload is read as text (a
--- BLOB included), timeout_seconds as 17 digits (JSON numbers keep 15).
+-- :leased_until): the block runs only through SqliteBackend._claimed_jobs, which reads the rows
+-- in parts if one JSON value would exceed SQLite's string limit.
+-- Each row is an array of job.CLAIMED_COLUMNS, not an object: Python parses an 18-item array ~4x
+-- faster than a 21-key object. A payload that is JSON (ours always is) is embedded as JSON,
+-- parsed with the rest; any other payload (written by another client) comes as text, the column
+-- after it. The payload is read as text (a BLOB included), timeout_seconds as 17 digits (JSON
+-- numbers keep 15).
 SELECT json_group_array(id) AS picked FROM (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting'
@@ -92,7 +92,7 @@ WHERE id IN (SELECT value FROM json_each(:picked));
 SELECT json_group_array(json_array(
     id, job_name, executor, group_name, iif(json_valid(p), json(p), NULL),
     iif(json_valid(p), NULL, p), priority, attempts, max_attempts, run_at, created_at,
-    error_message, error_stack, error_code, failed_at,
+    started_at, locked_until, error_message, error_stack, error_code, failed_at,
     iif(timeout_seconds IS NULL, NULL, printf('%!.17g', timeout_seconds))
     )) AS claimed
 FROM (SELECT *, CAST(payload AS TEXT) AS p FROM queue_jobs
