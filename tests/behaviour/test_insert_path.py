@@ -167,6 +167,14 @@ def statements(queue: QueueService, monkeypatch: pytest.MonkeyPatch) -> list[str
         return original_run(self, sql, params)
 
     monkeypatch.setattr(kind, "run", run)
+    if kind.rows is not Session.rows:  # a session's own rows() does not go through run()
+        original_rows = kind.rows
+
+        def rows(self: Session, sql: str, params: Any = None) -> Any:
+            seen.append(sql.split()[0].upper())
+            return original_rows(self, sql, params)
+
+        monkeypatch.setattr(kind, "rows", rows)
     return seen
 
 

@@ -356,10 +356,10 @@ class SqlBackend(ABC):
         else:
             statements = [self._insert_statement(chunk) for chunk in _insert_chunks(jobs)]
 
-        def body(session: Session) -> list[Row]:
+        def body(session: Session) -> list[tuple[Any, ...]]:
             return [row for sql, params in statements for row in _run_insert(session, sql, params)]
 
-        rows: list[Row] | None = None
+        rows: list[tuple[Any, ...]] | None = None
         if len(statements) == 1:
             rows = self._retry_transient(lambda: self._insert_autocommit(*statements[0]))
         if rows is None:
@@ -372,7 +372,7 @@ class SqlBackend(ABC):
     change_watch_interval: ClassVar[float | None] = None
     stale_connections: ClassVar[bool] = True  # a server can drop a pooled connection; a file not
 
-    def _insert_autocommit(self, sql: str, params: dict[str, Any]) -> list[Row] | None:
+    def _insert_autocommit(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]] | None:
         """The insert as a statement of its own, or None if the server has not answered on the
         pooled connection lately (it may be stale: the caller then opens a transaction)."""
         with self.session() as session:
@@ -608,15 +608,16 @@ _TASKS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(
 _PAYLOAD = json.JSONDecoder()
 
 
-def _run_insert(session: Session, sql: str, params: dict[str, Any]) -> list[Row]:
-    """Run one insert statement; its rows in id order, which is the order of the tasks."""
-    rows = session.run(sql, params).rows
+def _run_insert(session: Session, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run one insert statement; its rows (the columns of insert_jobs' RETURNING, in order) in
+    id order, which is the order of the tasks."""
+    rows = session.rows(sql, params)
     if len(rows) > 1:
-        rows.sort(key=lambda row: int(row["id"]))
+        rows.sort(key=lambda row: int(row[0]))
     return rows
 
 
-def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Row]) -> list[Job]:
+def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Sequence[Any]]) -> list[Job]:
     """The Jobs of inserted tasks, from their input and the columns the database decided (the
     same Job as ``get_job`` reads back). A NULL run_at or updated_at equals created_at; equal
     timestamps are converted once."""
@@ -624,17 +625,16 @@ def _inserted_jobs(jobs: Sequence[NewJob], rows: Sequence[Row]) -> list[Job]:
         raise DatabaseError(f"inserted {len(rows)} rows for {len(jobs)} tasks")
     times: dict[Any, datetime | None] = {}
     inserted = []
-    for job, row in zip(jobs, rows, strict=True):
-        created = to_utc_once(row["created_at"], times)
-        run_at, updated, timeout = row["run_at"], row["updated_at"], row["timeout_seconds"]
+    for job, (job_id, status, created_at, run_at, updated, timeout) in zip(jobs, rows, strict=True):
+        created = to_utc_once(created_at, times)
         inserted.append(
             make_job(
-                int(row["id"]),
+                int(job_id),
                 job.name,
                 job.executor,
                 _PAYLOAD.raw_decode(job.payload_json)[0],  # json.loads without its wrapping
                 job.group,
-                STATUSES[row["status"]],
+                STATUSES[status],
                 job.priority,
                 0,  # attempts
                 job.max_attempts,

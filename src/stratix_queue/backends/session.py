@@ -41,6 +41,11 @@ class Session(ABC):
     @abstractmethod
     def run(self, sql: str, params: Params | None = None) -> Result: ...
 
+    def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        """The statement's rows as tuples, in the order of its columns (for a hot path that
+        knows them: no names to look up)."""
+        return [tuple(row.values()) for row in self.run(sql, params).rows]
+
     @abstractmethod
     def begin(self) -> None:
         """Start a write transaction (SQLite: BEGIN IMMEDIATE)."""

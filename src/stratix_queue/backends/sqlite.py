@@ -67,6 +67,11 @@ class SqliteSession(Session):
         rows = [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]  # same length
         return Result(rows, len(rows), True)
 
+    def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
+        params = params if type(params) is dict else dict(params or {})
+        rows: list[tuple[Any, ...]] = self.conn.execute(sql, params).fetchall()
+        return rows
+
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
