@@ -149,11 +149,14 @@ class SqliteBackend(SqlBackend):
             return []  # no group to claim from
         statements, values = expanded
 
-        def body(session: Session) -> list[Job]:
-            rows = _read_claimed(session, read, _run_chain(session, statements, values))
-            return claimed_jobs(rows, values["worker_id"], values["lease_token"])
+        def body(session: Session) -> list[str]:
+            return _read_claimed(session, read, _run_chain(session, statements, values))
 
-        return self._transaction(body)
+        # Parsed once the transaction has ended: the file's write lock is not held meanwhile
+        # (Python work under the GIL, beside the running tasks, kept the completer waiting).
+        parts = self._transaction(body)
+        rows = [row for part in parts for row in _CLAIMED_JSON.decode(part)]
+        return claimed_jobs(rows, values["worker_id"], values["lease_token"])
 
     def _moved_ids(self, params: Params) -> set[int]:
         statements, values = self._scripts["move_many_to_success"], self._params(params)
@@ -193,9 +196,9 @@ def _run_chain(session: Session, statements: list[str], params: dict[str, Any]) 
     return values
 
 
-def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[list[Any]]:
-    """The claimed rows (``values["picked"]``), read back as one JSON value; in halves while that
-    value would exceed SQLite's string limit (a claim of many large payloads)."""
+def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[str]:
+    """The claimed rows (``values["picked"]``), read back as one JSON array (text); in parts
+    while that value would exceed SQLite's string limit (a claim of many large payloads)."""
     try:
         answer = _one_row(session.run(sql, values))
     except sqlite3.DataError:  # string or blob too big
@@ -207,8 +210,7 @@ def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[li
             *_read_claimed(session, sql, {**values, "picked": json.dumps(ids[:half])}),
             *_read_claimed(session, sql, {**values, "picked": json.dumps(ids[half:])}),
         ]
-    rows: list[list[Any]] = _CLAIMED_JSON.decode(answer["claimed"])
-    return rows
+    return [answer["claimed"]]
 
 
 # The read-back's arrays may hold a payload written by another client with raw control
