@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stratix_queue.backends import open_backend
 from stratix_queue.clock import to_utc
@@ -23,7 +23,6 @@ from stratix_queue.job import (
     WorkerInfo,
 )
 from stratix_queue.maintenance import LeaseSettings
-from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
 from stratix_queue.params import JobFilter
 from stratix_queue.repository import JobRepository
 from stratix_queue.urls import parse_url, resolve_url
@@ -40,6 +39,9 @@ from stratix_queue.validation import (
     new_job_from_args,
 )
 from stratix_queue.worker import Worker, WorkerOptions, WorkerStats
+
+if TYPE_CHECKING:
+    from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,14 +91,19 @@ class QueueService:
 
     def migrate(self, to: int | None = None) -> list[Step]:
         """Bring the schema to version ``to`` (default: the latest); idempotent."""
-        return MigrationRunner(self.backend).migrate(to)
+        return self._migrations().migrate(to)
 
     def migration_status(self) -> MigrationStatus:
-        return MigrationRunner(self.backend).status()
+        return self._migrations().status()
 
     def migration_sql(self, to: int | None = None) -> str:
         """The SQL that ``migrate(to)`` would run, for a DBA to apply by hand."""
-        return MigrationRunner(self.backend).sql(to)
+        return self._migrations().sql(to)
+
+    def _migrations(self) -> MigrationRunner:
+        from stratix_queue.migrations.runner import MigrationRunner  # not on a worker's start
+
+        return MigrationRunner(self.backend)
 
     # -- executors --------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -78,7 +77,7 @@ class WorkerOptions:
 
 
 def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
 
 class Worker:
@@ -293,7 +292,7 @@ class Worker:
     def _claim_safely(self, free: int) -> list[Job]:
         if free <= 0:
             return []
-        token = uuid.uuid4().hex
+        token = os.urandom(16).hex()  # 128 random bits (uuid4 has 122; it imports platform)
         try:
             self._release_unknown_claims()
             jobs = self._claim(free, token)
