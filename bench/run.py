@@ -51,11 +51,23 @@ class Library:
     adapter: str
     backends: tuple[str, ...]
     own_venv: bool = True
+    runs: tuple[tuple[str, int], ...] | None = None  # (workload, variant) it runs; None: all
+
+
+OURS, RAW, LOOP = "stratix-queue", "raw SQL", "stratix-queue (no worker)"
+NOT_PEERS = (OURS, RAW, LOOP)  # the columns no ratio is computed against
 
 
 LIBRARIES = (
-    Library("stratix-queue", "stratix_adapter.py", ("sqlite", "postgres", "mysql"), own_venv=False),
-    Library("raw SQL", "raw_sql.py", ("sqlite", "postgres", "mysql"), own_venv=False),
+    Library(OURS, "stratix_adapter.py", ("sqlite", "postgres", "mysql"), own_venv=False),
+    Library(
+        RAW,
+        "raw_sql.py",
+        ("sqlite", "postgres", "mysql"),
+        own_venv=False,
+        runs=(("W1", 1), ("W2", 1), ("W3", 1)),
+    ),
+    Library(LOOP, "stratix_loop.py", ("sqlite", "postgres", "mysql"), False, (("W3", 1),)),
     Library("pgqueuer", "pgqueuer_adapter.py", ("postgres",)),
     Library("procrastinate", "procrastinate_adapter.py", ("postgres",)),
     Library("huey", "huey_adapter.py", ("sqlite",)),
@@ -256,11 +268,11 @@ def wanted(args: argparse.Namespace) -> list[tuple[Library, str, str, int]]:
             if args.backends and backend not in args.backends:
                 continue
             for workload, variant in WORKLOADS:
-                if library.name == "raw SQL" and (workload, variant) in (("W4", 1), ("W3", 2)):
+                if library.runs is not None and (workload, variant) not in library.runs:
                     continue
                 if picked(workload, variant):
                     runs.append((library, backend, workload, variant))
-            if library.name != "stratix-queue" or backend not in W5_BACKLOGS:
+            if library.name != OURS or backend not in W5_BACKLOGS:
                 continue
             explicit = tuple(int(p[1]) for p in picks if p[0] == "W5" and len(p) > 1)
             if explicit:
@@ -308,20 +320,21 @@ def results_table(found: Found, backend: str, n: int) -> list[str]:
     ]
     if not libs:
         return []
-    peers = [name for name in libs if name not in ("stratix-queue", "raw SQL")]
+    peers = [name for name in libs if name not in NOT_PEERS]
     header = ["workload", *libs, *[f"stratix / {p}" for p in peers]]
     lines = [f"## {backend}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     order = {"W1": 0, "W2": 1, "W3": 2, "W5": 3, "W4": 4}
     keys = sorted({(k[2], k[3]) for k in found if k[1] == backend}, key=lambda k: (order[k[0]], k))
-    w3 = summarise(found.get(("stratix-queue", backend, "W3", 1), []), "W3")
+    w3 = summarise(found.get((OURS, backend, "W3", 1), []), "W3")
     for workload, variant in keys:
         runs = {lib: found.get((lib, backend, workload, variant), []) for lib in libs}
         summaries = {lib: summarise(runs[lib], workload) for lib in libs}
         row = [label(workload, variant, n)]
-        if workload == "W5" and w3 and summaries["stratix-queue"]:
-            row[0] += f"; {summaries['stratix-queue'][0] / w3[0]:.2f}x W3's 1 process"
+        w5 = summaries[OURS] if workload == "W5" else None
+        if w5 and w3:
+            row[0] += f"; {w5[0] / w3[0]:.2f}x W3's 1 process"
         row += [cell(summaries[lib], runs[lib]) if runs[lib] else "-" for lib in libs]
-        row += [ratio(summaries.get("stratix-queue"), summaries[p], workload) for p in peers]
+        row += [ratio(summaries.get(OURS), summaries[p], workload) for p in peers]
         lines.append("| " + " | ".join(row) + " |")
     return [*lines, ""]
 
@@ -363,7 +376,219 @@ def cpu_table(found: Found) -> list[str]:
     return [*lines, ""]
 
 
-def report(found: Found, args: argparse.Namespace) -> str:
+def median_rate(
+    found: Found, library: str, backend: str, workload: str, variant: int
+) -> float | None:
+    """The median of a row's cells: tasks/s, or W4's p99 in ms; None if a run failed or none."""
+    summary = summarise(found.get((library, backend, workload, variant), []), workload)
+    return summary[0] if summary else None
+
+
+def after_start_up(runs: list[dict[str, Any]]) -> float | None:
+    """tasks/s from the first task run to the last (the drain without the start-up), median."""
+    rates = [
+        r["n"] / (r["seconds"] - r["first_task_s"])
+        for r in runs
+        if r.get("verified")
+        and r.get("first_task_s") is not None
+        and r["seconds"] > r["first_task_s"]
+    ]
+    return statistics.median(rates) if rates else None
+
+
+def where_table(found: Found) -> list[str]:
+    """W3 with one process, from the bare SQL to the worker: raw SQL on a table of four columns,
+    stratix-queue's own claim and batched success from Python with no worker, the worker."""
+    lines = [
+        "## Where the W3 drain goes (1 process, tasks/s, median)",
+        "",
+        "raw SQL: the lifecycle on a table of four columns; no worker: stratix-queue's own claim "
+        "and batched success called in a loop from one thread (its tables, its statements, the "
+        "Jobs built from the rows; nothing run, nothing logged); worker: `stratix-queue worker`, "
+        "from the process start (start-up: to the first task run; after: from the first task "
+        "to the last).",
+        "",
+        "| backend | raw SQL | no worker | worker | worker start-up (s) | worker after start-up "
+        "| no worker / raw | worker / raw |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for backend in ("sqlite", "postgres", "mysql"):
+        row = where_row(found, backend)
+        if row:
+            lines.append(row)
+    return [*lines, ""]
+
+
+def where_row(found: Found, backend: str) -> str | None:
+    raw = median_rate(found, RAW, backend, "W3", 1)
+    loop = median_rate(found, LOOP, backend, "W3", 1)
+    ours = median_rate(found, OURS, backend, "W3", 1)
+    if ours is None:
+        return None
+    runs = found.get((OURS, backend, "W3", 1), [])
+    start_up = median_of(runs, "first_task_s")
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
+    def share(value: float | None) -> str:
+        return "-" if value is None or not raw else f"{value / raw:.0%}"
+
+    return (
+        f"| {backend} | {rate(raw)} | {rate(loop)} | {rate(ours)} | "
+        f"{'-' if start_up is None else f'{start_up:.3f}'} | {rate(after_start_up(runs))} | "
+        f"{share(loop)} | {share(ours)} |"
+    )
+
+
+Target = tuple[str, str, bool | None, str]  # what, measured, met (None: not measured), why not
+
+
+def targets(found: Found, took: float, quick: bool, n: int) -> list[Target]:
+    """The issue's targets, judged from this run's medians."""
+
+    def m(library: str, backend: str, workload: str, variant: int = 1) -> float | None:
+        return median_rate(found, library, backend, workload, variant)
+
+    def at_least(what: str, ours: float | None, theirs: float | None, times: float) -> Target:
+        if ours is None or theirs is None:
+            return (what, "not measured", None, "")
+        return (
+            what,
+            f"{ours:,.0f} vs {theirs:,.0f}: {ours / theirs:.2f}x",
+            ours >= times * theirs,
+            "",
+        )
+
+    rows: list[Target] = []
+    for processes in (1, 2):
+        rows.append(
+            at_least(
+                f"PostgreSQL W3 drain >= 2x pgqueuer, {processes} process(es)",
+                m(OURS, "postgres", "W3", processes),
+                m("pgqueuer", "postgres", "W3", processes),
+                2,
+            )
+        )
+    rows.append(
+        at_least(
+            "PostgreSQL W2 batch enqueue >= pgqueuer",
+            m(OURS, "postgres", "W2"),
+            m("pgqueuer", "postgres", "W2"),
+            1,
+        )
+    )
+    rows.append(
+        at_least(
+            "PostgreSQL W1 single enqueue >= pgqueuer",
+            m(OURS, "postgres", "W1"),
+            m("pgqueuer", "postgres", "W1"),
+            1,
+        )
+    )
+    ours, theirs = m(OURS, "postgres", "W4"), m("pgqueuer", "postgres", "W4")
+    rows.append(
+        ("PostgreSQL W4 p99 <= pgqueuer's", "not measured", None, "")
+        if ours is None or theirs is None
+        else (
+            "PostgreSQL W4 p99 <= pgqueuer's",
+            f"{ours:.1f} vs {theirs:.1f} ms",
+            ours <= theirs,
+            "",
+        )
+    )
+    for processes in (1, 2):
+        rows.append(
+            at_least(
+                f"SQLite W3 drain >= 5x Huey, {processes} process(es)",
+                m(OURS, "sqlite", "W3", processes),
+                m("huey", "sqlite", "W3", processes),
+                5,
+            )
+        )
+    rows.append(
+        at_least(
+            "SQLite W1 single enqueue >= 3x Huey",
+            m(OURS, "sqlite", "W1"),
+            m("huey", "sqlite", "W1"),
+            3,
+        )
+    )
+    p99 = m(OURS, "sqlite", "W4")
+    rows.append(
+        ("SQLite W4 p99 < 20 ms", "not measured", None, "")
+        if p99 is None
+        else ("SQLite W4 p99 < 20 ms", f"{p99:.1f} ms", p99 < 20, "")
+    )
+    for processes in (1, 2):
+        rows.append(
+            at_least(
+                f"MariaDB W3 drain >= half of our PostgreSQL's (no peer runs on it), "
+                f"{processes} process(es)",
+                m(OURS, "mysql", "W3", processes),
+                m(OURS, "postgres", "W3", processes),
+                0.5,
+            )
+        )
+    for backend, name in (("postgres", "PostgreSQL"), ("sqlite", "SQLite"), ("mysql", "MariaDB")):
+        rows.append(raw_share(found, backend, name, n))
+    for backend, backlog in (
+        ("postgres", 1_000_000),
+        ("postgres", 100_000),
+        ("sqlite", 100_000),
+        ("mysql", 100_000),
+    ):
+        rows.append(
+            at_least(
+                f"W5 on {backend}: {backlog:,} queued within 20% of W3's 1 process",
+                m(OURS, backend, "W5", backlog),
+                m(OURS, backend, "W3", 1),
+                0.8,
+            )
+        )
+    limit = 180 if quick else 1800
+    rows.append((f"the run under {limit // 60} minutes", f"{took / 60:.1f} min", took <= limit, ""))
+    return rows
+
+
+def raw_share(found: Found, backend: str, name: str, n: int) -> Target:
+    what = f"{name} W3 drain (1 process) >= 25% of the raw SQL"
+    ours, raw = (
+        median_rate(found, OURS, backend, "W3", 1),
+        median_rate(found, RAW, backend, "W3", 1),
+    )
+    if ours is None or raw is None:
+        return (what, "not measured", None, "")
+    met = ours >= 0.25 * raw
+    why = ""
+    loop = median_rate(found, LOOP, backend, "W3", 1)
+    start_up = median_of(found.get((OURS, backend, "W3", 1), []), "first_task_s")
+    if not met and loop is not None and start_up is not None:
+        why = (
+            f"stratix-queue's own claim and batched success, called from Python with no worker, "
+            f"reach {loop / raw:.0%} of the raw SQL ({loop:,.0f}/s: its tables and statements "
+            f"cost that much more than four columns); the worker's start-up alone takes "
+            f"{start_up:.2f} s, while 25% of the raw SQL leaves {4 * n / raw:.2f} s for the "
+            f"{n:,} tasks in all (bench/README.md)"
+        )
+    return (what, f"{ours:,.0f} vs {raw:,.0f}/s: {ours / raw:.1%}", met, why)
+
+
+def targets_table(found: Found, took: float, quick: bool, n: int) -> list[str]:
+    lines = [
+        "## The issue's targets, judged from this run",
+        "",
+        "| target | measured (median) | met | why not |",
+        "|---|---|---|---|",
+    ]
+    for what, measured, met, why in targets(found, took, quick, n):
+        verdict = "-" if met is None else ("yes" if met else "**no**")
+        why = why or ("" if met is not False else "bench/README.md, Status")
+        lines.append(f"| {what} | {measured} | {verdict} | {why} |")
+    return [*lines, ""]
+
+
+def report(found: Found, args: argparse.Namespace, took: float) -> str:
     lines = [
         f"# Benchmark results ({'quick' if args.quick else 'full'} run)",
         "",
@@ -386,7 +611,9 @@ def report(found: Found, args: argparse.Namespace) -> str:
     for backend in BACKENDS:
         lines += results_table(found, backend, args.n)
     if any(k[2] == "W3" for k in found):
+        lines += where_table(found)
         lines += cpu_table(found)
+    lines += targets_table(found, took, args.quick, args.n)
     lines += [
         "The raw runs (also the whole machine's busy CPU per run, and the workers' and the "
         "database's CPU for every workload) are in results.json.",
@@ -420,7 +647,7 @@ def main() -> None:
     started = time.monotonic()
     found = measure(args)
     took = time.monotonic() - started
-    text = report(found, args) + f"\n(run took {took:.0f} s)\n"
+    text = report(found, args, took) + f"\n(run took {took:.0f} s)\n"
     print("\n" + text)
     if out is None:
         print("(a filtered run: nothing written; --out FILE writes the table)")

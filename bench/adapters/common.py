@@ -89,7 +89,7 @@ def emit(out: dict[str, Any]) -> None:
     """Print the result as the last stdout line (tasks/s computed for the throughput runs)."""
     if out["workload"] != "W4" and out.get("seconds") and out.get("tasks_per_s") is None:
         out["tasks_per_s"] = round(out["n"] / out["seconds"], 1)
-    for key in ("seconds", "wall_s", "worker_cpu_s", "client_cpu_s", "db_cpu_s"):
+    for key in ("seconds", "wall_s", "first_task_s", "worker_cpu_s", "client_cpu_s", "db_cpu_s"):
         if out.get(key) is not None:
             out[key] = round(out[key], 3)
     print(json.dumps(out), flush=True)
@@ -151,6 +151,7 @@ class SinkData:
         self.warmed_up = False
         self._offsets: dict[str, int] = {}
         self._last: dict[str, float] = {}  # per file: the latest time a line carries
+        self._first: dict[str, float] = {}  # and the earliest
 
     def read(self) -> SinkData:
         for path in self.folder.glob("sink-*.txt"):
@@ -167,7 +168,9 @@ class SinkData:
     def _line(self, name: str, parts: list[str]) -> None:
         index = int(parts[0])
         if len(parts) > 2:
-            self._last[name] = max(self._last.get(name, 0.0), float(parts[2]))
+            at = float(parts[2])
+            self._last[name] = max(self._last.get(name, 0.0), at)
+            self._first[name] = min(self._first.get(name, at), at)
         if index < 0:
             self.warmed_up = True
             return
@@ -185,6 +188,10 @@ class SinkData:
         if not times:
             raise RuntimeError("no task ran")
         return max(times)
+
+    def first_task_at(self) -> float | None:
+        """When the first task ran (warm-ups included): the earliest time on a sink line."""
+        return min(self._first.values(), default=None)
 
 
 def exactly_once(runs: Counter[int], n: int) -> bool:
@@ -408,7 +415,9 @@ class Workers:
         self.sink.read()
         read = self.meter.read(self.sink.last_task_at())
         read.pop("client_cpu_s")
-        return {**read, "wall_s": self.exited - self.meter.started}
+        first = self.sink.first_task_at()  # start-up: to the first task run
+        started = None if first is None else first - self.meter.started
+        return {**read, "wall_s": self.exited - self.meter.started, "first_task_s": started}
 
     def logs(self) -> str:
         return "".join(p.read_text(errors="replace")[-2000:] for p in self.folder.glob("*.log"))
