@@ -350,7 +350,8 @@ def cpu_table(found: Found) -> list[str]:
     lines = [
         "## CPU during the W3 drain (CPU seconds, median)",
         "",
-        "Workers: the worker processes (children reaped by the adapter); database: the whole "
+        "Workers: the worker processes (children reaped by the adapter; for the raw SQL and "
+        "the no-worker loop, the adapter process itself); database: the whole "
         "server process tree (PostgreSQL postmaster and backends, mariadbd, redis-server), "
         "from /proc, over the timed part. SQLite runs inside the workers.",
         "",

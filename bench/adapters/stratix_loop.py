@@ -7,8 +7,8 @@ Runs in the project's virtualenv. It fills the queue as the stratix-queue adapte
 (`add_tasks`, untimed), then times, from one thread, the backend's own claim (the worker's
 statement, 200 tasks at a time, as the worker's batches go) and its batched move to
 queue_success (the completer's) until nothing is left: the SQL of stratix-queue's tables and the
-Jobs built from its rows, but no task run, no log line, no thread. Verified: every task is in
-queue_success, none in queue_jobs.
+Jobs built from its rows, but no task run, no log line, no thread. Verified: the batched
+successes moved every task, and none is left in queue_jobs.
 # requires: (the project itself)
 """
 

@@ -8,7 +8,9 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from stratix_queue import Job, JobStatus, QueueService
+import pytest
+
+from stratix_queue import DatabaseError, Job, JobStatus, QueueService
 from stratix_queue.backends.sqlite import SqliteSession
 from stratix_queue.params import ClaimParams
 from tests import dbs
@@ -24,8 +26,12 @@ PAYLOADS: list[Any] = [
 ]
 
 
-def _claim(queue: QueueService, limit: int = 50) -> list[Job]:
-    params = ClaimParams(worker_id="w:1:x", lease_token="tok", limit=limit, lease_seconds=60.0)
+def _claim(
+    queue: QueueService, limit: int = 50, groups: tuple[str, ...] | None = None
+) -> list[Job]:
+    params = ClaimParams(
+        worker_id="w:1:x", lease_token="tok", limit=limit, lease_seconds=60.0, groups=groups
+    )
     return queue.backend.claim(params)
 
 
@@ -48,10 +54,17 @@ def _add(queue: QueueService) -> list[Job]:
     return queue.add_tasks(tasks)
 
 
-def test_a_claimed_job_equals_the_row_read_after_the_claim(queue: QueueService) -> None:
+@pytest.mark.parametrize("groups", [None, (NASTY[13],)], ids=["any", "in_groups"])
+def test_a_claimed_job_equals_the_row_read_after_the_claim(
+    queue: QueueService, groups: tuple[str, ...] | None
+) -> None:
+    """Both claim statements (any group, and only some groups) give the Jobs get_task reads."""
     added = _add(queue)
     assert queue.backend.promote_due() == 1  # the task given a run_at in the past
-    claimed = _claim(queue)
+    if groups is not None:
+        added = [job for job in added if job.group in groups]
+        assert len(added) == 1
+    claimed = _claim(queue, groups=groups)
     assert sorted(job.id for job in claimed) == sorted(job.id for job in added)
     for job in claimed:
         assert job == queue.get_task(job.id)
@@ -61,6 +74,17 @@ def test_a_claimed_job_equals_the_row_read_after_the_claim(queue: QueueService) 
         assert by_id[job.id].payload == job.payload
         assert by_id[job.id].timeout == job.timeout
     assert claimed[0].priority == 7  # claim order: priority first
+
+
+def test_a_claim_with_a_row_it_cannot_read_is_given_back(queue: QueueService, db_url: str) -> None:
+    """A payload another client wrote that is not JSON: the claim fails with a DatabaseError
+    and gives its tasks back at once (not left executing until the lease runs out)."""
+    added = queue.add_tasks([{"name": f"t{i}", "executor": "e"} for i in range(3)])
+    dbs.query(db_url, "UPDATE queue_jobs SET payload = 'not json' WHERE id = %s", [added[1].id])
+    with pytest.raises(DatabaseError, match="could not be read"):
+        _claim(queue)
+    counts = queue.count_by_status()
+    assert counts["waiting"] == 3 and counts["executing"] == 0, counts
 
 
 @only("sqlite")

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from stratix_queue.job import CLAIMED_COLUMNS
 from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.sqlfile import load_queries, parse_blocks, split_statements
 
@@ -143,3 +144,54 @@ def test_add_failed_status_allows_failed(dialect: str) -> None:
     assert "'failed'" in migration.up
     for column in ("error_message", "error_stack", "error_code", "failed_at"):
         assert column in migration.up, column
+
+
+def _top_level_items(text: str) -> list[str]:
+    """The comma-separated items of ``text`` outside any parentheses."""
+    items, depth, current = [], 0, ""
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth == 0:
+            items.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*items, current.strip()]
+
+
+def _column_name(item: str) -> str:
+    """A returned column's name: its alias, else the column it reads (``j.x`` -> ``x``)."""
+    alias = re.search(r"\bAS\s+(\w+)$", item)
+    return alias.group(1) if alias else item.removeprefix("j.")
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql"])
+@pytest.mark.parametrize("block", ["claim_jobs", "claim_jobs_in_groups"])
+def test_server_claims_return_the_claimed_columns_in_order(
+    queries: dict[str, dict[str, str]], dialect: str, block: str
+) -> None:
+    """job.claimed_jobs reads a claim's rows by position: each claim names CLAIMED_COLUMNS."""
+    found = re.search(
+        r"(?:RETURNING|SELECT)\s+(j\.id,.*?)(?:\s+FROM\b|$)", queries[dialect][block], re.S
+    )
+    assert found, f"{dialect}.{block} returns no j.id, ... list"
+    names = [_column_name(item) for item in _top_level_items(found.group(1))]
+    assert names == list(CLAIMED_COLUMNS), f"{dialect}.{block}"
+
+
+def test_sqlite_claim_reads_back_the_claimed_columns_in_order(
+    queries: dict[str, dict[str, str]],
+) -> None:
+    found = re.search(
+        r"json_array\((.*)\)\s*\)\s*AS claimed", queries["sqlite"]["claim_jobs"], re.S
+    )
+    assert found
+    items = _top_level_items(found.group(1))
+    computed = {  # the items that are expressions: what each must read
+        "payload_value": "json(p)",
+        "payload": "NULL, p)",
+        "timeout_seconds": "timeout_seconds",
+    }
+    assert len(items) == len(CLAIMED_COLUMNS)
+    for item, name in zip(items, CLAIMED_COLUMNS, strict=True):
+        assert item == name or computed.get(name, "\0") in item, (item, name)

@@ -443,16 +443,26 @@ class SqlBackend(ABC):
         return reset
 
     def claim(self, params: ClaimParams) -> list[Job]:
-        jobs = self._claimed_jobs(
-            "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
-            {
-                "worker_id": params.worker_id,
-                "lease_token": params.lease_token,
-                "limit": params.limit,
-                "lease_seconds": params.lease_seconds,
-                "groups": list(params.groups or ()),
-            },
-        )
+        """Claim up to ``params.limit`` tasks. The Jobs are built after the claim committed: if
+        a row cannot be read (a payload another client wrote that is not JSON), the claim is
+        given back at once rather than left executing until its lease runs out."""
+        try:
+            jobs = self._claimed_jobs(
+                "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
+                {
+                    "worker_id": params.worker_id,
+                    "lease_token": params.lease_token,
+                    "limit": params.limit,
+                    "lease_seconds": params.lease_seconds,
+                    "groups": list(params.groups or ()),
+                },
+            )
+        except (ValueError, RecursionError) as exc:
+            released = self.release_claim(params.lease_token)
+            raise DatabaseError(
+                f"a claimed task could not be read ({exc}); the {released} task(s) of the "
+                "claim are waiting again"
+            ) from exc
         return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
 
     def _claimed_jobs(self, name: str, params: Params) -> list[Job]:

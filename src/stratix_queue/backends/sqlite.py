@@ -152,10 +152,10 @@ class SqliteBackend(SqlBackend):
         def body(session: Session) -> list[str]:
             return _read_claimed(session, read, _run_chain(session, statements, values))
 
-        # Parsed once the transaction has ended: the file's write lock is not held meanwhile
-        # (Python work under the GIL, beside the running tasks, kept the completer waiting).
+        # Parsed once the transaction has ended, as on the other backends: the file's write lock
+        # is not held for Python work.
         parts = self._transaction(body)
-        rows = [row for part in parts for row in _CLAIMED_JSON.decode(part)]
+        rows = [row for part in parts for row in json.loads(part)]
         return claimed_jobs(rows, values["worker_id"], values["lease_token"])
 
     def _moved_ids(self, params: Params) -> set[int]:
@@ -211,11 +211,6 @@ def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[st
             *_read_claimed(session, sql, {**values, "picked": json.dumps(ids[half:])}),
         ]
     return [answer["claimed"]]
-
-
-# The read-back's arrays may hold a payload written by another client with raw control
-# characters in its strings (SQLite's json() keeps them): accept them rather than fail the claim.
-_CLAIMED_JSON = json.JSONDecoder(strict=False)
 
 
 def _one_row(result: Result) -> Row:
