@@ -301,7 +301,8 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
 -- rows still executing under that token move (fenced). The first statement answers their ids in
 -- one row (:moved, a JSON array; one step, see claim_jobs; the block runs only through
--- SqliteBackend._moved_ids). CROSS JOIN keeps json_each as the outer loop, so each item is one
+-- SqliteBackend._moved_ids); the insert applies the same fence to the same rows in the same
+-- transaction, and the delete takes :moved. CROSS JOIN keeps json_each as the outer loop, so each item is one
 -- primary-key lookup (left to itself the planner scans every executing row for each item).
 SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
 CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
@@ -312,8 +313,7 @@ SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.atte
        json_extract(d.value, '$[2]'), j.created_at, j.started_at,
        strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
-WHERE j.id IN (SELECT value FROM json_each(:moved))
-  AND j.lease_token = json_extract(d.value, '$[1]');
+WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
 DELETE FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:moved));
 
 -- name: list_jobs
