@@ -45,8 +45,9 @@ INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_a
                         timeout_seconds, status, run_at, created_at, updated_at)
 VALUES (%(name)s, %(executor)s, %(group)s, %(payload)s, %(priority)s, %(max_attempts)s,
         %(timeout)s,
-        CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                          WHERE g.group_name = %(group)s AND g.status = 'paused') THEN 'paused'
+        CASE WHEN %(group)s IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM queue_groups g
+                              WHERE g.group_name = %(group)s AND g.status = 'paused') THEN 'paused'
              WHEN %(delayed)s THEN 'delayed' ELSE 'waiting' END,
         COALESCE(%(run_at)s,
                  UTC_TIMESTAMP(6) + INTERVAL ROUND(%(delay)s * 1000000) MICROSECOND),

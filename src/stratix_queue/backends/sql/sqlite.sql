@@ -35,8 +35,9 @@ RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
                         timeout_seconds, status, run_at, created_at, updated_at)
 VALUES (:name, :executor, :group, :payload, :priority, :max_attempts, :timeout,
-        CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                          WHERE g.group_name = :group AND g.status = 'paused') THEN 'paused'
+        CASE WHEN :group IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM queue_groups g
+                              WHERE g.group_name = :group AND g.status = 'paused') THEN 'paused'
              WHEN :delayed THEN 'delayed' ELSE 'waiting' END,
         COALESCE(:run_at,
                  strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay))),
