@@ -153,11 +153,11 @@ class Databases:
         import pymysql
 
         host, port, user = MYSQL_ADMIN
-        conn = pymysql.connect(host=host, port=port, user=user, autocommit=True)
+        mysql = pymysql.connect(host=host, port=port, user=user, autocommit=True)
         try:
-            conn.cursor().execute(sql)
+            mysql.cursor().execute(sql)
         finally:
-            conn.close()
+            mysql.close()
 
 
 def busy_cpu_seconds() -> float:
@@ -288,20 +288,29 @@ def wanted(args: argparse.Namespace) -> list[tuple[Library, str, str, int]]:
 
 
 def measure(args: argparse.Namespace) -> Found:
+    """Every wanted run, repetition by repetition: each round runs every library once (in turn
+    forwards and backwards), so a change in the machine's speed during the run (this one's varies
+    by 20% within minutes) falls on all of them alike, not on whichever ran at that time."""
     compile_project()  # once, before any run of the project's adapters
     dbs = Databases()
-    found: Found = {}
+    plan = wanted(args)
+    found: Found = {(lib.name, backend, w, v): [] for lib, backend, w, v in plan}
+    spent = dict.fromkeys(found, 0.0)
     try:
-        for library, backend, workload, variant in wanted(args):
-            n = 200 if workload == "W4" else args.n
-            started = time.monotonic()
-            runs = [run_once(library, backend, workload, n, variant, dbs) for _ in range(args.reps)]
-            found[(library.name, backend, workload, variant)] = runs
-            print(
-                f"{library.name:14s} {backend:8s} {workload}:{variant:<8d} "
-                f"{cell(summarise(runs, workload), runs)}  [{time.monotonic() - started:.0f} s]",
-                flush=True,
-            )
+        for rep in range(args.reps):
+            for library, backend, workload, variant in plan[:: -1 if rep % 2 else 1]:
+                key = (library.name, backend, workload, variant)
+                n = 200 if workload == "W4" else args.n
+                started = time.monotonic()
+                found[key].append(run_once(library, backend, workload, n, variant, dbs))
+                spent[key] += time.monotonic() - started
+                if rep == args.reps - 1:
+                    runs = found[key]
+                    print(
+                        f"{library.name:14s} {backend:8s} {workload}:{variant:<8d} "
+                        f"{cell(summarise(runs, workload), runs)}  [{spent[key]:.0f} s]",
+                        flush=True,
+                    )
     finally:
         dbs.close()
     return found
