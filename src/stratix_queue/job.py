@@ -147,10 +147,26 @@ def claimed_jobs(rows: Iterable[Sequence[Any]], worker_id: str, lease_token: str
     under ``lease_token``: the same Jobs ``get_job`` reads back."""
     seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
     jobs = []
-    for row in rows:
-        (job_id, name, executor, group, value, text, priority, attempts, max_attempts) = row[:9]
-        (run_at, created_at, started_at, locked_until, message, stack, code) = row[9:16]
-        failed_at, timeout = row[16:]
+    for (
+        job_id,
+        name,
+        executor,
+        group,
+        value,
+        text,
+        priority,
+        attempts,
+        max_attempts,
+        run_at,
+        created_at,
+        started_at,
+        locked_until,
+        message,
+        stack,
+        code,
+        failed_at,
+        timeout,
+    ) in rows:
         started = to_utc_once(started_at, seen)
         jobs.append(
             make_job(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
-from stratix_queue.backends.session import Params, Result, Session
+from stratix_queue.backends.session import Params, Result, Session, bound
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -47,7 +47,7 @@ class PostgresSession(Session):
 
     def run(self, sql: str, params: Params | None = None) -> Result:
         # The SQL comes from the package's own .sql files, never from values.
-        cursor = self.conn.execute(sql, dict(params or {}))
+        cursor = self.conn.execute(sql, bound(params))
         self.answered_at = time.monotonic()
         # The result's status, not cursor.description (which builds Column objects each time).
         if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:
@@ -58,7 +58,7 @@ class PostgresSession(Session):
     def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         """For a statement that returns rows (an insert's RETURNING)."""
         cursor = self._tuples
-        cursor.execute(sql, params if type(params) is dict else dict(params or {}))
+        cursor.execute(sql, bound(params))
         self.answered_at = time.monotonic()
         return cursor.fetchall()
 

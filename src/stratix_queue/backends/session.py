@@ -18,6 +18,11 @@ Params = Mapping[str, Any]
 FRESH_SECONDS = 1.0
 
 
+def bound(params: Params | None) -> dict[str, Any]:
+    """The parameters as the dict a driver binds: one that is a dict already is not copied."""
+    return params if type(params) is dict else dict(params or {})
+
+
 @dataclass(slots=True)
 class Result:
     """Rows (when the statement returns any) and the count of rows it touched."""

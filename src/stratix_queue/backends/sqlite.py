@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
-from stratix_queue.backends.session import Params, Result, Row, Session
+from stratix_queue.backends.session import Params, Result, Row, Session, bound
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -59,7 +59,7 @@ class SqliteSession(Session):
         self.conn = conn
 
     def run(self, sql: str, params: Params | None = None) -> Result:
-        cursor = self.conn.execute(sql, params if type(params) is dict else dict(params or {}))
+        cursor = self.conn.execute(sql, bound(params))
         description = cursor.description
         if description is None:
             return Result(rowcount=cursor.rowcount)
@@ -68,8 +68,7 @@ class SqliteSession(Session):
         return Result(rows, len(rows), True)
 
     def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
-        params = params if type(params) is dict else dict(params or {})
-        rows: list[tuple[Any, ...]] = self.conn.execute(sql, params).fetchall()
+        rows: list[tuple[Any, ...]] = self.conn.execute(sql, bound(params)).fetchall()
         return rows
 
     def begin(self) -> None:
