@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from stratix_queue.job import Job
-from stratix_queue.repository import JobRepository
 
 log = logging.getLogger("stratix_queue.worker")
 MAX_BATCH = 200
@@ -28,12 +27,11 @@ Done = tuple[Job, int]
 class Completer:
     def __init__(
         self,
-        repository: JobRepository,
-        persist: Callable[[Callable[[], set[int]]], set[int]],
+        record: Callable[[Sequence[Done]], set[int]],
         on_result: Callable[[Sequence[Job], set[int]], None],
     ) -> None:
-        self.repository = repository
-        self._persist = persist
+        """``record`` writes a batch and returns the ids moved; ``on_result`` hears of each."""
+        self._record = record
         self._on_result = on_result
         self._done: list[Done] = []  # submitted, not yet taken into a batch
         self._pending: dict[int, Job] = {}  # submitted, not yet written
@@ -96,13 +94,9 @@ class Completer:
 
     def _flush(self, batch: list[Done]) -> None:
         try:
-            moved = self._persist(lambda: self.repository.move_many_to_success(batch))
-        except Exception:
-            log.exception(
-                "could not record %d successes; their leases will expire and the "
-                "tasks will run again",
-                len(batch),
-            )
+            moved = self._record(batch)
+        except Exception:  # a bug: the tasks' leases expire and they run again
+            log.exception("could not record %d successes", len(batch))
             moved = set()
         with self._lock:
             for job, _ in batch:

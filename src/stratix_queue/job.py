@@ -68,7 +68,13 @@ class Job:
     ) -> Job:
         """Build a Job from a ``queue_jobs`` row given as a column-name mapping. Rows read
         together may share ``seen`` (a dict) so a timestamp they share is converted once."""
-        seen = {} if seen is None else seen
+        try:
+            return cls._from_row(row, {} if seen is None else seen)
+        except _UNREADABLE_ERRORS:
+            return _tolerant_job(row, JobStatus.EXECUTING)
+
+    @classmethod
+    def _from_row(cls, row: Mapping[str, Any], seen: dict[Any, datetime | None]) -> Job:
         get = row.get
         payload = row["payload"]
         if isinstance(payload, bytes | bytearray):
@@ -117,9 +123,10 @@ class Job:
 make_job = fast_constructor(Job)  # Job(...) for the hot path: every task inserted or claimed
 
 # A claim's rows, column by column, on every backend (claim_jobs in the .sql files): what the
-# claim's update set alike for every row (status, locked_by, lease_token, updated_at = started_at)
-# is not read back. The payload comes in one of two columns: already parsed (SQLite embeds it
-# in its read-back's JSON), or as JSON text to parse.
+# claim's update set alike for every row (status, locked_by, lease_token) is not read back;
+# updated_at is when the claim took the task (started_at stays empty until a slot starts it). The
+# payload comes in one of two columns: already parsed (SQLite embeds it in its read-back's
+# JSON), or as JSON text to parse.
 CLAIMED_COLUMNS = (
     "id",
     "job_name",
@@ -132,7 +139,7 @@ CLAIMED_COLUMNS = (
     "max_attempts",
     "run_at",
     "created_at",
-    "started_at",
+    "updated_at",
     "locked_until",
     "error_message",
     "error_stack",
@@ -147,7 +154,20 @@ def claimed_jobs(rows: Iterable[Sequence[Any]], worker_id: str, lease_token: str
     under ``lease_token``: the same Jobs ``get_job`` reads back."""
     seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
     jobs = []
-    for (
+    for row in rows:
+        try:
+            jobs.append(_claimed_job(row, worker_id, lease_token, seen))
+        except _UNREADABLE_ERRORS:  # another client wrote it: the worker fails it, unrun
+            claimed = {**dict(zip(CLAIMED_COLUMNS, row, strict=True)), "status": "executing"}
+            claimed["locked_by"], claimed["lease_token"] = worker_id, lease_token
+            jobs.append(_tolerant_job(claimed, JobStatus.EXECUTING))
+    return jobs
+
+
+def _claimed_job(
+    row: Sequence[Any], worker_id: str, lease_token: str, seen: dict[Any, datetime | None]
+) -> Job:
+    (
         job_id,
         name,
         executor,
@@ -159,41 +179,142 @@ def claimed_jobs(rows: Iterable[Sequence[Any]], worker_id: str, lease_token: str
         max_attempts,
         run_at,
         created_at,
-        started_at,
+        updated_at,
         locked_until,
         message,
         stack,
         code,
         failed_at,
         timeout,
-    ) in rows:
-        started = to_utc_once(started_at, seen)
-        jobs.append(
-            make_job(
-                job_id,
-                name,
-                executor,
-                value if text is None else json.loads(text),
-                group,
-                JobStatus.EXECUTING,
-                priority,
-                attempts,
-                max_attempts,
-                to_utc_once(run_at, seen),
-                to_utc_once(created_at, seen),
-                started,  # updated_at: the claim set both
-                started,
-                worker_id,
-                to_utc_once(locked_until, seen),
-                lease_token,
-                message,
-                stack,
-                code,
-                to_utc_once(failed_at, seen),
-                None if timeout is None else float(timeout),
-            )
-        )
-    return jobs
+    ) = row
+    if not (type(name) is type(executor) is str and type(priority) is type(attempts) is int):
+        raise TypeError("a column holds a value of the wrong type")
+    if type(max_attempts) is not int or not (group is None or type(group) is str):
+        raise TypeError("a column holds a value of the wrong type")
+    return make_job(
+        job_id,
+        name,
+        executor,
+        value if text is None else json.loads(text),
+        group,
+        JobStatus.EXECUTING,
+        priority,
+        attempts,
+        max_attempts,
+        to_utc_once(run_at, seen),
+        to_utc_once(created_at, seen),
+        to_utc_once(updated_at, seen),  # when the claim took it
+        None,  # started_at: written when a slot starts it (worker.py)
+        worker_id,
+        to_utc_once(locked_until, seen),
+        lease_token,
+        message,
+        stack,
+        code,
+        to_utc_once(failed_at, seen),
+        None if timeout is None else float(timeout),
+    )
+
+
+# -- rows another client wrote ----------------------------------------------------------------
+
+_UNREADABLE_ERRORS = (ValueError, TypeError, RecursionError, UnicodeError, OverflowError)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """The payload of a Job whose row cannot be read as a task (a payload that is not JSON, a
+    column of the wrong type, written by a DBA, an older client or another language): the
+    worker marks such a task failed with ``code`` and never runs it."""
+
+    column: str
+    reason: str
+
+    @property
+    def code(self) -> str:
+        return "BAD_PAYLOAD" if self.column == "payload" else "BAD_ROW"
+
+    @property
+    def message(self) -> str:
+        return f"the task's {self.column} cannot be read: {self.reason}"
+
+
+def _tolerant_job(row: Mapping[str, Any], status: JobStatus) -> Job:
+    """A Job from a row some column of which cannot be read: what can be read is kept, the rest
+    is left empty, and the payload is the first problem found (an :class:`Unreadable`)."""
+    problems: list[Unreadable] = []
+
+    def read(column: str, decode: Any, default: Any = None) -> Any:
+        value = row.get(column)
+        try:
+            return None if value is None else decode(value)
+        except _UNREADABLE_ERRORS as exc:
+            problems.append(Unreadable(column, f"{_reason(exc)}; it holds {_sample(value)}"))
+            return default
+
+    job_id = int(row["id"])
+    values = {
+        "name": read("job_name", _text, "?"),
+        "executor": read("executor", _text, "?"),
+        "group": read("group_name", _text),
+        "status": read("status", STATUSES.__getitem__, status),
+        "priority": read("priority", _integer, 0),
+        "attempts": read("attempts", _integer, 0),
+        "max_attempts": read("max_attempts", _integer, 1),
+        "run_at": read("run_at", to_utc),
+        "created_at": read("created_at", to_utc),
+        "updated_at": read("updated_at", to_utc),
+        "started_at": read("started_at", to_utc),
+        "locked_until": read("locked_until", to_utc),
+        "failed_at": read("failed_at", to_utc),
+        "timeout": read("timeout_seconds", float),
+    }
+    # A claim's row has the payload parsed already (payload_value) unless it is not JSON.
+    text = row.get("payload")
+    payload = read("payload", _payload) if text is not None else row.get("payload_value")
+    return make_job(
+        job_id,
+        payload=problems[0] if problems else payload,
+        locked_by=row.get("locked_by"),
+        lease_token=row.get("lease_token"),
+        error_message=row.get("error_message"),
+        error_stack=row.get("error_stack"),
+        error_code=row.get("error_code"),
+        **values,
+    )
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"not text but {type(value).__name__}")
+    return value
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"not an integer but {type(value).__name__}")
+    return value
+
+
+def _payload(value: object) -> Any:
+    if isinstance(value, bytes | bytearray):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise TypeError(f"not JSON text but {type(value).__name__}")
+    return json.loads(value)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON ({exc.msg} at character {exc.pos})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to decode"
+    return str(exc) or type(exc).__name__
+
+
+def _sample(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ from stratix_queue.errors import StratixQueueError
 log = logging.getLogger("stratix_queue.worker")
 RECONNECT_FIRST = 0.5  # seconds before the first attempt to open a lost connection again
 RECONNECT_MAX = 30.0  # the pause doubles up to this while the connection stays lost
+# A LISTENing connection only receives; one that went silent would never say so. It is asked
+# something this often, under the watchdog's deadline (backends/watchdog.py).
+LISTEN_PING_SECONDS = 5.0
 
 
 class WakeThread:
@@ -46,8 +50,8 @@ class WakeThread:
         while not self._stop.is_set():
             try:
                 self._watch()
-            except StratixQueueError as exc:
-                log.warning("%s connection lost (%s); polling until it is back", self.name, exc)
+            except StratixQueueError as exc:  # the worker polls meanwhile
+                self.backend.health.failed(f"keep its {self.name} connection", exc)
             except Exception:  # a bug here must not end the wake-ups silently
                 log.exception("%s failed; polling until it is back", self.name)
             self._stop.wait(self._delay)
@@ -58,6 +62,7 @@ class WakeThread:
         worker claims once, for what was added while no one was watching (one claim, at worst
         an empty one)."""
         self._delay = RECONNECT_FIRST
+        self.backend.health.ok()
         self.wakeup.set()
 
     def _watch(self) -> None:
@@ -75,9 +80,13 @@ class Listener(WakeThread):
             session.run(self.backend.queries["listen"])
             log.info("listening for new tasks (LISTEN stratix_queue)")
             self._connected()
+            ping_at = time.monotonic() + LISTEN_PING_SECONDS
             while not self._stop.is_set():
                 for _ in session.notifications(timeout=1.0):
                     self.wakeup.set()
+                if time.monotonic() >= ping_at:
+                    session.run(self.backend.queries["ping"])
+                    ping_at = time.monotonic() + LISTEN_PING_SECONDS
 
 
 class ChangeWatcher(WakeThread):

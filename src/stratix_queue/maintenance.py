@@ -9,8 +9,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from stratix_queue.backends.base import Backend
 from stratix_queue.errors import StratixQueueError
@@ -19,6 +20,11 @@ from stratix_queue.params import WorkerRecord
 log = logging.getLogger("stratix_queue.worker")
 LOST_MESSAGE = (
     "the worker running this task stopped renewing its lease (crashed, killed or cut off)"
+)
+HEARTBEAT_RETRY_SECONDS = 0.5
+UNSTARTED_MESSAGE = (
+    "the worker holding this task stopped renewing its lease (crashed, killed or cut off) "
+    "before the task started; not counted as an attempt"
 )
 
 
@@ -34,6 +40,18 @@ class LeaseSettings:
     def stale_worker_seconds(self) -> float:
         return max(3 * self.lease_seconds, 60.0)
 
+    @property
+    def silence_seconds(self) -> float:
+        """How long a worker's statement may go unanswered before its connection is given up
+        (watchdog.py): short enough that a silent connection is replaced well within a lease."""
+        return max(1.0, self.lease_seconds / 4)
+
+    @property
+    def stuck_outcome_seconds(self) -> float:
+        """An outcome not written this long after its task finished is stuck: its lease is no
+        longer renewed (a silent connection alone is replaced well before that)."""
+        return self.heartbeat_seconds + self.silence_seconds
+
 
 class Maintenance:
     """Runs in its own thread for the life of a worker."""
@@ -45,10 +63,12 @@ class Maintenance:
         concurrency: int,
         groups: Sequence[str] | None,
         leases: LeaseSettings,
-        running: Callable[[], list[tuple[int, str]]],
+        held: Callable[[], list[tuple[int, str]]],
+        started: Callable[[], list[tuple[int, str]]],
     ) -> None:
         self.backend = backend
-        self.running = running  # (id, lease token) of every task the worker holds
+        self.held = held  # (id, lease token) of every task whose lease the worker renews
+        self.started = started  # (id, lease token) of every task a slot runs now
         self.worker_id = worker_id
         self.leases = leases
         self.record = WorkerRecord(
@@ -62,7 +82,6 @@ class Maintenance:
         self._thread = threading.Thread(
             target=self._run, name="stratix-queue-maintenance", daemon=True
         )
-        self._healthy = True
 
     def start(self) -> None:
         self._attempt("register the worker", lambda: self.backend.register_worker(self.record))
@@ -78,19 +97,25 @@ class Maintenance:
 
     def _run(self) -> None:
         next_rescue = time.monotonic() + self.leases.rescue_interval
-        while not self._stop.wait(self.leases.heartbeat_seconds):
-            self.heartbeat()
+        pause = self.leases.heartbeat_seconds
+        while not self._stop.wait(pause):
+            renewed = self.heartbeat()
+            # A failed renewal is tried again soon: the leases run out otherwise.
+            pause = self.leases.heartbeat_seconds if renewed else HEARTBEAT_RETRY_SECONDS
             if time.monotonic() >= next_rescue:
                 next_rescue = time.monotonic() + self.leases.rescue_interval
                 self.rescue()
 
-    def heartbeat(self) -> None:
-        self._attempt("renew leases", self._renew)
+    def heartbeat(self) -> bool:
+        return self._attempt("renew leases", self._renew)
 
     def _renew(self) -> None:
-        leases = self.running()
+        leases = self.held()
         if leases:
             self.backend.heartbeat(self.leases.lease_seconds, leases)
+        started = self.started()
+        if started:  # short tasks' starts are written here, not before each task (worker.py)
+            self.backend.mark_started(started)
         if not self.backend.heartbeat_worker(self.worker_id):  # pruned while cut off: re-register
             self.backend.register_worker(self.record)
 
@@ -98,40 +123,43 @@ class Maintenance:
         self._attempt("rescue expired tasks", self._rescue)
 
     def _rescue(self) -> None:
-        for row in self.backend.rescue_expired(LOST_MESSAGE):
-            if int(row["attempts"]) >= int(row["max_attempts"]):
-                log.warning(
-                    "task failed, marked as failed: id=%s name=%s executor=%s code=WORKER_LOST "
-                    "message=%s (worker %s)",
-                    row["id"],
-                    row["job_name"],
-                    row["executor"],
-                    LOST_MESSAGE,
-                    row["locked_by"],
-                )
-            else:
-                log.warning(
-                    "task lease expired, returned to waiting: id=%s name=%s executor=%s "
-                    "attempt=%s/%s (worker %s)",
-                    row["id"],
-                    row["job_name"],
-                    row["executor"],
-                    row["attempts"],
-                    row["max_attempts"],
-                    row["locked_by"],
-                )
+        for row in self.backend.rescue_expired(LOST_MESSAGE, UNSTARTED_MESSAGE):
+            _log_rescued(row)
         self.backend.prune_workers(self.leases.stale_worker_seconds)
 
-    def _attempt(self, what: str, action: object) -> None:
+    def _attempt(self, what: str, action: Callable[[], object]) -> bool:
         try:
-            action()  # type: ignore[operator]
+            action()
         except StratixQueueError as exc:
-            if self._healthy:
-                log.error(
-                    "worker %s could not %s: %s (will keep trying)", self.worker_id, what, exc
-                )
-            self._healthy = False
-            return
-        if not self._healthy:
-            log.info("worker %s reaches the database again", self.worker_id)
-        self._healthy = True
+            self.backend.health.failed(what, exc)  # logged once per outage
+            return False
+        self.backend.health.ok()
+        return True
+
+
+def _log_rescued(row: Mapping[str, Any]) -> None:
+    where = (row["id"], row["job_name"], row["executor"])
+    if not row["started"]:
+        log.warning(
+            "task lease expired before it started, back to waiting (not counted): "
+            "id=%s name=%s executor=%s (worker %s)",
+            *where,
+            row["locked_by"],
+        )
+    elif int(row["attempts"]) >= int(row["max_attempts"]):
+        log.warning(
+            "task failed, marked as failed: id=%s name=%s executor=%s code=WORKER_LOST "
+            "message=%s (worker %s)",
+            *where,
+            LOST_MESSAGE,
+            row["locked_by"],
+        )
+    else:
+        log.warning(
+            "task lease expired, returned to waiting: id=%s name=%s executor=%s "
+            "attempt=%s/%s (worker %s)",
+            *where,
+            row["attempts"],
+            row["max_attempts"],
+            row["locked_by"],
+        )

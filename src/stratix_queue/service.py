@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stratix_queue.backends import open_backend
+from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import Backoff, ExecutorRegistry
@@ -32,6 +33,7 @@ from stratix_queue.validation import (
     check_int,
     check_name,
     check_page,
+    check_statement_timeout,
     check_task_id,
     check_timeout,
     in_id_range,
@@ -56,11 +58,18 @@ class QueueService:
     """
 
     def __init__(
-        self, url: str | None = None, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+        self,
+        url: str | None = None,
+        *,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        statement_timeout: float | None = STATEMENT_TIMEOUT_SECONDS,
     ) -> None:
+        """``statement_timeout``: seconds a statement may run on a database server (None: no
+        limit); a connection that answers nothing for 2 s longer is closed and opened again."""
         self.url: str = resolve_url(url)
         self.max_payload_bytes = check_int(max_payload_bytes, "max_payload_bytes", 1, 2**30)
-        self.backend = open_backend(parse_url(self.url))
+        self.statement_timeout = check_statement_timeout(statement_timeout)
+        self.backend = open_backend(parse_url(self.url), Limits(self.statement_timeout))
         self.repository = JobRepository(self.backend)
         self.executors = ExecutorRegistry()
         self._wakeup = threading.Event()
@@ -68,7 +77,11 @@ class QueueService:
 
     def with_url(self, url: str) -> QueueService:
         """Another QueueService on ``url`` that shares this one's executors."""
-        clone = QueueService(url, max_payload_bytes=self.max_payload_bytes)
+        clone = QueueService(
+            url,
+            max_payload_bytes=self.max_payload_bytes,
+            statement_timeout=self.statement_timeout,
+        )
         clone.executors = self.executors
         return clone
 

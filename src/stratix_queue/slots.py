@@ -12,6 +12,12 @@ away from other workers (a task of a second or more gets no prefetch at all). Ev
 is leased to the worker and renewed by its heartbeat; at shutdown the ones that never started
 are given back at once.
 
+The pace is an estimate: slow tasks claimed together with fast ones (or after them) can still
+fill every slot while others wait here. Once every slot has been inside its task for
+``BUFFER_WAIT_SECONDS`` with tasks still waiting, the waiting ones are handed back
+(``take_stale``; the worker returns them to the queue, uncounted) for any worker with a free
+slot, and this one claims no more than its slots until one of them is free again.
+
 Slot threads are woken only as far as they help. Python runs one thread at a time (the GIL), so
 extra threads speed up tasks that wait (I/O, sleeps, locks, async executors) and only slow down
 tasks that compute: sixteen threads trading the GIL over tasks of a few microseconds run them
@@ -41,6 +47,7 @@ MAX_AUTO_PREFETCH = 500
 TICK = 0.005  # how often the pacer looks at the slots while tasks wait for one (s)
 STUCK_AFTER = 4 * TICK  # a task running this long (s) counts as waiting, whatever it measured
 SMOOTHING = 0.1  # weight of the newest task in the moving averages
+BUFFER_WAIT_SECONDS = 0.5  # every slot busy this long: the tasks waiting here are handed back
 
 
 class Slots:
@@ -50,9 +57,13 @@ class Slots:
         self,
         concurrency: int,
         prefetch: int | None,
+        start: Callable[[Job], bool],
         run: Callable[[Job], None],
         on_room: Callable[[], None],
     ) -> None:
+        """In a slot thread, ``start`` prepares a task (False: it is not to run) and ``run`` runs
+        it (only this is timed for the pace); ``on_room`` tells the worker it may claim again,
+        or has stale tasks to hand back (``take_stale``)."""
         self.concurrency = concurrency
         self._prefetch = prefetch  # None: adaptive
         self._pace = PREFETCH_WINDOW  # moving average of a task's run time (s); long at first
@@ -60,10 +71,13 @@ class Slots:
         self._want = 1  # slot threads worth keeping awake (from _blocked)
         # at the first pace (PREFETCH_WINDOW) a slot starts one task per window
         self._capacity = concurrency + (concurrency if prefetch is None else prefetch)
+        self._start = start
         self._run = run
         self._on_room = on_room
         self._ready: deque[Job] = deque()
         self._held: dict[int, Job] = {}
+        self._stale: list[Job] = []  # taken from the ready queue, to be handed back
+        self._holding_off = False  # no prefetch until a slot is free again (after a hand-back)
         self._room_told = False
         self._closing = False
         lock = threading.Lock()
@@ -72,6 +86,7 @@ class Slots:
         self._tick = threading.Condition(lock)  # the pacer waits here
         self._awake = concurrency  # slot threads not parked (each parks when it starts)
         self._started = [0.0] * concurrency  # when each slot's task started; 0: none
+        self._running: list[Job | None] = [None] * concurrency  # each slot's task
         self._threads = [
             threading.Thread(target=self._work, args=(i,), name=f"stratix-queue-{i}", daemon=True)
             for i in range(concurrency)
@@ -90,7 +105,12 @@ class Slots:
     @property
     def capacity(self) -> int:
         """How many tasks the worker may hold now: the slots plus the prefetch."""
-        return self._capacity
+        return self.concurrency if self._holding_off else self._capacity
+
+    @property
+    def pace(self) -> float:
+        """The moving average of a task's run time (seconds)."""
+        return self._pace
 
     @property
     def room_at(self) -> int:
@@ -103,6 +123,16 @@ class Slots:
         with self._changed:
             return list(self._held.values())
 
+    def running(self) -> list[Job]:
+        """The tasks the slots are running now."""
+        return [job for job in self._running if job is not None]
+
+    def take_stale(self) -> list[Job]:
+        """The tasks taken out of the ready queue because every slot stayed busy (to hand back)."""
+        with self._changed:
+            stale, self._stale = self._stale, []
+        return stale
+
     def put(self, jobs: list[Job]) -> None:
         with self._changed:
             self._room_told = False  # the worker looked for work: tell it again when room frees
@@ -110,7 +140,7 @@ class Slots:
                 self._held[job.id] = job
             self._ready.extend(jobs)
             self._wake_up_to(min(self._awake + len(self._ready), self._want))
-            if self._ready and self._awake < self.concurrency:
+            if self._ready:  # the pacer wakes more slots, or hands the tasks back if all stay busy
                 self._tick.notify()
 
     def take_unstarted(self) -> list[Job]:
@@ -153,13 +183,17 @@ class Slots:
         job = self._next(None)
         while job is not None:
             started = self._started[slot] = clock()
-            cpu_started = cpu()
             try:
-                self._run(job)
+                if self._start(job):
+                    started = clock()
+                    self._running[slot] = job
+                    cpu_started = cpu()
+                    self._run(job)
+                    self._measure(clock() - started, cpu() - cpu_started)
             except Exception:
                 log.exception("unexpected error while running task %s (%s)", job.id, job.name)
+            self._running[slot] = None
             self._started[slot] = 0.0
-            self._measure(clock() - started, cpu() - cpu_started)
             job = self._next(job)
 
     def _measure(self, wall: float, cpu: float) -> None:
@@ -210,6 +244,7 @@ class Slots:
     def _finished(self, job: Job) -> bool:
         """Forget a finished task; True if the worker should be told there is room to claim."""
         self._held.pop(job.id, None)
+        self._holding_off = False  # a slot is free: claiming ahead is fine again
         left = len(self._held)
         if not left:
             self._changed.notify_all()
@@ -230,14 +265,38 @@ class Slots:
             self._wake.notify(more)
 
     def _pace_loop(self) -> None:
-        with self._changed:
-            while not self._closing:
-                if not self._ready or self._awake >= self.concurrency:
+        while not self._closing:
+            with self._changed:
+                if not self._ready:
                     self._tick.wait()
                     continue
-                self._tick.wait(TICK)
-                if self._ready and not self._closing:
-                    self._wake_up_to(min(self._awake + len(self._ready), self._pacer_wants()))
+                if self._awake >= self.concurrency:  # every slot awake: only look for staleness
+                    self._tick.wait(BUFFER_WAIT_SECONDS / 5)
+                else:
+                    self._tick.wait(TICK)
+                if not self._ready or self._closing:
+                    continue
+                if self._hand_back_stale():
+                    self._on_room()  # the worker hands them back (from its own thread)
+                    continue
+                self._wake_up_to(min(self._awake + len(self._ready), self._pacer_wants()))
+
+    def _hand_back_stale(self) -> bool:
+        """Take the ready tasks out if every slot has been inside its task for longer than
+        BUFFER_WAIT_SECONDS; True if it did. The slots' tasks prove the pace too short: it is
+        raised to what they have run so far, and no more is claimed until a slot is free."""
+        now = time.perf_counter()
+        started = self._started
+        if not all(started) or now - min(started) < BUFFER_WAIT_SECONDS:
+            return False
+        self._pace = max(self._pace, now - max(started))
+        self._holding_off = True
+        stale = list(self._ready)
+        self._ready.clear()
+        for job in stale:
+            self._held.pop(job.id, None)
+        self._stale.extend(stale)
+        return True
 
     def _pacer_wants(self) -> int:
         stuck = self._stuck()

@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # multiprocessing is imported by the Supervisor only (P > 1 p
 
 log = logging.getLogger("stratix_queue.supervisor")
 RESTART_BACKOFF_MAX = 30.0
+# A worker process ends by its grace period + HARD_EXIT_SECONDS after a signal (worker.py); one
+# still there this much later is killed.
+KILL_AFTER_GRACE_SECONDS = 8.0
 EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting will not help
 
 
@@ -129,6 +132,7 @@ class Supervisor:
         self._restarts: dict[int, int] = {}
         self._restart_at: dict[int, float] = {}
         self._signals = 0
+        self._kill_at: float | None = None  # when children still alive after a signal die
         self._failed = False
 
     def run(self) -> int:
@@ -141,6 +145,7 @@ class Supervisor:
             self._wait_for_exit(0.2)
             self._reap()
             self._restart_due()
+            self._kill_overdue()
         log.info("all worker processes stopped")
         return 1 if self._failed else 0
 
@@ -190,8 +195,20 @@ class Supervisor:
                 del self._restart_at[slot]
                 self._start(slot)
 
+    def _kill_overdue(self) -> None:
+        if self._kill_at is None or time.monotonic() < self._kill_at:
+            return
+        for slot, child in self._children.items():
+            if child is not None and child.pid is not None and child.is_alive():
+                log.error("worker process %s (pid %s) did not stop: killing it", slot, child.pid)
+                os.kill(child.pid, signal.SIGKILL)
+        self._kill_at = None
+
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._signals += 1
+        if self._kill_at is None:
+            grace = float(self.command.worker_args.get("grace_seconds") or 30.0)
+            self._kill_at = time.monotonic() + grace + KILL_AFTER_GRACE_SECONDS
         log.warning(
             "supervisor got %s: stopping %d worker processes%s",
             signal.Signals(signum).name,

@@ -199,6 +199,21 @@ def check_timeout(timeout: object) -> float | None:
     return seconds
 
 
+def check_statement_timeout(seconds: object) -> float | None:
+    """A statement timeout: None (no limit) or 1 s to a day; shorter would fail real work."""
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise InvalidInputError(
+            f"statement_timeout must be seconds or None, not {type(seconds).__name__}"
+        )
+    if not math.isfinite(seconds) or not 1 <= seconds <= 86_400:
+        raise InvalidInputError(
+            f"statement_timeout must be 1 to 86400 seconds (or None), not {seconds!r}"
+        )
+    return float(seconds)
+
+
 def check_task_id(task_id: object) -> int:
     """A task id must be an int (bool is refused); it is not checked for existence."""
     if isinstance(task_id, bool) or not isinstance(task_id, int):

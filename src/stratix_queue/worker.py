@@ -24,6 +24,7 @@ from stratix_queue.backends.base import SqlBackend
 from stratix_queue.completer import Completer
 from stratix_queue.errors import (
     DatabaseError,
+    DatabaseUnavailableError,
     ExecutorNotFoundError,
     SchemaNotReadyError,
     StratixQueueError,
@@ -31,12 +32,12 @@ from stratix_queue.errors import (
 )
 from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
-from stratix_queue.job import Job
+from stratix_queue.job import Job, Unreadable
 from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
 from stratix_queue.maintenance import LeaseSettings, Maintenance
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
-from stratix_queue.slots import Slots
+from stratix_queue.slots import BUFFER_WAIT_SECONDS, Slots
 from stratix_queue.validation import error_data
 
 log = logging.getLogger("stratix_queue.worker")
@@ -44,6 +45,12 @@ T = TypeVar("T")
 RETRY_GRACE_SECONDS = 5.0
 MAX_OUTAGE_BACKOFF = 10.0
 SIGNAL_DEBOUNCE_SECONDS = 1.0
+HARD_EXIT_SECONDS = 5.0  # after a signal, the process ends by grace + this, whatever hangs
+# A task of a worker whose tasks take at least this long has its start written before it runs
+# (one round trip, small beside the task); shorter ones are written with the next heartbeat.
+SYNC_START_SECONDS = 0.01
+LOST_CODE = "WORKER_LOST"  # a task held by a lost worker: its next start is written first
+SUCCESS_NOT_RECORDED = "SUCCESS_NOT_RECORDED"
 
 
 @dataclass(slots=True)
@@ -54,7 +61,8 @@ class WorkerStats:
     failed: int = 0
     retried: int = 0
     lost: int = 0  # finished after the lease was lost: the outcome was not recorded
-    given_back: int = 0  # unfinished at shutdown, returned to waiting
+    given_back: int = 0  # returned to waiting unfinished or unstarted (shutdown, a busy buffer)
+    unreadable: int = 0  # rows that could not be read as tasks: marked failed, never run
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, what: str, n: int = 1) -> None:
@@ -104,10 +112,13 @@ class Worker:
         self._deadline: float | None = None  # set by a signal: the end of the grace period
         self._signalled = False
         self._signalled_at = 0.0
-        self._slots = Slots(options.concurrency, options.prefetch, self._execute, wakeup.set)
+        self._slots = Slots(
+            options.concurrency, options.prefetch, self._start, self._execute, wakeup.set
+        )
         self._execution = Execution()
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
+        self._finishing: dict[int, float] = {}  # id -> when its executor returned (outcome due)
         self._next_promote = 0.0
         self._poll = options.poll_interval  # idle at first; shortened once work is found
         self._outage = False
@@ -121,13 +132,26 @@ class Worker:
             options.concurrency,
             options.groups,
             options.leases,
-            running=self._held_leases,
+            held=self._held_leases,
+            started=self._started_leases,
         )
-        self._completer = Completer(self.repository, self._persist, self._on_success_recorded)
+        self._completer = Completer(self._record_successes, self._on_success_recorded)
 
     def _held_leases(self) -> list[tuple[int, str]]:
-        jobs = [*self._slots.held(), *self._completer.pending()]
-        return [(job.id, job.lease_token) for job in jobs if job.lease_token]
+        """The leases to renew: every task held, but one whose outcome has waited to be written
+        for too long (a stuck outcome path, not just a silent connection, which is replaced
+        sooner): its lease runs out and another worker rescues it, instead of this one holding
+        it for as long as it is stuck."""
+        stuck_before = time.monotonic() - self.options.leases.stuck_outcome_seconds
+        finishing = self._finishing
+        return [
+            (job.id, job.lease_token)
+            for job in [*self._slots.held(), *self._completer.pending()]
+            if job.lease_token and finishing.get(job.id, stuck_before) >= stuck_before
+        ]
+
+    def _started_leases(self) -> list[tuple[int, str]]:
+        return [(job.id, job.lease_token) for job in self._slots.running() if job.lease_token]
 
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once the running tasks have finished."""
@@ -145,6 +169,8 @@ class Worker:
             self.options.burst,
             self.options.groups,
         )
+        previous_limit = self.backend.silence_limit
+        self.backend.silence_limit = self.options.leases.silence_seconds
         self._maintenance.start()
         self._completer.start()
         self._start_listener()
@@ -158,6 +184,7 @@ class Worker:
             self._completer.close()
             self._shutdown()
             restore()
+            self.backend.silence_limit = previous_limit
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
         return self.stats
 
@@ -219,7 +246,22 @@ class Worker:
             len(self._slots),
             self.options.grace_seconds,
         )
+        # Whatever hangs (a database call on a silent connection, a stuck executor), the
+        # process ends this long after the signal; leases and the rescue handle what is left.
+        timer = threading.Timer(self.options.grace_seconds + HARD_EXIT_SECONDS, self._hard_exit)
+        timer.daemon = True
+        timer.start()
         self.stop()
+
+    def _hard_exit(self) -> None:
+        log.error(
+            "worker %s did not stop within its grace period and %.0f s more; exiting now (the "
+            "tasks it still holds will be rescued when their leases expire)",
+            self.worker_id,
+            HARD_EXIT_SECONDS,
+        )
+        logging.shutdown()
+        os._exit(1)
 
     def _drain(self) -> None:
         """Give back the tasks no slot started, then wait for the running ones (until the grace
@@ -230,13 +272,28 @@ class Worker:
         if not self._slots.wait_idle(timeout):
             self._give_back_and_exit(self._slots.held())
 
-    def _give_back(self, job: Job) -> None:
+    def _give_back(self, job: Job) -> bool:
         try:
             if self.repository.backend.give_back(job):
                 self.stats.count("given_back")
+                return True
         except StratixQueueError as exc:
             log.error(
                 "could not give back task %s (%s): %s; its lease will expire", job.id, job.name, exc
+            )
+        return False
+
+    def _hand_back_stale(self) -> None:
+        """Return the tasks that waited in this worker's buffer while every slot stayed busy
+        (slots.py), so that a worker with a free slot runs them."""
+        stale = self._slots.take_stale()
+        if stale:
+            given = sum(self._give_back(job) for job in stale)
+            log.info(
+                "worker %s: every slot busy for %.1f s; %d waiting task(s) handed back",
+                self.worker_id,
+                BUFFER_WAIT_SECONDS,
+                given,
             )
 
     def _give_back_and_exit(self, jobs: list[Job]) -> None:
@@ -263,6 +320,7 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._hand_back_stale()
             wanted = self._claimable()
             claimed = self._claim_safely(wanted)
             if wanted and len(claimed) < wanted:
@@ -308,9 +366,8 @@ class Worker:
             self._unknown_claims.add(token)  # it may have committed before the reply was lost
             self._on_outage(exc)
             return []
-        if self._outage:
-            log.info("worker %s reaches the database again", self.worker_id)
-            self._outage = False
+        self._outage = False
+        self.backend.health.ok()
         return jobs
 
     def _release_unknown_claims(self) -> None:
@@ -321,10 +378,7 @@ class Worker:
                 log.warning("released %d task(s) claimed while the connection was lost", released)
 
     def _on_outage(self, exc: DatabaseError) -> None:
-        if not self._outage:
-            log.error(
-                "worker %s cannot claim tasks: %s (retrying with backoff)", self.worker_id, exc
-            )
+        self.backend.health.failed("claim tasks", exc)  # logged once per outage
         self._outage = True
         self._poll = min(max(self._poll * 2, 0.5), MAX_OUTAGE_BACKOFF)
 
@@ -392,55 +446,127 @@ class Worker:
             missing = ExecutorNotFoundError(
                 f"no executor named {job.executor!r} is registered in worker {self.worker_id}"
             )
+            self._finishing[job.id] = time.monotonic()
             self._record_failure(job, None, error_data(str(missing), None, missing.code))
             return
         started = time.perf_counter()
         error = self._execution.run(spec, job)
+        self._finishing[job.id] = time.monotonic()
         if error is not None:
             self._record_failure(job, spec, error)
             return
         self._completer.submit(job, round((time.perf_counter() - started) * 1000))
 
+    def _start(self, job: Job) -> bool:
+        """Before a slot runs the task: write that it starts, where that is worth a round trip:
+        for tasks that take a while, and for a task held by a worker that was lost (it may be
+        what killed it: each of its starts must count). Short tasks' starts are written with
+        the next heartbeat. False if the task is not to run: it cannot be read (it is failed),
+        or it is no longer held (the fenced write found nothing)."""
+        if type(job.payload) is Unreadable:
+            self._fail_unreadable(job, job.payload)
+            return False
+        if job.error_code != LOST_CODE and self._slots.pace < SYNC_START_SECONDS:
+            return True
+        try:
+            if self.backend.mark_started([(job.id, str(job.lease_token))]):
+                return True
+        except (DatabaseUnavailableError, TransientDatabaseError) as exc:
+            self.backend.health.failed("record that a task starts", exc)
+            return True  # run it anyway: its outcome is written once the database is back
+        self._lost(job)
+        return False
+
+    def _fail_unreadable(self, job: Job, problem: Unreadable) -> None:
+        """A row another client wrote that cannot be read as a task: failed, never run."""
+        self.stats.count("unreadable")
+        error = error_data(problem.message, None, problem.code)
+        self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
+
     def _on_success_recorded(self, jobs: Sequence[Job], moved: set[int]) -> None:
         self.stats.count("succeeded", len(moved))
         for job in jobs:
+            self._finishing.pop(job.id, None)
             if job.id not in moved:
                 self._lost(job)
 
     def _record_failure(self, job: Job, spec: ExecutorSpec | None, error: ErrorData) -> None:
         if job.attempts < job.max_attempts:
             delay = spec.backoff(job.attempts) if spec else 1.0
-            if self._persist(lambda: self.repository.retry_later(job, error, delay)):
-                self.stats.count("retried")
+            if self._write_outcome(
+                job, lambda: self.repository.retry_later(job, error, delay), "retried"
+            ):
                 with self._retry_lock:
                     self._retry_due[job.id] = time.monotonic() + delay
-            else:
-                self._lost(job)
-        elif self._persist(lambda: self.repository.mark_as_failed(job, error)):
-            self.stats.count("failed")
+        else:
+            self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
+
+    def _write_outcome(self, job: Job, write: Callable[[], bool], counter: str) -> bool:
+        """Write one task's failure or retry (fenced); True if it applied. A write the database
+        refuses for good is logged and given up: the lease then expires and the rescue decides."""
+        try:
+            written = self._persist(write, "record a task's failure")
+        except DatabaseError as exc:
+            self._not_recorded(job, exc)
+            return False
+        finally:
+            self._finishing.pop(job.id, None)
+        if written:
+            self.stats.count(counter)
         else:
             self._lost(job)
+        return written
 
-    def _persist(self, write: Callable[[], T]) -> T:
-        """Record an outcome, retrying through a database outage until it is written. The write
-        is fenced, so a late one after the lease was lost changes nothing."""
+    def _record_successes(self, batch: Sequence[tuple[Job, int]]) -> set[int]:
+        """Write a batch of successes (the completer's thread); the ids moved. A write the
+        database refuses for good is split up, so that one bad task does not sink the others;
+        a success that cannot be written alone fails its task with SUCCESS_NOT_RECORDED."""
+        try:
+            return self._persist(
+                lambda: self.repository.move_many_to_success(batch), "record successes"
+            )
+        except (DatabaseUnavailableError, TransientDatabaseError) as exc:
+            for job, _ in batch:  # the grace period ended while the database was away
+                self._not_recorded(job, exc)
+            return set()
+        except DatabaseError as exc:
+            if len(batch) > 1:
+                return {moved for one in batch for moved in self._record_successes([one])}
+            [(job, ms)] = batch
+            message = f"the task succeeded in {ms} ms but its success could not be recorded: {exc}"
+            error = error_data(message, None, SUCCESS_NOT_RECORDED)
+            self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
+            return set()
+
+    def _persist(self, write: Callable[[], T], doing: str) -> T:
+        """Record an outcome, retrying while the database is unreachable or contended, until it
+        is written (fenced: a late write after the lease was lost changes nothing) or the grace
+        period of a shutdown ends. Any other database error is raised at once: retrying a write
+        that breaks a constraint or names a missing column would only hang the worker."""
         delay = 0.2
         while True:
             try:
-                return write()
-            except SchemaNotReadyError:
-                raise
-            except DatabaseError as exc:
+                written = write()
+            except (DatabaseUnavailableError, TransientDatabaseError) as exc:
                 if self._deadline is not None and time.monotonic() >= self._deadline:
                     raise  # shutting down: the lease and the rescue take it from here
-                log.warning(
-                    "worker %s could not record an outcome (%s); retrying in %.1f s",
-                    self.worker_id,
-                    exc,
-                    delay,
-                )
+                if isinstance(exc, DatabaseUnavailableError):
+                    self.backend.health.failed(doing, exc)  # logged once per outage
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_OUTAGE_BACKOFF)
+                continue
+            self.backend.health.ok()
+            return written
+
+    def _not_recorded(self, job: Job, exc: Exception) -> None:
+        log.error(
+            "could not record the outcome of task %s (%s, executor %s): %s; its lease will "
+            "expire and the rescue will count the attempt",
+            job.id,
+            job.name,
+            job.executor,
+            exc,
+        )
 
     def _lost(self, job: Job) -> None:
         self.stats.count("lost")

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from stratix_queue import DatabaseError, Job, JobStatus, QueueService
+from stratix_queue import Job, JobStatus, QueueService
 from stratix_queue.backends.sqlite import SqliteSession
+from stratix_queue.job import Unreadable
 from stratix_queue.params import ClaimParams
 from tests import dbs
 from tests.behaviour.test_text_roundtrip import NASTY
@@ -76,15 +77,19 @@ def test_a_claimed_job_equals_the_row_read_after_the_claim(
     assert claimed[0].priority == 7  # claim order: priority first
 
 
-def test_a_claim_with_a_row_it_cannot_read_is_given_back(queue: QueueService, db_url: str) -> None:
-    """A payload another client wrote that is not JSON: the claim fails with a DatabaseError
-    and gives its tasks back at once (not left executing until the lease runs out)."""
+def test_a_claim_with_a_row_it_cannot_read_returns_it_marked_unreadable(
+    queue: QueueService, db_url: str
+) -> None:
+    """A payload another client wrote that is not JSON: the claim still returns every row, the
+    unreadable one with an Unreadable payload saying what is wrong (the worker fails it)."""
     added = queue.add_tasks([{"name": f"t{i}", "executor": "e"} for i in range(3)])
-    dbs.query(db_url, "UPDATE queue_jobs SET payload = 'not json' WHERE id = %s", [added[1].id])
-    with pytest.raises(DatabaseError, match="could not be read"):
-        _claim(queue)
-    counts = queue.count_by_status()
-    assert counts["waiting"] == 3 and counts["executing"] == 0, counts
+    dbs.query(db_url, "UPDATE queue_jobs SET payload = 'not json{' WHERE id = %s", [added[1].id])
+    claimed = {job.id: job for job in _claim(queue)}
+    assert set(claimed) == {job.id for job in added}
+    bad = claimed[added[1].id].payload
+    assert isinstance(bad, Unreadable) and bad.code == "BAD_PAYLOAD", bad
+    assert "not JSON" in bad.message and "not json{" in bad.message
+    assert claimed[added[0].id].payload == added[0].payload
 
 
 @only("sqlite")

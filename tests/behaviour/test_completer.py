@@ -27,7 +27,7 @@ def _claimed(queue: QueueService, n: int) -> list[Job]:
 def _completer(
     queue: QueueService, on_result: Callable[[Sequence[Job], set[int]], None]
 ) -> Completer:
-    completer = Completer(queue.repository, lambda write: write(), on_result)
+    completer = Completer(queue.repository.move_many_to_success, on_result)
     completer.start()
     return completer
 

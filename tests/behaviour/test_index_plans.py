@@ -70,6 +70,7 @@ VALUES: dict[str, Any] = {
     "lease_token": "t",
     "lease_seconds": 30.0,
     "message": "m",
+    "unstarted_message": "u",
     "status": None,
     "executor": None,
     "code": None,

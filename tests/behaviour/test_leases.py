@@ -45,8 +45,9 @@ def test_an_expired_lease_is_rescued_and_the_attempt_counted(queue: QueueService
     ran: list[int] = []
     queue.register_executor("rec", lambda payload, job: ran.append(job.attempts))
     job = queue.add_task(name="r", executor="rec", max_attempts=2)
-    [claimed] = _claim(queue, lease=0.2)  # a worker that then vanished
+    [claimed] = _claim(queue, lease=0.2)  # a worker that started it, then vanished
     assert claimed.id == job.id and claimed.attempts == 1
+    assert queue.backend.mark_started([(claimed.id, str(claimed.lease_token))]) == 1
     time.sleep(0.4)
     queue.run_worker(concurrency=1, burst=True, poll_interval=0.05)  # rescues at start
     assert ran == [2]
@@ -57,13 +58,35 @@ def test_an_expired_lease_is_rescued_and_the_attempt_counted(queue: QueueService
 
 def test_a_lost_task_out_of_attempts_fails_with_worker_lost(queue: QueueService) -> None:
     job = queue.add_task(name="r", executor="rec")
-    _claim(queue, lease=0.1)
+    [claimed] = _claim(queue, lease=0.1)
+    assert queue.backend.mark_started([(claimed.id, str(claimed.lease_token))]) == 1
     time.sleep(0.3)
     queue.run_worker(concurrency=1, burst=True)
     failed = queue.get_task(job.id)
     assert failed is not None and failed.is_failed()
     assert (failed.error_code, failed.attempts) == ("WORKER_LOST", 1)
     assert queue.retry_failed_task(job.id)
+
+
+def test_a_lost_task_that_never_started_goes_back_uncounted(queue: QueueService) -> None:
+    """A task that waited in a lost worker's buffer was never an attempt: it goes back to
+    waiting with its attempts as before, no history row, and WORKER_LOST on it, so that the
+    next worker writes its start before running it."""
+    ran: list[tuple[int, str | None]] = []
+    queue.register_executor("rec", lambda payload, job: ran.append((job.attempts, job.error_code)))
+    job = queue.add_task(name="r", executor="rec")  # max_attempts 1: counting it would fail it
+    [claimed] = _claim(queue, lease=0.1)
+    started = queue.backend.mark_started([(claimed.id, "another-token")])
+    assert started == 0  # fenced by the lease token
+    time.sleep(0.3)
+    assert [row["started"] for row in queue.backend.rescue_expired("lost", "unstarted")] == [0]
+    back = queue.get_task(job.id)
+    assert back is not None and (back.status, back.attempts) == (JobStatus.WAITING, 0)
+    assert (back.error_code, back.error_message) == ("WORKER_LOST", "unstarted")
+    assert queue.get_task_errors(job.id) == []
+    queue.run_worker(concurrency=1, burst=True)
+    assert ran == [(1, "WORKER_LOST")]
+    assert queue.get_task(job.id) is None
 
 
 def test_a_live_lease_is_not_rescued_and_heartbeat_extends_it(queue: QueueService) -> None:

@@ -59,6 +59,6 @@ def test_the_watcher_comes_back_after_its_connection_is_killed(
     assert others and all(row[0] != own for row in others)
     for (connection_id,) in others:  # the worker's: the watcher's and its pool's
         dbs.query(db_url, f"KILL CONNECTION {int(connection_id)}")
-    assert wait_until(lambda: "connection lost" in workers.log(), 10), workers.log()
+    assert wait_until(lambda: "lost the database" in workers.log(), 10), workers.log()
     assert wait_until(lambda: workers.log().count(WATCHING) == 2, 10), workers.log()
     assert _ran_within(queue, 10)[0], workers.log()

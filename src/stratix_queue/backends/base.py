@@ -16,10 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
+from stratix_queue.backends.limits import Health, Limits
 from stratix_queue.backends.session import Params, Pool, Result, Row, Session
+from stratix_queue.backends.watchdog import WATCHDOG
 from stratix_queue.clock import to_utc_once
 from stratix_queue.errors import (
     DatabaseError,
@@ -52,6 +54,8 @@ class Backend(Protocol):
 
     dialect: ClassVar[str]
     url: DatabaseURL
+    health: Health
+    silence_limit: float | None
 
     def close(self) -> None: ...
     def session(self) -> Any: ...
@@ -71,8 +75,9 @@ class Backend(Protocol):
     def any_waiting(self, groups: Sequence[str] | None) -> bool: ...
     def set_group_paused(self, group: str, paused: bool) -> int: ...
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int: ...
+    def mark_started(self, leases: Sequence[tuple[int, str]]) -> int: ...
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]: ...
-    def rescue_expired(self, message: str) -> list[Row]: ...
+    def rescue_expired(self, message: str, unstarted_message: str) -> list[Row]: ...
     def register_worker(self, record: WorkerRecord) -> None: ...
     def heartbeat_worker(self, worker_id: str) -> int: ...
     def unregister_worker(self, worker_id: str) -> None: ...
@@ -132,15 +137,19 @@ class SqlBackend(ABC):
     transient_retries: ClassVar[int] = 10
     autocommit_statements: ClassVar[bool] = False  # one statement = one transaction (not SQLite)
 
-    def __init__(self, url: DatabaseURL) -> None:
+    def __init__(self, url: DatabaseURL, limits: Limits | None = None) -> None:
         self.url = url
-        self._pool = Pool(self._open_session, self._pool_size())
+        self.limits = Limits() if limits is None else limits
+        self.health = Health(url.where)
+        self.silence_limit: float | None = None  # see watchdog.Owner
+        self._pool = Pool(self._connect, self._pool_size())
         self._scripts = {name: split_statements(sql + ";") for name, sql in self.queries.items()}
 
     # -- what each database module supplies ------------------------------------------------
 
     @abstractmethod
-    def _open_session(self) -> Session: ...
+    def _open_session(self, limits: Limits) -> Session:
+        """A new connection with ``limits`` set on the server's side of it."""
 
     @abstractmethod
     def placeholder(self, name: str) -> str:
@@ -167,6 +176,27 @@ class SqlBackend(ABC):
     def close(self) -> None:
         self._pool.close()
 
+    def _connect(self, limits: Limits | None = None) -> Session:
+        """A new session; on a server, watched for silence (watchdog.py)."""
+        limits = self.limits if limits is None else limits
+        opened_at = time.monotonic()
+        session = self._open_session(limits)
+        if self.stale_connections:
+            session.opened_at = opened_at
+            session.deadline = limits.deadline
+            WATCHDOG.watch(session, self)
+        return session
+
+    def _on_silent(self, _session: Session, seconds: float) -> None:
+        """A statement got no answer for ``seconds``: the watchdog shut its connection down and
+        the others open since before it; the pool keeps none of them."""
+        self.health.failed(
+            "get an answer",
+            f"no answer for {seconds:.1f} s (a silent network, proxy or pooler?); the "
+            "connections open since then are closed",
+        )
+        self._pool.invalidate()
+
     def _raise_translated(self, exc: Exception) -> NoReturn:
         """Raise a driver error as the package's own (the original kept as ``__cause__``)."""
         translated = self.translate_error(exc)
@@ -179,10 +209,11 @@ class SqlBackend(ABC):
         return Borrowed(self)
 
     @contextmanager
-    def dedicated_session(self) -> Iterator[Session]:
-        """A session of its own, outside the pool, closed afterwards (e.g. for LISTEN)."""
+    def dedicated_session(self, limits: Limits | None = None) -> Iterator[Session]:
+        """A session of its own, outside the pool, closed afterwards (e.g. for LISTEN; the
+        migration runner's, without limits)."""
         try:
-            session = self._open_session()
+            session = self._connect(limits)
             try:
                 yield session
             finally:
@@ -443,27 +474,20 @@ class SqlBackend(ABC):
         return reset
 
     def claim(self, params: ClaimParams) -> list[Job]:
-        """Claim up to ``params.limit`` tasks. The Jobs are built after the claim committed: if
-        a row cannot be read (a payload another client wrote that is not JSON), the claim is
-        given back at once rather than left executing until its lease runs out."""
-        try:
-            jobs = self._claimed_jobs(
-                "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
-                {
-                    "worker_id": params.worker_id,
-                    "lease_token": params.lease_token,
-                    "limit": params.limit,
-                    "lease_seconds": params.lease_seconds,
-                    "groups": list(params.groups or ()),
-                },
-            )
-        except (ValueError, RecursionError) as exc:
-            released = self.release_claim(params.lease_token)
-            raise DatabaseError(
-                f"a claimed task could not be read ({exc}); the {released} task(s) of the "
-                "claim are waiting again"
-            ) from exc
-        return sorted(jobs, key=lambda job: (-job.priority, job.run_at or 0, job.id))
+        """Claim up to ``params.limit`` tasks, in claim order. A row that cannot be read as a
+        task (a payload another client wrote that is not JSON) comes back as a Job whose payload
+        is an :class:`Unreadable`: the worker fails it without running it."""
+        jobs = self._claimed_jobs(
+            "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
+            {
+                "worker_id": params.worker_id,
+                "lease_token": params.lease_token,
+                "limit": params.limit,
+                "lease_seconds": params.lease_seconds,
+                "groups": list(params.groups or ()),
+            },
+        )
+        return sorted(jobs, key=_claim_order)
 
     def _claimed_jobs(self, name: str, params: Params) -> list[Job]:
         rows = self._write_hot(name, params).rows  # columns in the order of CLAIMED_COLUMNS
@@ -497,7 +521,7 @@ class SqlBackend(ABC):
         return self._fenced_write("give_back", job, {})
 
     def release_claim(self, lease_token: str) -> int:
-        return self._write("release_claim", {"lease_token": lease_token}).rowcounts[-1]
+        return self._write("release_claim", {"lease_token": lease_token}).rowcounts[0]
 
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int:
         renewed = 0
@@ -508,6 +532,16 @@ class SqlBackend(ABC):
             renewed += self._write_hot("heartbeat_jobs", params, ids).rowcounts[-1]
         return renewed
 
+    def mark_started(self, leases: Sequence[tuple[int, str]]) -> int:
+        """Record that slots started these claimed tasks ((id, lease_token) pairs); how many
+        are still held under those tokens (marked now or before)."""
+        marked = 0
+        for start in range(0, len(leases), ID_CHUNK):
+            chunk = sorted(set(leases[start : start + ID_CHUNK]))  # rows locked in id order
+            ids = [job_id for job_id, _ in chunk]
+            marked += self._write_hot("mark_started", {"leases": chunk}, ids).rowcounts[-1]
+        return marked
+
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """Move finished tasks to queue_success in one transaction; returns the ids moved
         (a task whose lease was lost meanwhile is left alone)."""
@@ -517,8 +551,9 @@ class SqlBackend(ABC):
     def _moved_ids(self, params: Params) -> set[int]:
         return {int(row["id"]) for row in self._write_hot("move_many_to_success", params).rows}
 
-    def rescue_expired(self, message: str) -> list[Row]:
-        return self._write("rescue_expired", {"message": message}).rows
+    def rescue_expired(self, message: str, unstarted_message: str) -> list[Row]:
+        params = {"message": message, "unstarted_message": unstarted_message}
+        return self._write("rescue_expired", params).rows
 
     def register_worker(self, record: WorkerRecord) -> None:
         self._write(
@@ -588,6 +623,15 @@ class SqlBackend(ABC):
     def set_group_paused(self, group: str, paused: bool) -> int:
         name = "pause_group" if paused else "resume_group"
         return self._write(name, {"group": group}).rowcounts[-1]
+
+
+def _claim_order(job: Job) -> tuple[int, datetime, int]:
+    """Higher priority first, then earlier run_at, then id (a row whose run_at cannot be read
+    sorts first: it is failed at once, not run)."""
+    return (-job.priority, job.run_at or _EARLIEST, job.id)
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def _insert_chunks(jobs: Sequence[NewJob]) -> Iterator[Sequence[NewJob]]:

@@ -4,12 +4,14 @@ worker's hot path in one round trip per claim and per batch of successes."""
 from __future__ import annotations
 
 import json
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any, ClassVar
 
 from stratix_queue.backends.base import ID_CHUNK, ScriptResult, SqlBackend
+from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Session
 from stratix_queue.errors import (
     DatabaseError,
@@ -34,6 +36,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 CONNECT_TIMEOUT_S = 10
 DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
+STATEMENT_TIMEOUT = 1969  # the session's max_statement_time: an overloaded server
+READ_ONLY = 1290  # --read-only: a replica, or a failover under way
 NO_SUCH_TABLE, BAD_FIELD = 1146, 1054
 # Connection-level failures: can't connect, server gone away, lost during query, etc.
 CONNECTION_ERRORS = {2002, 2003, 2005, 2006, 2013, 2014, 2055, 1053, 1927, 4031}
@@ -57,9 +61,13 @@ class MysqlSession(Session):
         self.answered_at = time.monotonic()
 
     def run(self, sql: str, params: Params | None = None) -> Result:
-        with self.conn.cursor() as cursor:
-            cursor.execute(sql, dict(params) if params else None)
-            result = _result(cursor)
+        self.busy_since = time.monotonic()
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(sql, dict(params) if params else None)
+                result = _result(cursor)
+        finally:
+            self.busy_since = 0.0
         self.answered_at = time.monotonic()
         return result
 
@@ -69,12 +77,15 @@ class MysqlSession(Session):
         dead connection from a packet lost half-way (a claim then waits for release_claim)."""
         if self.fresh():
             return False
+        self.busy_since = time.monotonic()
         try:
             self.conn.ping(reconnect=False)
         except pymysql.Error:
             with suppress(Exception):
                 self.conn.close()
             return True
+        finally:
+            self.busy_since = 0.0
         self.answered_at = time.monotonic()
         return False
 
@@ -89,6 +100,7 @@ class MysqlSession(Session):
         together = len(statements) > 1
         sql = ";\n".join(["BEGIN", *statements, "COMMIT"] if together else statements)
         results: list[Result] = []
+        self.busy_since = time.monotonic()
         try:
             with self.conn.cursor() as cursor:
                 cursor.execute(sql, dict(params) if params else None)
@@ -100,20 +112,35 @@ class MysqlSession(Session):
                 with suppress(Exception):  # a lost connection: the server rolls back itself
                     self.conn.rollback()
             raise
+        finally:
+            self.busy_since = 0.0
         self.answered_at = time.monotonic()
         return results[1:-1] if together else results
 
     def begin(self) -> None:
-        self.conn.begin()
+        self._plain(self.conn.begin)
 
     def commit(self) -> None:
-        self.conn.commit()
+        self._plain(self.conn.commit)
 
     def rollback(self) -> None:
-        self.conn.rollback()
+        self._plain(self.conn.rollback)
+
+    def _plain(self, call: Callable[[], None]) -> None:
+        self.busy_since = time.monotonic()
+        try:
+            call()
+        finally:
+            self.busy_since = 0.0
+        self.answered_at = time.monotonic()
 
     def close(self) -> None:
         self.conn.close()
+
+    def abandon(self) -> None:
+        sock: socket.socket | None = getattr(self.conn, "_sock", None)  # None once closed
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _result(cursor: pymysql.cursors.DictCursor) -> Result:
@@ -132,7 +159,7 @@ class MysqlBackend(SqlBackend):
     queries: ClassVar[dict[str, str]] = load_queries("mysql")
     autocommit_statements: ClassVar[bool] = True
 
-    def _open_session(self) -> Session:
+    def _open_session(self, limits: Limits) -> Session:
         url = self.url
         try:
             conn = pymysql.connect(
@@ -157,7 +184,13 @@ class MysqlBackend(SqlBackend):
                 f"user {url.user!r}): {scrub(str(exc), url.password)}"
             ) from None
         session = MysqlSession(conn)
-        session.run(ISOLATION)  # fewer gap locks between claimers than REPEATABLE READ
+        try:
+            session.run(ISOLATION)  # fewer gap locks between claimers than REPEATABLE READ
+            session.run(self.queries["session_limits"], limits.session_params())
+        except BaseException:
+            with suppress(Exception):
+                conn.close()
+            raise
         return session
 
     def placeholder(self, name: str) -> str:
@@ -168,14 +201,15 @@ class MysqlBackend(SqlBackend):
             return None
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         text = scrub(str(exc), self.url.password)
-        if code in (DEADLOCK, LOCK_WAIT_TIMEOUT):
+        if code in (DEADLOCK, LOCK_WAIT_TIMEOUT, STATEMENT_TIMEOUT):
             return TransientDatabaseError(f"MySQL/MariaDB: {text}")
         if code in (NO_SUCH_TABLE, BAD_FIELD):
             return SchemaNotReadyError(
                 f"the MySQL/MariaDB database {self.url.database!r} is not migrated ({text}); "
                 "run `stratix-queue migrate` or queue.migrate()"
             )
-        if code in CONNECTION_ERRORS or isinstance(exc, pymysql.err.InterfaceError):
+        lost = code in CONNECTION_ERRORS or code == READ_ONLY
+        if lost or isinstance(exc, pymysql.err.InterfaceError):
             return DatabaseUnavailableError(f"lost MySQL/MariaDB at {self.url.where}: {text}")
         return DatabaseError(f"MySQL/MariaDB: {text}")
 

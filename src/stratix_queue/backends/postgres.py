@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
-from stratix_queue.backends.session import Params, Result, Session, bound
+from stratix_queue.backends.limits import Limits
+from stratix_queue.backends.session import Params, Result, Session, bound, shutdown_socket
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -30,10 +31,26 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 CONNECT_TIMEOUT_S = 10
+# libpq's TCP settings: a peer that stops acknowledging (a dropped NAT entry, a partition) fails
+# a connection within ~25 s when idle (keepalives) and ~20 s with data unacknowledged. A peer
+# that acknowledges but never answers (a wedged proxy) is the watchdog's (watchdog.py).
+KEEPALIVES: dict[str, str | int] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
 _TRANSIENT = (
     pg_errors.DeadlockDetected,
     pg_errors.SerializationFailure,
     pg_errors.LockNotAvailable,
+    pg_errors.QueryCanceled,  # the session's statement_timeout: an overloaded server
+)
+_UNAVAILABLE = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    pg_errors.ReadOnlySqlTransaction,  # a standby, or a failover under way
 )
 _SCHEMA = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn)
 
@@ -47,7 +64,11 @@ class PostgresSession(Session):
 
     def run(self, sql: str, params: Params | None = None) -> Result:
         # The SQL comes from the package's own .sql files, never from values.
-        cursor = self.conn.execute(sql, bound(params))
+        self.busy_since = time.monotonic()
+        try:
+            cursor = self.conn.execute(sql, bound(params))
+        finally:
+            self.busy_since = 0.0
         self.answered_at = time.monotonic()
         # The result's status, not cursor.description (which builds Column objects each time).
         if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:
@@ -58,22 +79,38 @@ class PostgresSession(Session):
     def rows(self, sql: str, params: Params | None = None) -> list[tuple[Any, ...]]:
         """For a statement that returns rows (an insert's RETURNING)."""
         cursor = self._tuples
-        cursor.execute(sql, bound(params))
+        self.busy_since = time.monotonic()
+        try:
+            cursor.execute(sql, bound(params))
+        finally:
+            self.busy_since = 0.0
         self.answered_at = time.monotonic()
         return cursor.fetchall()
 
     def begin(self) -> None:
-        self.conn.execute("BEGIN")
+        self._plain("BEGIN")
 
     def commit(self) -> None:
-        self.conn.execute("COMMIT")
+        self._plain("COMMIT")
 
     def rollback(self) -> None:
         if self.conn.info.transaction_status != TransactionStatus.IDLE:
-            self.conn.execute("ROLLBACK")
+            self._plain("ROLLBACK")
+
+    def _plain(self, sql: str) -> None:
+        self.busy_since = time.monotonic()
+        try:
+            self.conn.execute(sql)
+        finally:
+            self.busy_since = 0.0
+        self.answered_at = time.monotonic()
 
     def close(self) -> None:
         self.conn.close()
+
+    def abandon(self) -> None:
+        if not self.conn.closed:
+            shutdown_socket(self.conn.pgconn.socket)
 
     def notifications(self, timeout: float) -> Iterator[str]:
         for notify in self.conn.notifies(timeout=timeout):
@@ -86,7 +123,7 @@ class PostgresBackend(SqlBackend):
     autocommit_statements: ClassVar[bool] = True
     notifies: ClassVar[bool] = True
 
-    def _open_session(self) -> Session:
+    def _open_session(self, limits: Limits) -> Session:
         url = self.url
         try:
             conn = psycopg.connect(
@@ -98,7 +135,7 @@ class PostgresBackend(SqlBackend):
                     password=url.password or None,
                     dbname=url.database or None,
                     connect_timeout=CONNECT_TIMEOUT_S,
-                    **url.query,  # e.g. sslmode, options, application_name
+                    **{**KEEPALIVES, **url.query},  # e.g. sslmode, options (the URL's win)
                 ),
                 autocommit=True,
                 row_factory=dict_row,
@@ -108,7 +145,13 @@ class PostgresBackend(SqlBackend):
                 f"cannot connect to PostgreSQL at {url.where} (database {url.database!r}, "
                 f"user {url.user!r}): {scrub(str(exc), url.password)}"
             ) from None
-        return PostgresSession(conn)
+        session = PostgresSession(conn)
+        try:
+            session.run(self.queries["session_limits"], limits.session_params())
+        except BaseException:
+            conn.close()
+            raise
+        return session
 
     def placeholder(self, name: str) -> str:
         return f"%({name})s"
@@ -124,6 +167,6 @@ class PostgresBackend(SqlBackend):
                 f"the PostgreSQL database {self.url.database!r} is not migrated ({text}); "
                 "run `stratix-queue migrate` or queue.migrate()"
             )
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        if isinstance(exc, _UNAVAILABLE):
             return DatabaseUnavailableError(f"lost PostgreSQL at {self.url.where}: {text}")
         return DatabaseError(f"PostgreSQL: {text}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -36,6 +38,12 @@ class Session(ABC):
     """One database connection. Outside ``begin``/``commit`` each statement commits alone."""
 
     answered_at: float = 0.0  # time.monotonic() of the server's last answer (servers only)
+    # A statement in flight since busy_since (time.monotonic(); 0: none) and unanswered for
+    # longer than deadline seconds is abandoned by the watchdog (servers only; watchdog.py).
+    busy_since: float = 0.0
+    deadline: float | None = None
+    opened_at: float = 0.0  # time.monotonic() when the connection was opened (servers only)
+    pool_generation: int = 0
 
     def fresh(self) -> bool:
         """Whether the server answered on this connection within FRESH_SECONDS. The callers
@@ -68,6 +76,17 @@ class Session(ABC):
         """Notifications received on a LISTENing session (PostgreSQL only)."""
         raise NotImplementedError("only PostgreSQL has LISTEN/NOTIFY")
 
+    def abandon(self) -> None:  # noqa: B027 - a file (SQLite) has no socket: nothing to do
+        """Shut the connection's socket down from another thread, so that a driver call waiting
+        on a silent server fails at once (servers only)."""
+
+
+def shutdown_socket(fd: int) -> None:
+    """Shut down the socket behind a file descriptor another object owns (both directions: a
+    blocked read returns at once); the descriptor itself stays open for its owner to close."""
+    with socket.socket(fileno=os.dup(fd)) as dup:
+        dup.shutdown(socket.SHUT_RDWR)
+
 
 class Pool:
     """A LIFO pool of sessions, opened lazily; ``max_size`` bounds how many exist at once."""
@@ -78,6 +97,7 @@ class Pool:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_size) if max_size else None
         self._closed = False
+        self._generation = 0  # sessions opened before the last invalidate() are not kept
 
     @contextmanager
     def acquire(self) -> Iterator[Session]:
@@ -115,14 +135,28 @@ class Pool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return self._connect()
+            generation = self._generation
+        session = self._connect()
+        session.pool_generation = generation
+        return session
 
     def _give_back(self, session: Session) -> None:
         with self._lock:
-            if not self._closed:
+            if not self._closed and session.pool_generation == self._generation:
                 self._idle.append(session)
                 return
-        session.close()
+        _close_quietly(session)
+
+    def invalidate(self) -> None:
+        """Close the idle sessions now and every session in use when it comes back: one went
+        silent, and whatever silenced it (a proxy, a NAT table) likely holds the others too."""
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for session in idle:
+            with contextlib.suppress(Exception):
+                session.abandon()  # closing may write to a silent socket: make it fail fast
+            _close_quietly(session)
 
     def _discard_or_keep(self, session: Session) -> None:
         """After an error: keep the session if a rollback works, else close it."""

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
 from stratix_queue.errors import (
     DatabaseError,
@@ -104,7 +105,7 @@ class SqliteBackend(SqlBackend):
     def exists(self) -> bool:
         return self._memory or os.path.exists(self.url.path)
 
-    def _open_session(self) -> Session:
+    def _open_session(self, _limits: Limits) -> Session:  # a file: no server to limit
         if not self.create_missing and not self.exists():
             # A mistyped path must not leave an empty database file behind.
             raise SchemaNotReadyError(

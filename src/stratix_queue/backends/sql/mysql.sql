@@ -86,7 +86,9 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 --    LOCKED so claimers never wait on each other (a locking read sees the latest rows; the
 --    locks hold until COMMIT). A task that became runnable ahead of the head after step 1 goes
 --    to the next claim, as if it had come a moment later.
--- 3. Claim them (the status test re-reads each locked row) and read them back by id. A task
+-- 3. Claim them (the status test re-reads each locked row) and read them back by id. The attempt
+--    is counted now; started_at stays empty until a slot starts the task (mark_started), so a
+--    lost worker's rescue gives back uncounted what it never started. A task
 --    of a paused group is never claimed, even one left waiting (an insert that raced the pause,
 --    a retry that fell due): it is locked with the others but not claimed (filtering it in
 --    step 2 would turn the range scan into a scan from the start of the index), and
@@ -113,14 +115,14 @@ STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_id)s,
     j.lease_token = %(lease_token)s,
     j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
-    j.started_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
+    j.started_at = NULL, j.updated_at = UTC_TIMESTAMP(6)
 WHERE j.status = 'waiting'
   AND (j.group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = j.group_name AND g.status = 'paused'));
 -- The claimed rows' columns: job.CLAIMED_COLUMNS.
 SELECT j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
-       j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+       j.attempts, j.max_attempts, j.run_at, j.created_at, j.updated_at, j.locked_until,
        j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds
 FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
@@ -132,7 +134,7 @@ WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT id, job_name, executor, group_name, payload, priority, attempts, %(execution_time)s,
-       created_at, started_at, UTC_TIMESTAMP(6)
+       created_at, COALESCE(started_at, updated_at), UTC_TIMESTAMP(6)
 FROM queue_jobs WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 DELETE FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
   AND lease_token <=> %(lease_token)s;
@@ -270,14 +272,14 @@ STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_id)s,
     j.lease_token = %(lease_token)s,
     j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
-    j.started_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
+    j.started_at = NULL, j.updated_at = UTC_TIMESTAMP(6)
 WHERE j.status = 'waiting'
   AND (j.group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = j.group_name AND g.status = 'paused'));
 -- The claimed rows' columns: job.CLAIMED_COLUMNS.
 SELECT j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
-       j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+       j.attempts, j.max_attempts, j.run_at, j.created_at, j.updated_at, j.locked_until,
        j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds
 FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
@@ -291,8 +293,16 @@ WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 UPDATE queue_jobs SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND
 WHERE status = 'executing' AND (id, lease_token) IN ({leases});
 
+-- name: mark_started
+-- A slot starts claimed tasks: from now on a lost worker's rescue counts their attempt. {leases}
+-- are (id, lease_token) pairs, so each is marked only under its own lease; every task still held
+-- counts, marked before (by a heartbeat) or not.
+UPDATE queue_jobs SET started_at = COALESCE(started_at, UTC_TIMESTAMP(6))
+WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing';
+
 -- name: give_back
--- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
+-- Graceful shutdown, or a task that waited too long in a busy worker's buffer: it returns to
+-- waiting, its attempt not counted (the change marker wakes idle workers for it).
 UPDATE queue_jobs
 SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name = queue_jobs.group_name
                                AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
@@ -315,31 +325,46 @@ DELETE FROM queue_workers WHERE id = %(worker_id)s;
 DELETE FROM queue_workers WHERE last_heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(stale_seconds)s * 1000000) MICROSECOND;
 
 -- name: list_workers
-SELECT * FROM queue_workers ORDER BY started_at, id;
+-- Each with the tasks it holds: running (a slot started them) and waiting in its buffer.
+SELECT w.*,
+       (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
+          AND j.started_at IS NOT NULL) AS running,
+       (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
+          AND j.started_at IS NULL) AS prefetched
+FROM queue_workers w ORDER BY w.started_at, w.id;
 
 -- name: list_attempt_errors
 SELECT * FROM queue_job_errors WHERE job_id = %(id)s ORDER BY attempt, id;
 
 -- name: rescue_expired
--- Tasks whose lease ran out (the database's clock decides): back to waiting with the attempt
--- counted, or failed with WORKER_LOST once attempts are used up. SKIP LOCKED: two rescuers
--- never wait on each other. Returns the rows as they were before the update.
-SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by FROM queue_jobs
+-- Tasks whose lease ran out (the database's clock decides). One that had started goes back to
+-- waiting with the attempt counted, or is failed with WORKER_LOST once attempts are used up; one
+-- that never started (it waited in the lost worker's buffer) goes back uncounted. Both carry
+-- WORKER_LOST, so the next worker writes their start before running them (worker.py): a task
+-- that kills its worker uses up its attempts. SKIP LOCKED: two rescuers never wait on each
+-- other. Returns the rows as they were before the update. MariaDB assigns left to right, each
+-- assignment seeing the ones before it: attempts changes last, after what reads it.
+SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by,
+       started_at IS NOT NULL AS started
+FROM queue_jobs
 WHERE status = 'executing' AND locked_until < UTC_TIMESTAMP(6)
 ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, UTC_TIMESTAMP(6)
-FROM queue_jobs WHERE id IN ({ids});
+FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
 UPDATE queue_jobs
-SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
+SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed'
                   WHEN EXISTS (SELECT 1 FROM queue_groups g
                                WHERE g.group_name = queue_jobs.group_name
                                  AND g.status = 'paused') THEN 'paused'
                   ELSE 'waiting' END,
-    error_message = %(message)s, error_stack = NULL, error_code = 'WORKER_LOST',
-    failed_at = CASE WHEN attempts >= max_attempts THEN UTC_TIMESTAMP(6) ELSE NULL END,
-    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6)
+    failed_at = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
+                     THEN UTC_TIMESTAMP(6) ELSE NULL END,
+    error_message = CASE WHEN started_at IS NULL THEN %(unstarted_message)s ELSE %(message)s END,
+    error_stack = NULL, error_code = 'WORKER_LOST',
+    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6),
+    attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END
 WHERE id IN ({ids}) AND status = 'executing';
 
 -- name: listen
@@ -369,7 +394,7 @@ WHERE status = 'executing' AND lease_token = %(lease_token)s;
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts, d.ms,
-       j.created_at, j.started_at, UTC_TIMESTAMP(6)
+       j.created_at, COALESCE(j.started_at, j.updated_at), UTC_TIMESTAMP(6)
 FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (
         id BIGINT PATH '$[0]',
         token VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[1]',
@@ -414,6 +439,8 @@ SELECT group_name FROM queue_groups WHERE status = 'paused';
 SELECT (SELECT COUNT(*) FROM queue_success
         WHERE completed_at >= UTC_TIMESTAMP(6) - INTERVAL ROUND(%(window_seconds)s * 1000000) MICROSECOND) AS succeeded_recently,
        (SELECT MIN(run_at) FROM queue_jobs WHERE status = 'waiting') AS oldest_waiting,
+       (SELECT COUNT(*) FROM queue_jobs WHERE status = 'executing' AND started_at IS NOT NULL)
+       AS running,
        UTC_TIMESTAMP(6) AS db_now;
 
 -- name: count_prunable
@@ -440,3 +467,16 @@ WHERE failed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MI
 SELECT (SELECT MAX(id) FROM queue_jobs) AS newest,
        (SELECT COUNT(*) FROM (SELECT 1 FROM queue_jobs WHERE status = 'waiting' LIMIT 100) AS w)
        AS waiting;
+
+-- name: ping
+-- A LISTENing connection only receives: asked this now and then, it shows it still answers.
+SELECT 1 AS alive;
+
+-- name: session_limits
+-- Set on every new connection (limits.py): the server interrupts a statement that runs too long,
+-- fails a lock wait before that, and ends a session left idle inside a transaction (its client
+-- went silent between two statements) so that its row locks are released. Seconds; 0: no limit
+-- (innodb_lock_wait_timeout has no 0: its largest value, 100000000 s, stands for it).
+SET SESSION max_statement_time = %(statement_s)s,
+    innodb_lock_wait_timeout = IF(%(lock_s)s = 0, 100000000, %(lock_s)s),
+    idle_transaction_timeout = %(idle_s)s;

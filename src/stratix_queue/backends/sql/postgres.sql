@@ -77,7 +77,9 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
--- SKIP LOCKED lets concurrent workers pick disjoint rows without waiting on each other. A task
+-- SKIP LOCKED lets concurrent workers pick disjoint rows without waiting on each other. The
+-- attempt is counted now; started_at stays empty until a slot starts the task (mark_started),
+-- so a lost worker's rescue gives back uncounted what it never started. A task
 -- of a paused group is never claimed, even one left waiting (an insert that raced the pause, a
 -- retry that fell due): promote_due marks it paused again.
 WITH picked AS (
@@ -94,11 +96,11 @@ UPDATE queue_jobs AS j
 SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
     lease_token = %(lease_token)s,
     locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second',
-    started_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
+    started_at = NULL, updated_at = timezone('UTC', now())
 FROM picked WHERE j.id = picked.id
 -- The claimed rows' columns: job.CLAIMED_COLUMNS.
 RETURNING j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
-          j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+          j.attempts, j.max_attempts, j.run_at, j.created_at, j.updated_at, j.locked_until,
           j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds;
 
 -- name: move_to_success
@@ -112,7 +114,7 @@ WITH moved AS (
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT id, job_name, executor, group_name, payload, priority, attempts, %(execution_time)s,
-       created_at, started_at, timezone('UTC', now())
+       created_at, COALESCE(started_at, updated_at), timezone('UTC', now())
 FROM moved;
 
 -- name: mark_as_failed
@@ -244,11 +246,11 @@ UPDATE queue_jobs AS j
 SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
     lease_token = %(lease_token)s,
     locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second',
-    started_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
+    started_at = NULL, updated_at = timezone('UTC', now())
 FROM picked WHERE j.id = picked.id
 -- The claimed rows' columns: job.CLAIMED_COLUMNS.
 RETURNING j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
-          j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, j.locked_until,
+          j.attempts, j.max_attempts, j.run_at, j.created_at, j.updated_at, j.locked_until,
           j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds;
 
 -- name: heartbeat_jobs
@@ -257,8 +259,16 @@ RETURNING j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.p
 UPDATE queue_jobs SET locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second'
 WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
 
+-- name: mark_started
+-- A slot starts claimed tasks: from now on a lost worker's rescue counts their attempt. {leases}
+-- are (id, lease_token) pairs, so each is marked only under its own lease; every task still held
+-- counts, marked before (by a heartbeat) or not.
+UPDATE queue_jobs SET started_at = COALESCE(started_at, timezone('UTC', now()))
+WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing';
+
 -- name: give_back
--- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
+-- Graceful shutdown, or a task that waited too long in a busy worker's buffer: it returns to
+-- waiting, its attempt not counted, and idle workers are woken for it (at commit).
 UPDATE queue_jobs
 SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name = queue_jobs.group_name
                                AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
@@ -266,6 +276,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name =
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
 WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
+SELECT pg_notify('stratix_queue', '') AS woken;
 
 -- name: register_worker
 INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
@@ -282,30 +293,44 @@ DELETE FROM queue_workers WHERE id = %(worker_id)s;
 DELETE FROM queue_workers WHERE last_heartbeat_at < timezone('UTC', now()) - %(stale_seconds)s::float8 * interval '1 second';
 
 -- name: list_workers
-SELECT * FROM queue_workers ORDER BY started_at, id;
+-- Each with the tasks it holds: running (a slot started them) and waiting in its buffer.
+SELECT w.*,
+       (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
+          AND j.started_at IS NOT NULL) AS running,
+       (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
+          AND j.started_at IS NULL) AS prefetched
+FROM queue_workers w ORDER BY w.started_at, w.id;
 
 -- name: list_attempt_errors
 SELECT * FROM queue_job_errors WHERE job_id = %(id)s ORDER BY attempt, id;
 
 -- name: rescue_expired
--- Tasks whose lease ran out (the database's clock decides): back to waiting with the attempt
--- counted, or failed with WORKER_LOST once attempts are used up. SKIP LOCKED: two rescuers
--- never wait on each other. Returns the rows as they were before the update.
-SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by FROM queue_jobs
+-- Tasks whose lease ran out (the database's clock decides). One that had started goes back to
+-- waiting with the attempt counted, or is failed with WORKER_LOST once attempts are used up; one
+-- that never started (it waited in the lost worker's buffer) goes back uncounted. Both carry
+-- WORKER_LOST, so the next worker writes their start before running them (worker.py): a task
+-- that kills its worker uses up its attempts. SKIP LOCKED: two rescuers never wait on each
+-- other. Returns the rows as they were before the update.
+SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by,
+       started_at IS NOT NULL AS started
+FROM queue_jobs
 WHERE status = 'executing' AND locked_until < timezone('UTC', now())
 ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, timezone('UTC', now())
-FROM queue_jobs WHERE id IN ({ids});
+FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
 UPDATE queue_jobs
-SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
+SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed'
                   WHEN EXISTS (SELECT 1 FROM queue_groups g
                                WHERE g.group_name = queue_jobs.group_name
                                  AND g.status = 'paused') THEN 'paused'
                   ELSE 'waiting' END,
-    error_message = %(message)s, error_stack = NULL, error_code = 'WORKER_LOST',
-    failed_at = CASE WHEN attempts >= max_attempts THEN timezone('UTC', now()) ELSE NULL END,
+    attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END,
+    error_message = CASE WHEN started_at IS NULL THEN %(unstarted_message)s ELSE %(message)s END,
+    error_stack = NULL, error_code = 'WORKER_LOST',
+    failed_at = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
+                     THEN timezone('UTC', now()) ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
 WHERE id IN ({ids}) AND status = 'executing';
 
@@ -323,6 +348,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
 WHERE status = 'executing' AND lease_token = %(lease_token)s;
+SELECT pg_notify('stratix_queue', '') AS woken;
 
 -- name: move_many_to_success
 -- A batch of successes in one statement. %(items)s is JSON [[id, lease_token, ms], ...]; only
@@ -339,8 +365,9 @@ WITH done AS (
 )
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
+-- A task a slot started without writing so (short tasks: mark_started) started when claimed.
 SELECT id, job_name, executor, group_name, payload, priority, attempts, ms,
-       created_at, started_at, timezone('UTC', now())
+       created_at, COALESCE(started_at, updated_at), timezone('UTC', now())
 FROM moved
 RETURNING id;
 
@@ -377,6 +404,8 @@ SELECT group_name FROM queue_groups WHERE status = 'paused';
 SELECT (SELECT COUNT(*) FROM queue_success
         WHERE completed_at >= timezone('UTC', now()) - %(window_seconds)s::float8 * interval '1 second') AS succeeded_recently,
        (SELECT MIN(run_at) FROM queue_jobs WHERE status = 'waiting') AS oldest_waiting,
+       (SELECT COUNT(*) FROM queue_jobs WHERE status = 'executing' AND started_at IS NOT NULL)
+       AS running,
        timezone('UTC', now()) AS db_now;
 
 -- name: count_prunable
@@ -398,3 +427,16 @@ WHERE failed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 
 -- name: change_marker
 -- SQLite and MySQL/MariaDB only (PostgreSQL has LISTEN/NOTIFY): never run here.
 SELECT 1 AS marker;
+
+-- name: ping
+-- A LISTENing connection only receives: asked this now and then, it shows it still answers.
+SELECT 1 AS alive;
+
+-- name: session_limits
+-- Set on every new connection (limits.py): the server cancels a statement that runs too long,
+-- fails a lock wait before that, and ends a session left idle inside a transaction (its client
+-- went silent between two statements) so that its row locks are released. Seconds; 0: no limit.
+SELECT set_config('statement_timeout', round(%(statement_s)s::float8 * 1000)::text, false),
+       set_config('lock_timeout', round(%(lock_s)s::float8 * 1000)::text, false),
+       set_config('idle_in_transaction_session_timeout', round(%(idle_s)s::float8 * 1000)::text,
+                  false);

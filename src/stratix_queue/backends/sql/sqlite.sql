@@ -65,7 +65,9 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_jobs
 -- Four statements in one transaction: the ids picked (one row, a JSON array), the claim's time
--- and lease end, the update, the claimed rows (one row, a JSON array of arrays). sqlite3
+-- and lease end, the update, the claimed rows (one row, a JSON array of arrays). The attempt is
+-- counted now; started_at stays empty until a slot starts the task (mark_started), so a lost
+-- worker's rescue gives back uncounted what it never started. sqlite3
 -- releases Python's GIL around every row it steps through, so an UPDATE ... RETURNING of 250
 -- rows traded the GIL with the running tasks 250 times per claim; each SELECT here steps once.
 -- A later statement reads an earlier one's columns as parameters (:picked, :claimed_at,
@@ -87,13 +89,13 @@ SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS claimed_at,
        strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)) AS leased_until;
 UPDATE queue_jobs
 SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
-    lease_token = :lease_token, locked_until = :leased_until, started_at = :claimed_at,
+    lease_token = :lease_token, locked_until = :leased_until, started_at = NULL,
     updated_at = :claimed_at
 WHERE id IN (SELECT value FROM json_each(:picked));
 SELECT json_group_array(json_array(
     id, job_name, executor, group_name, iif(json_valid(p), json(p), NULL),
     iif(json_valid(p), NULL, p), priority, attempts, max_attempts, run_at, created_at,
-    started_at, locked_until, error_message, error_stack, error_code, failed_at,
+    updated_at, locked_until, error_message, error_stack, error_code, failed_at,
     iif(timeout_seconds IS NULL, NULL, printf('%!.17g', timeout_seconds))
     )) AS claimed
 FROM (SELECT *, CAST(payload AS TEXT) AS p FROM queue_jobs
@@ -104,7 +106,7 @@ FROM (SELECT *, CAST(payload AS TEXT) AS p FROM queue_jobs
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT id, job_name, executor, group_name, payload, priority, attempts, :execution_time,
-       created_at, started_at, strftime('%Y-%m-%d %H:%M:%f', 'now')
+       created_at, COALESCE(started_at, updated_at), strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 DELETE FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
@@ -231,8 +233,16 @@ SELECT json_group_array(id) AS picked FROM (
 UPDATE queue_jobs SET locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds))
 WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
 
+-- name: mark_started
+-- A slot starts claimed tasks: from now on a lost worker's rescue counts their attempt. {leases}
+-- are (id, lease_token) pairs, so each is marked only under its own lease; every task still held
+-- counts, marked before (by a heartbeat) or not.
+UPDATE queue_jobs SET started_at = COALESCE(started_at, strftime('%Y-%m-%d %H:%M:%f', 'now'))
+WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing';
+
 -- name: give_back
--- Graceful shutdown: an unfinished task returns to waiting, its interrupted attempt not counted.
+-- Graceful shutdown, or a task that waited too long in a busy worker's buffer: it returns to
+-- waiting, its attempt not counted (the change marker wakes idle workers for it).
 UPDATE queue_jobs
 SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name = queue_jobs.group_name
                                AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
@@ -255,30 +265,43 @@ DELETE FROM queue_workers WHERE id = :worker_id;
 DELETE FROM queue_workers WHERE last_heartbeat_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:stale_seconds));
 
 -- name: list_workers
-SELECT * FROM queue_workers ORDER BY started_at, id;
+-- Each with the tasks it holds: running (a slot started them) and waiting in its buffer.
+SELECT w.*,
+       (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
+          AND j.started_at IS NOT NULL) AS running,
+       (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
+          AND j.started_at IS NULL) AS prefetched
+FROM queue_workers w ORDER BY w.started_at, w.id;
 
 -- name: list_attempt_errors
 SELECT * FROM queue_job_errors WHERE job_id = :id ORDER BY attempt, id;
 
 -- name: rescue_expired
--- Tasks whose lease ran out (the database's clock decides): back to waiting with the attempt
--- counted, or failed with WORKER_LOST once attempts are used up. SKIP LOCKED: two rescuers
--- never wait on each other. Returns the rows as they were before the update.
-SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by FROM queue_jobs
+-- Tasks whose lease ran out (the database's clock decides). One that had started goes back to
+-- waiting with the attempt counted, or is failed with WORKER_LOST once attempts are used up; one
+-- that never started (it waited in the lost worker's buffer) goes back uncounted. Both carry
+-- WORKER_LOST, so the next worker writes their start before running them (worker.py): a task
+-- that kills its worker uses up its attempts. Returns the rows as they were before the update.
+SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by,
+       started_at IS NOT NULL AS started
+FROM queue_jobs
 WHERE status = 'executing' AND locked_until < strftime('%Y-%m-%d %H:%M:%f', 'now')
 ORDER BY locked_until LIMIT 500;
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, :message, NULL, 'WORKER_LOST', locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
-FROM queue_jobs WHERE id IN ({ids});
+FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
 UPDATE queue_jobs
-SET status = CASE WHEN attempts >= max_attempts THEN 'failed'
+SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed'
                   WHEN EXISTS (SELECT 1 FROM queue_groups g
                                WHERE g.group_name = queue_jobs.group_name
                                  AND g.status = 'paused') THEN 'paused'
                   ELSE 'waiting' END,
-    error_message = :message, error_stack = NULL, error_code = 'WORKER_LOST',
-    failed_at = CASE WHEN attempts >= max_attempts THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END,
+    attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END,
+    error_message = CASE WHEN started_at IS NULL THEN :unstarted_message ELSE :message END,
+    error_stack = NULL, error_code = 'WORKER_LOST',
+    failed_at = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
+                     THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE id IN ({ids}) AND status = 'executing';
 
@@ -311,7 +334,7 @@ WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts,
-       json_extract(d.value, '$[2]'), j.created_at, j.started_at,
+       json_extract(d.value, '$[2]'), j.created_at, COALESCE(j.started_at, j.updated_at),
        strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
@@ -350,6 +373,8 @@ SELECT group_name FROM queue_groups WHERE status = 'paused';
 SELECT (SELECT COUNT(*) FROM queue_success
         WHERE completed_at >= strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:window_seconds))) AS succeeded_recently,
        (SELECT MIN(run_at) FROM queue_jobs WHERE status = 'waiting') AS oldest_waiting,
+       (SELECT COUNT(*) FROM queue_jobs WHERE status = 'executing' AND started_at IS NOT NULL)
+       AS running,
        strftime('%Y-%m-%d %H:%M:%f', 'now') AS db_now;
 
 -- name: count_prunable
@@ -372,3 +397,12 @@ WHERE failed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -
 -- Grows whenever another connection commits: a nearly free "something happened" check that
 -- wakes hungry SQLite workers in other processes (no table is read).
 SELECT data_version AS marker FROM pragma_data_version();
+
+-- name: ping
+-- A LISTENing connection only receives: asked this now and then, it shows it still answers.
+SELECT 1 AS alive;
+
+-- name: session_limits
+-- A file has no network to fall silent and no server to time statements: nothing is set (the
+-- parameters are named as on the servers).
+SELECT :statement_s AS statement_s, :lock_s AS lock_s, :idle_s AS idle_s;
