@@ -349,7 +349,7 @@ class MigrationRunner:
         except Exception as exc:
             session.rollback()
             raise self._failure(f"migration {label}", exc) from exc
-        log.info("%s migration %s", step.method if step.direction == "up" else "reverted", label)
+        log.info("applied migration %s", label)
         return step
 
     def _record(self, session: Session, step: Step) -> None:
