@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from stratix_queue import QueueService
+from stratix_queue import Job, JobStatus, QueueService
 from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.urls import parse_url
 from tests import dbs
@@ -334,6 +335,122 @@ def insert_legacy_data(url: str) -> dict[str, int]:
             statements.append(("DELETE FROM queue_jobs WHERE id = %s", (ids[name],)))
     run_many(url, statements)
     return ids
+
+
+# -- the seed's manual migration ("手动迁移"), as a DBA runs it by hand ------------------------
+
+# Its three steps, verbatim from seed/000_ecc2a277aa16ede6.txt (trailing spaces left out).
+SEED_ADD_COLUMNS = """-- 1. 添加错误字段
+ALTER TABLE queue_jobs
+ADD COLUMN error_message TEXT NULL,
+ADD COLUMN error_stack TEXT NULL,
+ADD COLUMN error_code VARCHAR(100) NULL,
+ADD COLUMN failed_at TIMESTAMP NULL;
+"""
+SEED_DROP_CHECK = """-- 2. 更新状态约束
+ALTER TABLE queue_jobs DROP CONSTRAINT chk_queue_jobs_status;
+"""
+SEED_ADD_CHECK = """ALTER TABLE queue_jobs
+ADD CONSTRAINT chk_queue_jobs_status
+CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'));
+"""
+SEED_DROP_METADATA = """-- 3. 移除成功表metadata字段（如果存在）
+ALTER TABLE queue_success DROP COLUMN metadata;
+"""
+SEED_MANUAL_MIGRATION = SEED_ADD_COLUMNS + SEED_DROP_CHECK + SEED_ADD_CHECK + SEED_DROP_METADATA
+
+# SQLite runs none of it verbatim (one column per ADD COLUMN, no DROP CONSTRAINT): by hand there
+# one adds the columns one by one, and may drop metadata (SQLite 3.35+).
+SQLITE_ADD_COLUMNS = """ALTER TABLE queue_jobs ADD COLUMN error_message TEXT NULL;
+ALTER TABLE queue_jobs ADD COLUMN error_stack TEXT NULL;
+ALTER TABLE queue_jobs ADD COLUMN error_code VARCHAR(100) NULL;
+ALTER TABLE queue_jobs ADD COLUMN failed_at TIMESTAMP NULL;
+"""
+
+
+# -- checking an upgraded database ---------------------------------------------------------
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def assert_upgraded(url: str, ids: dict[str, int]) -> None:
+    """Every legacy row survived the upgrade to the latest layout, with its data."""
+    tables = schema(url)["tables"]
+    assert "queue_failures" not in tables
+    assert "metadata" not in column_names(url, "queue_success")
+
+    jobs = {
+        int(i): (name, status, locked_by)
+        for i, name, status, locked_by in dbs.query(
+            url, "SELECT id, job_name, status, locked_by FROM queue_jobs"
+        )
+    }
+    expected_status = {
+        name: ("failed" if where in ("failures", "both") else status)
+        for name, _, _, status, where in LEGACY_ROWS
+        if where != "success"
+    }
+    assert {jobs[i][0]: jobs[i][1] for i in jobs} == expected_status
+    assert {jobs[i][0]: i for i in jobs} == {n: ids[n] for n in expected_status}
+    # the dual row is one row, and no longer locked by the long-gone worker
+    assert jobs[ids["legacy-dual"]][2] is None
+
+    success = dbs.query(url, "SELECT id, job_name, execution_time FROM queue_success")
+    assert sorted((int(i), n, int(t)) for i, n, t in success) == sorted(
+        (ids[n], n, 1234) for n, *_, where in LEGACY_ROWS if where == "success"
+    )
+
+    with QueueService(url) as queue:
+        for name, (message, stack, code, failed_at) in LEGACY_ERRORS.items():
+            job = queue.get_task(ids[name])
+            assert isinstance(job, Job)
+            assert job.status is JobStatus.FAILED
+            assert job.is_failed()
+            assert job.name == name
+            assert job.payload == {"name": name}
+            assert job.group == next(g for n, _, g, *_ in LEGACY_ROWS if n == name)
+            info = job.get_error_info()
+            assert info is not None
+            assert (info.message, info.stack, info.code) == (message, stack, code)
+            assert info.failed_at == utc(failed_at)
+        # the seed's query, verbatim: newest failure first
+        rows = dbs.query(
+            url,
+            "SELECT id, job_name, error_message, failed_at FROM queue_jobs "
+            "WHERE status = 'failed' ORDER BY failed_at DESC;",
+        )
+        assert [r[1] for r in rows] == ["legacy-dual", "legacy-failed-2", "legacy-failed-1"]
+        assert [j.id for j in queue.get_failed_tasks(100, 0)] == [r[0] for r in rows]
+        assert queue.get_failed_tasks_stats().total == 3
+
+        # no id reuse: a new task gets an id past every id ever handed out
+        new = queue.add_tasks([{"name": f"new-{n}", "executor": "mail"} for n in range(3)])
+        assert min(job.id for job in new) > max(ids.values())
+
+        # the migrated failures are retryable; a non-failed task is not
+        for name in LEGACY_ERRORS:
+            assert queue.retry_failed_task(ids[name]) is True
+            job = queue.get_task(ids[name])
+            assert job is not None
+            assert job.status is JobStatus.WAITING
+        assert queue.retry_failed_task(ids["legacy-waiting"]) is False
+        assert queue.get_failed_tasks(100, 0) == []
+
+
+def snapshot(url: str) -> dict[str, Any]:
+    """The rows of queue_jobs and queue_success that a down-then-up must keep as they were."""
+    jobs = dbs.query(
+        url,
+        "SELECT id, job_name, executor, group_name, payload, status, priority, attempts, "
+        "max_attempts, created_at, error_message, error_stack, error_code, failed_at "
+        "FROM queue_jobs ORDER BY id",
+    )
+    success = dbs.query(
+        url, "SELECT id, job_name, execution_time, created_at FROM queue_success ORDER BY id"
+    )
+    return {"jobs": jobs, "success": success}
 
 
 # The shipped migrations, so the tests follow when a new one is added.

@@ -4,13 +4,9 @@ exactly the version-4 schema, and every row kept across down and up again."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-
-import pytest
 
 from stratix_queue import QueueService
 from tests import dbs
-from tests.conftest import ServerDatabases
 from tests.migrations import helpers as h
 
 # the secondary indexes of queue_jobs at version 5 (the primary key aside)
@@ -36,18 +32,6 @@ INDEXES = {
         "idx_queue_jobs_group",
     },
 }
-
-
-@pytest.fixture
-def new_url(backend: str, tmp_path: Path, server_dbs: ServerDatabases) -> Callable[[], str]:
-    made = iter(range(1000))
-
-    def make() -> str:
-        if backend == "sqlite":
-            return f"sqlite:///{tmp_path / f'db{next(made)}.db'}"
-        return server_dbs.new(backend)
-
-    return make
 
 
 def _job_indexes(url: str) -> set[str]:

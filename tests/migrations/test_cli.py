@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def test_cli_migrate_status_down_and_sql(fresh_url: str) -> None:
     up = cli("--url", fresh_url, "migrate")
     assert up.returncode == 0, up.stderr
     assert [line.split() for line in up.stdout.splitlines()] == [
-        ["up", f"{v:03d}_{name}"] for v, name in h.ALL_VERSIONS
+        ["up", f"{v:03d}_{name}", "(installed", "from", "schema.sql)"] for v, name in h.ALL_VERSIONS
     ]
     assert h.version_rows(fresh_url) == h.ALL_VERSIONS
 
@@ -128,3 +129,31 @@ def test_cli_unreachable_postgres_is_one_line() -> None:
 def test_cli_unreachable_mysql_is_one_line() -> None:
     result = cli("--url", "mysql://root@127.0.0.1:1/nowhere", "migrate", "status")
     _assert_one_line_error(result, "127.0.0.1")
+
+
+def test_cli_status_and_migrate_say_002_was_adopted(backend: str, fresh_url: str) -> None:
+    with QueueService(fresh_url) as queue:
+        queue.migrate(to=1)
+    hand_run = h.SQLITE_ADD_COLUMNS if backend == "sqlite" else h.SEED_MANUAL_MIGRATION
+    h.apply_script(fresh_url, hand_run)
+
+    before = cli("--url", fresh_url, "migrate", "status")
+    assert before.returncode == 0, before.stderr
+    assert "pending  002_add_failed_status  (error_columns" in before.stdout
+    assert "found in place: `migrate` will adopt it)" in before.stdout
+    as_json = json.loads(cli("--url", fresh_url, "migrate", "status", "--json").stdout)
+    assert as_json["in_place"]["2"][0] == "error_columns"
+
+    up = cli("--url", fresh_url, "migrate")
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.splitlines()[0].split()[:3] == ["up", "002_add_failed_status", "(adopted:"]
+
+    after = cli("--url", fresh_url, "migrate", "status")
+    assert "002_add_failed_status" in after.stdout
+    line = next(ln for ln in after.stdout.splitlines() if "002_add_failed_status" in ln)
+    assert line.strip().startswith("applied") and line.endswith(
+        "(adopted: its schema was found in place)"
+    )
+    as_json = json.loads(cli("--url", fresh_url, "migrate", "status", "--json").stdout)
+    assert [a["method"] for a in as_json["applied"]][:2] == ["applied", "adopted"]
+    assert as_json["in_place"] == {}

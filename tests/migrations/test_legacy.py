@@ -2,83 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from stratix_queue import Job, JobStatus, QueueService
+from stratix_queue import Job, QueueService
 from tests import dbs
 from tests.conftest import SELECTED
 from tests.migrations import helpers as h
-
-
-def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def assert_upgraded(url: str, ids: dict[str, int]) -> None:
-    """Every legacy row survived the upgrade to the latest layout, with its data."""
-    tables = h.schema(url)["tables"]
-    assert "queue_failures" not in tables
-    assert "metadata" not in h.column_names(url, "queue_success")
-
-    jobs = {
-        int(i): (name, status, locked_by)
-        for i, name, status, locked_by in dbs.query(
-            url, "SELECT id, job_name, status, locked_by FROM queue_jobs"
-        )
-    }
-    expected_status = {
-        name: ("failed" if where in ("failures", "both") else status)
-        for name, _, _, status, where in h.LEGACY_ROWS
-        if where != "success"
-    }
-    assert {jobs[i][0]: jobs[i][1] for i in jobs} == expected_status
-    assert {jobs[i][0]: i for i in jobs} == {n: ids[n] for n in expected_status}
-    # the dual row is one row, and no longer locked by the long-gone worker
-    assert jobs[ids["legacy-dual"]][2] is None
-
-    success = dbs.query(url, "SELECT id, job_name, execution_time FROM queue_success")
-    assert sorted((int(i), n, int(t)) for i, n, t in success) == sorted(
-        (ids[n], n, 1234) for n, *_, where in h.LEGACY_ROWS if where == "success"
-    )
-
-    with QueueService(url) as queue:
-        for name, (message, stack, code, failed_at) in h.LEGACY_ERRORS.items():
-            job = queue.get_task(ids[name])
-            assert isinstance(job, Job)
-            assert job.status is JobStatus.FAILED
-            assert job.is_failed()
-            assert job.name == name
-            assert job.payload == {"name": name}
-            assert job.group == next(g for n, _, g, *_ in h.LEGACY_ROWS if n == name)
-            info = job.get_error_info()
-            assert info is not None
-            assert (info.message, info.stack, info.code) == (message, stack, code)
-            assert info.failed_at == _utc(failed_at)
-        # the seed's query, verbatim: newest failure first
-        rows = dbs.query(
-            url,
-            "SELECT id, job_name, error_message, failed_at FROM queue_jobs "
-            "WHERE status = 'failed' ORDER BY failed_at DESC;",
-        )
-        assert [r[1] for r in rows] == ["legacy-dual", "legacy-failed-2", "legacy-failed-1"]
-        assert [j.id for j in queue.get_failed_tasks(100, 0)] == [r[0] for r in rows]
-        assert queue.get_failed_tasks_stats().total == 3
-
-        # no id reuse: a new task gets an id past every id ever handed out
-        new = queue.add_tasks([{"name": f"new-{n}", "executor": "mail"} for n in range(3)])
-        assert min(job.id for job in new) > max(ids.values())
-
-        # the migrated failures are retryable; a non-failed task is not
-        for name in h.LEGACY_ERRORS:
-            assert queue.retry_failed_task(ids[name]) is True
-            job = queue.get_task(ids[name])
-            assert job is not None
-            assert job.status is JobStatus.WAITING
-        assert queue.retry_failed_task(ids["legacy-waiting"]) is False
-        assert queue.get_failed_tasks(100, 0) == []
 
 
 def test_legacy_upgrade_keeps_every_row(fresh_url: str) -> None:
@@ -89,7 +20,7 @@ def test_legacy_upgrade_keeps_every_row(fresh_url: str) -> None:
         steps = queue.migrate()
         assert [(s.direction, s.migration.version) for s in steps] == [("up", v) for v in h.ABOVE_1]
         assert queue.migration_status().current == queue.migration_status().latest
-    assert_upgraded(fresh_url, ids)
+    h.assert_upgraded(fresh_url, ids)
     assert dbs.query(fresh_url, "SELECT group_name, status FROM queue_groups") == [
         ("frozen", "paused")
     ]
@@ -112,24 +43,11 @@ def test_legacy_without_version_table_is_detected_and_upgraded(fresh_url: str) -
         status = queue.migration_status()
         assert (status.legacy, status.current, status.pending) == (False, h.LATEST, [])
     assert h.version_rows(fresh_url) == h.ALL_VERSIONS
-    assert_upgraded(fresh_url, ids)
+    h.assert_upgraded(fresh_url, ids)
 
 
 class BoomError(Exception):
     code = "E_BOOM"
-
-
-def _snapshot(url: str) -> dict[str, Any]:
-    jobs = dbs.query(
-        url,
-        "SELECT id, job_name, executor, group_name, payload, status, priority, attempts, "
-        "max_attempts, created_at, error_message, error_stack, error_code, failed_at "
-        "FROM queue_jobs ORDER BY id",
-    )
-    success = dbs.query(
-        url, "SELECT id, job_name, execution_time, created_at FROM queue_success ORDER BY id"
-    )
-    return {"jobs": jobs, "success": success}
 
 
 def test_down_then_up_loses_no_row(fresh_url: str) -> None:
@@ -161,7 +79,7 @@ def test_down_then_up_loses_no_row(fresh_url: str) -> None:
                 {"name": "p1", "executor": "ok", "payload": {"n": 7}, "group": "frozen"},
             ]
         )
-        before = _snapshot(fresh_url)
+        before = h.snapshot(fresh_url)
         statuses = sorted(row[5] for row in before["jobs"])
         assert statuses == ["delayed", "failed", "failed", "paused", "waiting"]
         assert len(before["success"]) == 2
@@ -180,7 +98,7 @@ def test_down_then_up_loses_no_row(fresh_url: str) -> None:
         assert "error_message" not in h.column_names(fresh_url, "queue_jobs")
 
         queue.migrate()
-        assert _snapshot(fresh_url) == before
+        assert h.snapshot(fresh_url) == before
         # and they are still ordinary failed tasks
         info = queue.get_task(next(iter(failed)))
         assert info is not None
@@ -224,7 +142,7 @@ def test_mysql_sql_by_hand_in_a_non_utc_session_keeps_failed_at(fresh_url: str) 
         for name, (*_, failed_at) in h.LEGACY_ERRORS.items():
             job = queue.get_task(ids[name])
             assert job is not None
-            assert job.failed_at == _utc(failed_at)
+            assert job.failed_at == h.utc(failed_at)
 
 
 def test_legacy_ids_above_the_counter_are_never_reused(backend: str, fresh_url: str) -> None:

@@ -3,49 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stratix_queue import MigrationError, QueueService
 from tests import dbs
-from tests.conftest import ServerDatabases
 from tests.migrations import helpers as h
 
 ALL_VERSIONS = h.ALL_VERSIONS
-
-
-@pytest.fixture
-def new_url(backend: str, tmp_path: Path, server_dbs: ServerDatabases) -> Callable[[], str]:
-    """Make more empty databases on the backend under test."""
-    made = iter(range(1000))
-
-    def make() -> str:
-        if backend == "sqlite":
-            return f"sqlite:///{tmp_path / f'extra{next(made)}.db'}"
-        return server_dbs.new(backend)
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def _latest_schemas() -> dict[str, dict[str, Any]]:
-    return {}
-
-
-@pytest.fixture
-def latest_schema(
-    backend: str, new_url: Callable[[], str], _latest_schemas: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
-    """The reference: the schema of an empty database migrated straight to the latest (made
-    once per backend and run)."""
-    if backend not in _latest_schemas:
-        url = new_url()
-        with QueueService(url) as queue:
-            assert len(queue.migrate()) == h.LATEST
-        _latest_schemas[backend] = h.schema(url)
-    return _latest_schemas[backend]
 
 
 def test_up_from_empty_to_latest_then_noop(fresh_url: str) -> None:

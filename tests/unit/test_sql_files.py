@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from stratix_queue import MigrationError
 from stratix_queue.job import CLAIMED_COLUMNS
-from stratix_queue.migrations.runner import load_migrations
+from stratix_queue.migrations import adoption
+from stratix_queue.migrations.runner import load_migrations, load_schema
 from stratix_queue.sqlfile import load_queries, parse_blocks, split_statements
 
 DIALECTS = ("sqlite", "postgres", "mysql")
@@ -195,3 +197,53 @@ def test_sqlite_claim_reads_back_the_claimed_columns_in_order(
     assert len(items) == len(CLAIMED_COLUMNS)
     for item, name in zip(items, CLAIMED_COLUMNS, strict=True):
         assert item == name or computed.get(name, "\0") in item, (item, name)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_every_backend_ships_a_schema_file_and_adopts_002(dialect: str) -> None:
+    schema = load_schema(dialect)
+    assert schema is not None
+    assert "CREATE TABLE queue_jobs" in schema
+    assert "metadata" not in schema
+    [migration] = [m for m in load_migrations(dialect) if m.name == "add_failed_status"]
+    assert {"error_columns", "success_without_metadata"} <= set(adoption.probes(migration.adopt))
+
+
+def test_parts_of_an_up_script() -> None:
+    up = (
+        "CREATE TABLE a (x INT);\n-- part: one\nALTER TABLE a ADD y INT;\n"
+        "-- part: two\nDROP TABLE b;"
+    )
+    parts = adoption.split_parts(up)
+    assert [(p.name, p.sql.splitlines()[-1]) for p in parts] == [
+        (None, "CREATE TABLE a (x INT);"),
+        ("one", "ALTER TABLE a ADD y INT;"),
+        ("two", "DROP TABLE b;"),
+    ]
+    assert "\n".join(p.sql for p in parts) == up
+    blocks = {
+        "present_one": "SELECT 1",
+        "adopt_one": "ALTER TABLE a MODIFY y INT",
+        "present_two": "SELECT 1",
+    }
+    adoption.check_blocks("test", up, blocks)
+    assert adoption.adopted_script(up, blocks, ["one", "two"]).splitlines() == [
+        "CREATE TABLE a (x INT);",
+        "-- part: one: found in place, made exactly ours",
+        "ALTER TABLE a MODIFY y INT;",
+        "-- part: two: found in place, nothing to do",
+    ]
+    assert adoption.adopted_script(up, blocks, []) == up
+
+
+@pytest.mark.parametrize(
+    ("blocks", "complaint"),
+    [
+        ({"present_three": "SELECT 1"}, "names no '-- part: three'"),
+        ({"adopt_one": "SELECT 1"}, "has no present_one"),
+        ({"found_one": "SELECT 1"}, "neither present_"),
+    ],
+)
+def test_a_wrong_adopt_block_is_refused(blocks: dict[str, str], complaint: str) -> None:
+    with pytest.raises(MigrationError, match=complaint):
+        adoption.check_blocks("test", "-- part: one\nSELECT 1;", blocks)

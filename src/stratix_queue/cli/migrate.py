@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from stratix_queue.cli.common import State, console, json_option, pass_state, print_json, when
 from stratix_queue.cli.root import cli
+
+if TYPE_CHECKING:
+    from stratix_queue.migrations.runner import Step
+
+# How a version got there, when not by running its up script (the version table's method).
+METHODS = {
+    "schema": "installed from schema.sql",
+    "adopted": "adopted: its schema was found in place",
+    "legacy": "legacy: the pre-update layout, found without a version table",
+}
 
 
 @cli.group(invoke_without_command=True, epilog="Example: stratix-queue migrate --to 1 --sql")
@@ -24,15 +36,22 @@ def migrate(ctx: click.Context, target: int | None, show_sql: bool) -> None:
     if not steps:
         console.print(f"schema is up to date (version {queue.migration_status().current})")
     for step in steps:
-        migration = step.migration
-        console.print(f"{step.direction:>4}  {migration.version:03d}_{migration.name}")
+        console.print(
+            f"{step.direction:>4}  {step.migration.version:03d}_{step.migration.name}{_how(step)}"
+        )
+
+
+def _how(step: Step) -> str:
+    if step.found:
+        return f"  (adopted: {', '.join(step.found)} found in place)"
+    return "  (installed from schema.sql)" if step.method == "schema" else ""
 
 
 @migrate.command("status", epilog="Example: stratix-queue migrate status --json")
 @json_option
 @pass_state
 def migrate_status(state: State, as_json: bool) -> None:
-    """Show the applied and pending schema versions."""
+    """Show the applied and pending schema versions, and how each applied one got there."""
     status = state.queue.migration_status()
     if as_json:
         print_json(status)
@@ -41,8 +60,14 @@ def migrate_status(state: State, as_json: bool) -> None:
     if status.legacy:
         console.print("pre-update layout found without a version table: `migrate` will upgrade it")
     for applied in status.applied:
+        how = METHODS.get(applied.method)
         console.print(
             f"  applied  {applied.version:03d}_{applied.name}  {when(applied.applied_at)}"
+            + (f"  ({how})" if how else "")
         )
     for pending in status.pending:
-        console.print(f"  pending  {pending.version:03d}_{pending.name}")
+        found = status.in_place.get(pending.version)
+        console.print(
+            f"  pending  {pending.version:03d}_{pending.name}"
+            + (f"  ({', '.join(found)} found in place: `migrate` will adopt it)" if found else "")
+        )

@@ -1,11 +1,17 @@
-"""Apply the numbered up/down SQL migrations shipped in this package, with a version table."""
+"""Apply the numbered up/down SQL migrations shipped in this package, with a version table.
+
+The version table records how each version got there (its ``method``): ``applied`` (its up
+script ran), ``schema`` (a fresh install from ``schema.sql``, the latest schema in one script),
+``adopted`` (its schema was found in place, made by hand, and finished: see ``adoption``) or
+``legacy`` (the pre-update layout, found without a version table, taken as version 1).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,11 +20,15 @@ from stratix_queue.backends.base import SqlBackend
 from stratix_queue.backends.session import Session
 from stratix_queue.clock import to_utc
 from stratix_queue.errors import MigrationError, StratixQueueError
-from stratix_queue.sqlfile import PACKAGE_DIR, read_package_file, split_statements
+from stratix_queue.migrations import adoption
+from stratix_queue.sqlfile import PACKAGE_DIR, parse_blocks, read_package_file, split_statements
 
 log = logging.getLogger("stratix_queue.migrations")
-_FILE = re.compile(r"^(\d{3})_(\w+)\.(up|down)\.sql$")
+_FILE = re.compile(r"^(\d{3})_(\w+)\.(up|down|adopt)\.sql$")
+SCHEMA_FILE = "schema.sql"
+VERSION_TABLE = "stratix_queue_migrations"
 LEGACY_VERSION = 1  # the pre-update layout; a database that has it but no version table
+APPLIED, SCHEMA, ADOPTED, LEGACY = "applied", "schema", "adopted", "legacy"  # the methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +37,28 @@ class Migration:
     name: str
     up: str = field(repr=False)
     down: str = field(repr=False)
+    # named blocks of NNN_name.adopt.sql: how to find and finish a hand-applied up script
+    adopt: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:03d}_{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     direction: str  # "up" or "down"
     migration: Migration
+    method: str = APPLIED  # how an up step was done: applied, schema or adopted
+    found: tuple[str, ...] = ()  # adopted: the parts of its up script found in place
 
     @property
     def sql(self) -> str:
-        return self.migration.up if self.direction == "up" else self.migration.down
+        if self.direction == "down":
+            return self.migration.down
+        if not self.found:
+            return self.migration.up
+        return adoption.adopted_script(self.migration.up, self.migration.adopt, self.found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +66,7 @@ class AppliedMigration:
     version: int
     name: str
     applied_at: datetime | None
+    method: str = APPLIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +76,21 @@ class MigrationStatus:
     applied: list[AppliedMigration]
     pending: list[Migration]
     legacy: bool  # a pre-update database without a version table
+    # version -> the parts of a pending migration found in place: `migrate` will adopt it
+    in_place: dict[int, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """What the version table (or its absence) says."""
+
+    applied: list[AppliedMigration]
+    legacy: bool = False
+    add_method: bool = False  # a version table made before the method column
+
+    @property
+    def current(self) -> int:
+        return max((a.version for a in self.applied), default=0)
 
 
 def load_migrations(dialect: str) -> list[Migration]:
@@ -68,14 +106,23 @@ def load_migrations(dialect: str) -> list[Migration]:
         parts.setdefault(version, {})[match.group(3)] = read_package_file(
             "migrations", dialect, entry
         )
-    migrations = []
-    for version in sorted(parts):
-        if set(parts[version]) != {"up", "down"}:
-            raise MigrationError(f"migration {version:03d} of {dialect} lacks an up or down file")
-        migrations.append(
-            Migration(version, names[version], parts[version]["up"], parts[version]["down"])
-        )
-    return migrations
+    return [
+        _migration(dialect, version, names[version], parts[version]) for version in sorted(parts)
+    ]
+
+
+def _migration(dialect: str, version: int, name: str, files: dict[str, str]) -> Migration:
+    if not {"up", "down"} <= set(files):
+        raise MigrationError(f"migration {version:03d} of {dialect} lacks an up or down file")
+    blocks = parse_blocks(files.get("adopt", ""))
+    adoption.check_blocks(f"{dialect} {version:03d}_{name}.adopt.sql", files["up"], blocks)
+    return Migration(version, name, files["up"], files["down"], blocks)
+
+
+def load_schema(dialect: str) -> str | None:
+    """The latest schema of one backend in one script, if it ships one."""
+    path = os.path.join(PACKAGE_DIR, "migrations", dialect, SCHEMA_FILE)
+    return read_package_file("migrations", dialect, SCHEMA_FILE) if os.path.exists(path) else None
 
 
 class MigrationRunner:
@@ -84,6 +131,7 @@ class MigrationRunner:
     def __init__(self, backend: SqlBackend) -> None:
         self.backend = backend
         self.migrations = load_migrations(backend.dialect)
+        self.schema = load_schema(backend.dialect)
         self.latest = self.migrations[-1].version if self.migrations else 0
 
     # -- reading ----------------------------------------------------------------------------
@@ -92,27 +140,52 @@ class MigrationRunner:
         rows = session.run(self.backend.queries["table_exists"], {"table": table}).rows
         return bool(rows)
 
-    def _applied(self, session: Session) -> tuple[list[AppliedMigration], bool]:
-        if self._exists(session, "stratix_queue_migrations"):
-            rows = session.run(self.backend.queries["applied_migrations"]).rows
+    def _has_column(self, session: Session, table: str, column: str) -> bool:
+        params = {"table": table, "column": column}
+        return bool(session.run(self.backend.queries["column_exists"], params).rows)
+
+    def _read(self, session: Session) -> _State:
+        if self._exists(session, VERSION_TABLE):
+            has_method = self._has_column(session, VERSION_TABLE, "method")
+            query = "applied_migrations" if has_method else "applied_migrations_without_method"
             applied = [
-                AppliedMigration(int(r["version"]), r["name"], to_utc(r["applied_at"]))
-                for r in rows
+                AppliedMigration(int(r["version"]), r["name"], to_utc(r["applied_at"]), r["method"])
+                for r in session.run(self.backend.queries[query]).rows
             ]
-            return applied, False
+            return _State(applied, add_method=not has_method)
         if self._exists(session, "queue_jobs"):
             legacy = self.migrations[LEGACY_VERSION - 1]
-            return [AppliedMigration(legacy.version, legacy.name, None)], True
-        return [], False
+            return _State([AppliedMigration(legacy.version, legacy.name, None, LEGACY)], True)
+        return _State([])
+
+    def _probe(self, session: Session, migration: Migration) -> tuple[str, ...]:
+        """The parts of ``migration``'s up script that are in the database already."""
+        found = []
+        for part, sql in adoption.probes(migration.adopt).items():
+            rows = session.run(sql).rows
+            if rows and next(iter(rows[0].values())):
+                found.append(part)
+        return tuple(found)
+
+    def _look(self) -> tuple[_State, dict[int, tuple[str, ...]]]:
+        """The state, and the parts of each pending migration found in place now. (A pending
+        migration's probes see the database as it is now, before the steps ahead of it.)"""
+        if not self.backend.exists():  # e.g. no SQLite file yet: version 0, nothing created
+            return _State([]), {}
+        with self.backend.session() as session:
+            state = self._read(session)
+            # an empty database is installed whole: nothing of it to find
+            pending = [m for m in self.migrations if m.version > state.current > 0]
+            in_place = {m.version: found for m in pending if (found := self._probe(session, m))}
+        return state, in_place
 
     def status(self) -> MigrationStatus:
-        if not self.backend.exists():  # e.g. no SQLite file yet: version 0, nothing created
-            return MigrationStatus(0, self.latest, [], list(self.migrations), False)
-        with self.backend.session() as session:
-            applied, legacy = self._applied(session)
-        current = max((a.version for a in applied), default=0)
-        pending = [m for m in self.migrations if m.version > current]
-        return MigrationStatus(current, self.latest, applied, pending, legacy)
+        state, in_place = self._look()
+        pending = [m for m in self.migrations if m.version > state.current]
+        found = {version: list(parts) for version, parts in in_place.items()}
+        return MigrationStatus(
+            state.current, self.latest, state.applied, pending, state.legacy, found
+        )
 
     def plan(self, current: int, target: int | None) -> list[Step]:
         to = self.latest if target is None else target
@@ -124,40 +197,62 @@ class MigrationRunner:
             return [Step("up", m) for m in self.migrations if current < m.version <= to]
         return [Step("down", m) for m in reversed(self.migrations) if to < m.version <= current]
 
+    def _installs(self, current: int, steps: list[Step]) -> bool:
+        """Whether an empty database goes to the latest version: then schema.sql does it."""
+        return (
+            self.schema is not None
+            and current == 0
+            and bool(steps)
+            and steps[-1].migration.version == self.latest
+        )
+
+    # -- the SQL for a DBA ---------------------------------------------------------------------
+
     def sql(self, target: int | None = None) -> str:
-        """The SQL a DBA would run by hand to go from the current version to ``target``."""
-        status = self.status()
-        chunks = []
-        if status.legacy:
-            chunks.append(self._sql_record_legacy())
-        for step in self.plan(status.current, target):
-            chunks.append(
-                f"-- {step.direction}: {step.migration.version:03d}_{step.migration.name}"
-            )
-            chunks.append(step.sql.strip())
-            chunks.append(self._sql_bookkeeping(step))
+        """The SQL a DBA would run by hand to go from the current version to ``target``: what
+        ``migrate(target)`` runs, bookkeeping included."""
+        state, in_place = self._look()
+        steps = self.plan(state.current, target)
+        chunks = self._sql_prepare(state)
+        if self._installs(state.current, steps):
+            chunks.append(self._sql_install(steps))
+        else:
+            for step in steps:
+                chunks.extend(self._sql_step(step, in_place.get(step.migration.version, ())))
         return "\n\n".join(chunks) + "\n"
 
-    def _sql_record_legacy(self) -> str:
-        create = self.backend.queries["create_migrations_table"]
-        legacy = self.migrations[LEGACY_VERSION - 1]
-        return f"{create};\n" + self._literal_record(legacy)
+    def _sql_step(self, step: Step, found: tuple[str, ...]) -> list[str]:
+        if found and step.direction == "up":
+            step = Step("up", step.migration, ADOPTED, found)
+        header = f"-- {step.direction}: {step.migration.label}{_adopting(step)}"
+        return [header, step.sql.strip(), self._sql_bookkeeping(step)]
+
+    def _sql_prepare(self, state: _State) -> list[str]:
+        queries = self.backend.queries
+        if state.add_method:
+            return [queries["add_migrations_method"] + ";"]
+        if not state.legacy:
+            return []
+        legacy = Step("up", self.migrations[LEGACY_VERSION - 1], LEGACY)
+        return [f"{queries['create_migrations_table']};\n" + _literal_record(legacy)]
+
+    def _sql_install(self, steps: list[Step]) -> str:
+        assert self.schema is not None  # _installs checked it
+        records = "\n".join(_literal_record(Step("up", s.migration, SCHEMA)) for s in steps)
+        return (
+            f"-- install: {SCHEMA_FILE}, the latest schema ({steps[-1].migration.label})\n"
+            f"{self.backend.queries['create_migrations_table']};\n\n"
+            f"{self.schema.strip()}\n\n{records}"
+        )
 
     def _sql_bookkeeping(self, step: Step) -> str:
         version = step.migration.version
         if step.direction == "down":
-            return f"DELETE FROM stratix_queue_migrations WHERE version = {version};"
+            return f"DELETE FROM {VERSION_TABLE} WHERE version = {version};"
         prefix = ""
         if version == 1:
             prefix = self.backend.queries["create_migrations_table"] + ";\n"
-        return prefix + self._literal_record(step.migration)
-
-    @staticmethod
-    def _literal_record(migration: Migration) -> str:
-        return (
-            "INSERT INTO stratix_queue_migrations (version, name) "
-            f"VALUES ({migration.version}, '{migration.name}');"
-        )
+        return prefix + _literal_record(step)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -175,59 +270,116 @@ class MigrationRunner:
         """Bring the schema to ``target`` (default: latest); returns the steps applied."""
         self.plan(0, target)  # a bad target fails here, before anything is written
         self.backend.create_missing = True  # migrating is what creates a SQLite file
-        done: list[Step] = []
         with self._locked() as session:
             current = self._prepare(session)
-            for step in self.plan(current, target):
-                if self._apply(session, step):
-                    done.append(step)
+            steps = self.plan(current, target)
+            if self._installs(current, steps):
+                installed = self._install(session, steps)
+                if installed is not None:
+                    return installed
+            done = []
+            for step in steps:
+                applied = self._apply(session, step)
+                if applied is not None:
+                    done.append(applied)
         return done
 
     def _prepare(self, session: Session) -> int:
-        """Create the version table and adopt a pre-update database as version 1, inside one
-        write transaction (on SQLite that is the only lock there is); returns the version."""
+        """Create the version table (or give an old one its method column) and adopt a
+        pre-update database as version 1, inside one write transaction (on SQLite that is the
+        only lock there is); returns the version."""
         queries = self.backend.queries
         session.begin()
         try:
-            applied, legacy = self._applied(session)
+            state = self._read(session)
             session.run(queries["create_migrations_table"])
-            if legacy:
+            if state.add_method:
+                session.run(queries["add_migrations_method"])
+            if state.legacy:
                 log.info("found a pre-update queue database; recording it as version 1")
-                record = {"version": applied[0].version, "name": applied[0].name}
-                session.run(queries["record_migration"], record)
+                self._record(session, Step("up", self.migrations[LEGACY_VERSION - 1], LEGACY))
             session.commit()
         except BaseException:
             session.rollback()
             raise
-        return max((a.version for a in applied), default=0)
+        return state.current
 
-    def _apply(self, session: Session, step: Step) -> bool:
-        """Apply one step; False if another migrator applied it meanwhile (SQLite has no lock
-        but BEGIN IMMEDIATE, so the version is read again inside the transaction)."""
-        migration = step.migration
-        label = f"{migration.version:03d}_{migration.name} ({step.direction})"
-        queries = self.backend.queries
+    def _install(self, session: Session, steps: list[Step]) -> list[Step] | None:
+        """Run schema.sql on an empty database and record every version; None if another
+        migrator recorded a version meanwhile (SQLite: read again inside BEGIN IMMEDIATE)."""
+        assert self.schema is not None  # _installs checked it
+        done = [Step("up", step.migration, SCHEMA) for step in steps]
         session.begin()
         try:
-            rows = session.run(queries["applied_migrations"]).rows
-            if (step.direction == "up") == (migration.version in {int(r["version"]) for r in rows}):
+            if session.run(self.backend.queries["applied_migrations"]).rows:
                 session.rollback()
-                return False
-            for statement in split_statements(step.sql):
+                return None
+            for statement in split_statements(self.schema):
                 session.run(statement)
-            if step.direction == "up":
-                session.run(
-                    queries["record_migration"],
-                    {"version": migration.version, "name": migration.name},
-                )
-            else:
-                session.run(queries["forget_migration"], {"version": migration.version})
+            for step in done:
+                self._record(session, step)
             session.commit()
         except Exception as exc:
             session.rollback()
-            translated = exc if isinstance(exc, StratixQueueError) else None
-            if translated is None:
-                translated = self.backend.translate_error(exc)
-            raise MigrationError(f"migration {label} failed: {translated or exc}") from exc
+            what = f"{SCHEMA_FILE} (installing {steps[-1].migration.label})"
+            raise self._failure(what, exc) from exc
+        log.info("installed the latest schema (%s) from %s", steps[-1].migration.label, SCHEMA_FILE)
+        return done
+
+    def _apply(self, session: Session, step: Step) -> Step | None:
+        """Apply one step, adopting what of it is in place already; None if another migrator
+        applied it meanwhile (SQLite has no lock but BEGIN IMMEDIATE, so the version is read
+        again inside the transaction)."""
+        migration = step.migration
+        label = f"{migration.label} ({step.direction})"
+        session.begin()
+        try:
+            rows = session.run(self.backend.queries["applied_migrations"]).rows
+            if (step.direction == "up") == (migration.version in {int(r["version"]) for r in rows}):
+                session.rollback()
+                return None
+            if step.direction == "up":
+                found = self._probe(session, migration)
+                step = Step("up", migration, ADOPTED if found else APPLIED, found)
+                label += _adopting(step)
+            for statement in split_statements(step.sql):
+                session.run(statement)
+            self._record(session, step)
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            raise self._failure(f"migration {label}", exc) from exc
         log.info("applied migration %s", label)
-        return True
+        return step
+
+    def _record(self, session: Session, step: Step) -> None:
+        queries = self.backend.queries
+        migration = step.migration
+        if step.direction == "down":
+            session.run(queries["forget_migration"], {"version": migration.version})
+            return
+        record = {"version": migration.version, "name": migration.name, "method": step.method}
+        session.run(queries["record_migration"], record)
+
+    def _failure(self, what: str, exc: Exception) -> MigrationError:
+        translated = exc if isinstance(exc, StratixQueueError) else None
+        if translated is None:
+            translated = self.backend.translate_error(exc)
+        return MigrationError(
+            f"{what} failed: {translated or exc}; fix the cause and run `stratix-queue migrate` "
+            "again (`migrate --sql` prints what it would run)"
+        )
+
+
+def _adopting(step: Step) -> str:
+    if not step.found:
+        return ""
+    return f" (adopted: {', '.join(step.found)} found in place)"
+
+
+def _literal_record(step: Step) -> str:
+    migration = step.migration
+    return (
+        f"INSERT INTO {VERSION_TABLE} (version, name, method) "
+        f"VALUES ({migration.version}, '{migration.name}', '{step.method}');"
+    )

@@ -225,18 +225,35 @@ WHERE group_name = %(group)s AND status = 'paused';
 SELECT 1 AS present FROM information_schema.tables
 WHERE table_schema = DATABASE() AND table_name = %(table)s;
 
+-- name: column_exists
+SELECT 1 AS present FROM information_schema.columns
+WHERE table_schema = DATABASE() AND table_name = %(table)s AND column_name = %(column)s;
+
 -- name: create_migrations_table
+-- method: how each version got there: applied (its up script ran), schema (a fresh install
+-- from schema.sql), adopted (its schema was found in place and finished), legacy (the
+-- pre-update layout recognised as version 1).
 CREATE TABLE IF NOT EXISTS stratix_queue_migrations (
     version INT PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
-    applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    method VARCHAR(20) NOT NULL DEFAULT 'applied'
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- name: add_migrations_method
+-- A version table made before the method column: its rows were all applied.
+ALTER TABLE stratix_queue_migrations ADD COLUMN method VARCHAR(20) NOT NULL DEFAULT 'applied';
+
 -- name: applied_migrations
-SELECT version, name, applied_at FROM stratix_queue_migrations ORDER BY version;
+SELECT version, name, applied_at, method FROM stratix_queue_migrations ORDER BY version;
+
+-- name: applied_migrations_without_method
+SELECT version, name, applied_at, 'applied' AS method FROM stratix_queue_migrations
+ORDER BY version;
 
 -- name: record_migration
-INSERT INTO stratix_queue_migrations (version, name) VALUES (%(version)s, %(name)s);
+INSERT INTO stratix_queue_migrations (version, name, method)
+VALUES (%(version)s, %(name)s, %(method)s);
 
 -- name: forget_migration
 DELETE FROM stratix_queue_migrations WHERE version = %(version)s;

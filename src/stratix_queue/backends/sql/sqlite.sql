@@ -194,18 +194,34 @@ WHERE group_name = :group AND status = 'paused';
 -- name: table_exists
 SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = :table;
 
+-- name: column_exists
+SELECT 1 AS present FROM pragma_table_info(:table) WHERE name = :column;
+
 -- name: create_migrations_table
+-- method: how each version got there: applied (its up script ran), schema (a fresh install
+-- from schema.sql), adopted (its schema was found in place and finished), legacy (the
+-- pre-update layout recognised as version 1).
 CREATE TABLE IF NOT EXISTS stratix_queue_migrations (
     version INTEGER PRIMARY KEY,
     name VARCHAR(255) NOT NULL,
-    applied_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now'))
+    applied_at TIMESTAMP NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    method VARCHAR(20) NOT NULL DEFAULT 'applied'
 );
 
+-- name: add_migrations_method
+-- A version table made before the method column: its rows were all applied.
+ALTER TABLE stratix_queue_migrations ADD COLUMN method VARCHAR(20) NOT NULL DEFAULT 'applied';
+
 -- name: applied_migrations
-SELECT version, name, applied_at FROM stratix_queue_migrations ORDER BY version;
+SELECT version, name, applied_at, method FROM stratix_queue_migrations ORDER BY version;
+
+-- name: applied_migrations_without_method
+SELECT version, name, applied_at, 'applied' AS method FROM stratix_queue_migrations
+ORDER BY version;
 
 -- name: record_migration
-INSERT INTO stratix_queue_migrations (version, name) VALUES (:version, :name);
+INSERT INTO stratix_queue_migrations (version, name, method)
+VALUES (:version, :name, :method);
 
 -- name: forget_migration
 DELETE FROM stratix_queue_migrations WHERE version = :version;

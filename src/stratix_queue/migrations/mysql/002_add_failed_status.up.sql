@@ -2,14 +2,18 @@
 -- own: if one fails, those before it stay applied and the version is not recorded.
 -- failed_at is DATETIME(6) like every time column here (UTC, as TIMESTAMP is in PostgreSQL):
 -- a MySQL TIMESTAMP would convert by the session time zone when copied from DATETIME.
+-- part: error_columns
 ALTER TABLE queue_jobs
     ADD COLUMN error_message TEXT NULL,
     ADD COLUMN error_stack TEXT NULL,
     ADD COLUMN error_code VARCHAR(100) NULL,
     ADD COLUMN failed_at DATETIME(6) NULL;
-ALTER TABLE queue_jobs DROP CONSTRAINT chk_queue_jobs_status;
+-- part: failed_status
+-- (IF EXISTS: a hand run may have dropped it and stopped before adding it again)
+ALTER TABLE queue_jobs DROP CONSTRAINT IF EXISTS chk_queue_jobs_status;
 ALTER TABLE queue_jobs ADD CONSTRAINT chk_queue_jobs_status
     CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'));
+-- part: failures
 -- A task the old code copied to queue_failures but failed to delete is in both: it becomes
 -- one failed row carrying the recorded error.
 UPDATE queue_jobs AS j JOIN queue_failures AS f ON f.id = j.id
@@ -34,4 +38,5 @@ PREPARE stratix_alter_stmt FROM @stratix_alter;
 EXECUTE stratix_alter_stmt;
 DEALLOCATE PREPARE stratix_alter_stmt;
 DROP TABLE queue_failures;
+-- part: success_without_metadata
 ALTER TABLE queue_success DROP COLUMN metadata;

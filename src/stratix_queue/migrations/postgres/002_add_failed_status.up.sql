@@ -1,12 +1,16 @@
 -- The seed's migration_add_failed_status, run in one transaction.
+-- part: error_columns
 ALTER TABLE queue_jobs
     ADD COLUMN error_message TEXT NULL,
     ADD COLUMN error_stack TEXT NULL,
     ADD COLUMN error_code VARCHAR(100) NULL,
     ADD COLUMN failed_at TIMESTAMP NULL;
-ALTER TABLE queue_jobs DROP CONSTRAINT chk_queue_jobs_status;
+-- part: failed_status
+-- (IF EXISTS: a hand run may have dropped it and stopped before adding it again)
+ALTER TABLE queue_jobs DROP CONSTRAINT IF EXISTS chk_queue_jobs_status;
 ALTER TABLE queue_jobs ADD CONSTRAINT chk_queue_jobs_status
     CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'));
+-- part: failures
 -- A task the old code copied to queue_failures but failed to delete is in both: it becomes
 -- one failed row carrying the recorded error.
 UPDATE queue_jobs AS j
@@ -31,4 +35,5 @@ FROM (SELECT GREATEST(
     COALESCE(pg_sequence_last_value(pg_get_serial_sequence('queue_jobs', 'id')::regclass), 0)
 ) AS id) AS used;
 DROP TABLE queue_failures;
+-- part: success_without_metadata
 ALTER TABLE queue_success DROP COLUMN IF EXISTS metadata;

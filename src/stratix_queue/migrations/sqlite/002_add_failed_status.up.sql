@@ -23,12 +23,14 @@ CREATE TABLE queue_jobs_new (
     CONSTRAINT chk_queue_jobs_status
         CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'))
 );
+-- part: error_columns
 INSERT INTO queue_jobs_new (id, job_name, executor, group_name, payload, status, priority,
                             attempts, max_attempts, run_at, created_at, updated_at,
                             started_at, locked_by, locked_until)
 SELECT id, job_name, executor, group_name, payload, status, priority, attempts, max_attempts,
        run_at, created_at, updated_at, started_at, locked_by, locked_until
 FROM queue_jobs;
+-- part: failures
 -- A task the old code copied to queue_failures but failed to delete is in both: it becomes
 -- one failed row carrying the recorded error.
 UPDATE queue_jobs_new
@@ -56,4 +58,5 @@ ALTER TABLE queue_jobs_new RENAME TO queue_jobs;
 CREATE INDEX idx_queue_jobs_status_run_at ON queue_jobs (status, run_at);
 CREATE INDEX idx_queue_jobs_group ON queue_jobs (group_name, status);
 DROP TABLE queue_failures;
+-- part: success_without_metadata
 ALTER TABLE queue_success DROP COLUMN metadata;
