@@ -37,6 +37,7 @@ class Completer:
         self._pending: dict[int, Job] = {}  # submitted, not yet written
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        self._written = threading.Condition(self._lock)  # a batch left _pending
         self._asleep = False  # the thread waits for a first success
         self._closing = False
         self._linger = 0.0
@@ -58,6 +59,17 @@ class Completer:
     def pending(self) -> list[Job]:
         with self._lock:
             return list(self._pending.values())
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every success submitted so far is written (at most ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._written.wait(left)
+        return True
 
     def close(self) -> None:
         """Write everything submitted so far, then stop."""
@@ -101,4 +113,5 @@ class Completer:
         with self._lock:
             for job, _ in batch:
                 self._pending.pop(job.id, None)
+            self._written.notify_all()
         self._on_result([job for job, _ in batch], moved)

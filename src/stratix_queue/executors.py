@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 import random
 import threading
 import traceback
@@ -16,6 +17,7 @@ from stratix_queue.job import Job
 from stratix_queue.params import ErrorData
 from stratix_queue.validation import (
     MAX_ATTEMPTS_LIMIT,
+    check_delay,
     check_int,
     check_name,
     check_timeout,
@@ -25,6 +27,7 @@ from stratix_queue.validation import (
 if TYPE_CHECKING:
     import asyncio  # imported when the first async executor runs: a worker starts faster
 
+log = logging.getLogger("stratix_queue.worker")
 Backoff = Callable[[int], float]
 MAX_BACKOFF_SECONDS = 3600.0
 ISOLATIONS = ("thread", "process")
@@ -49,6 +52,21 @@ class ExecutorSpec:
 
     def arguments(self, job: Job) -> tuple[Any, ...]:
         return (job.payload, job) if self.wants_job else (job.payload,)
+
+    def delay_after(self, attempt: int) -> float:
+        """Seconds before the attempt after ``attempt``: the executor's backoff, or the default
+        one when its function fails or returns what no database can store (not a number of
+        seconds from 0 to ten years), so that the retry is still written."""
+        try:
+            return check_delay(self.backoff(attempt))
+        except Exception as exc:  # the application's function: anything may come out
+            log.warning(
+                "backoff of executor %r failed for attempt %s (%s); using the default",
+                self.name,
+                attempt,
+                exc,
+            )
+            return exponential_backoff(attempt)
 
 
 class ExecutorRegistry:
@@ -118,10 +136,16 @@ def _backoff(backoff: Backoff | float | None) -> Backoff:
         return exponential_backoff
     if callable(backoff):
         return backoff
-    if isinstance(backoff, int | float) and not isinstance(backoff, bool) and backoff >= 0:
-        fixed = float(backoff)
-        return lambda _attempt: fixed
-    raise InvalidInputError("backoff must be seconds (a number >= 0) or a function of attempt")
+    if isinstance(backoff, int | float) and not isinstance(backoff, bool):
+        try:
+            fixed = check_delay(backoff)
+        except InvalidInputError:
+            pass
+        else:
+            return lambda _attempt: fixed
+    raise InvalidInputError(
+        "backoff must be seconds (0 to ten years) or a function of the attempt number"
+    )
 
 
 def error_from_exception(exc: BaseException) -> ErrorData:

@@ -351,6 +351,8 @@ class WorkerInfo:
     groups: list[str] | None
     started_at: datetime | None
     last_heartbeat_at: datetime | None
+    running: int = 0  # tasks a slot has started (short tasks' starts are written with a heartbeat)
+    prefetched: int = 0  # claimed tasks waiting in its buffer for a slot
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> WorkerInfo:
@@ -363,6 +365,8 @@ class WorkerInfo:
             groups=json.loads(groups) if groups else None,
             started_at=to_utc(row["started_at"]),
             last_heartbeat_at=to_utc(row["last_heartbeat_at"]),
+            running=int(row.get("running") or 0),
+            prefetched=int(row.get("prefetched") or 0),
         )
 
 
@@ -400,3 +404,5 @@ class QueueStats:
     counts: dict[str, int]  # queue_jobs per status
     succeeded_last_hour: int
     oldest_waiting_seconds: float | None  # age of the oldest runnable task (None: none waits)
+    running: int = 0  # executing tasks a slot has started
+    prefetched: int = 0  # executing tasks waiting in a worker's buffer for a slot

@@ -22,6 +22,9 @@ LOST_MESSAGE = (
     "the worker running this task stopped renewing its lease (crashed, killed or cut off)"
 )
 HEARTBEAT_RETRY_SECONDS = 0.5
+# How often the starts of tasks running for a while are written (the worker's _mark_starts):
+# the maintenance thread's tick.
+MARK_TICK_SECONDS = 0.05
 UNSTARTED_MESSAGE = (
     "the worker holding this task stopped renewing its lease (crashed, killed or cut off) "
     "before the task started; not counted as an attempt"
@@ -64,11 +67,11 @@ class Maintenance:
         groups: Sequence[str] | None,
         leases: LeaseSettings,
         held: Callable[[], list[tuple[int, str]]],
-        started: Callable[[], list[tuple[int, str]]],
+        mark_starts: Callable[[], object],
     ) -> None:
         self.backend = backend
         self.held = held  # (id, lease token) of every task whose lease the worker renews
-        self.started = started  # (id, lease token) of every task a slot runs now
+        self.mark_starts = mark_starts  # writes the starts of tasks running for a while
         self.worker_id = worker_id
         self.leases = leases
         self.record = WorkerRecord(
@@ -96,14 +99,19 @@ class Maintenance:
         )
 
     def _run(self) -> None:
-        next_rescue = time.monotonic() + self.leases.rescue_interval
-        pause = self.leases.heartbeat_seconds
-        while not self._stop.wait(pause):
-            renewed = self.heartbeat()
-            # A failed renewal is tried again soon: the leases run out otherwise.
-            pause = self.leases.heartbeat_seconds if renewed else HEARTBEAT_RETRY_SECONDS
-            if time.monotonic() >= next_rescue:
-                next_rescue = time.monotonic() + self.leases.rescue_interval
+        now = time.monotonic()
+        next_heartbeat = now + self.leases.heartbeat_seconds
+        next_rescue = now + self.leases.rescue_interval
+        while not self._stop.wait(MARK_TICK_SECONDS):
+            self._attempt("record that tasks started", self.mark_starts)
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                renewed = self.heartbeat()
+                # A failed renewal is tried again soon: the leases run out otherwise.
+                pause = self.leases.heartbeat_seconds if renewed else HEARTBEAT_RETRY_SECONDS
+                next_heartbeat = time.monotonic() + pause
+            if now >= next_rescue:
+                next_rescue = now + self.leases.rescue_interval
                 self.rescue()
 
     def heartbeat(self) -> bool:
@@ -113,9 +121,6 @@ class Maintenance:
         leases = self.held()
         if leases:
             self.backend.heartbeat(self.leases.lease_seconds, leases)
-        started = self.started()
-        if started:  # short tasks' starts are written here, not before each task (worker.py)
-            self.backend.mark_started(started)
         if not self.backend.heartbeat_worker(self.worker_id):  # pruned while cut off: re-register
             self.backend.register_worker(self.record)
 

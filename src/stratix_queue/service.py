@@ -313,7 +313,9 @@ class QueueService:
         row = self.backend.summary(3600.0)
         oldest, now = to_utc(row["oldest_waiting"]), to_utc(row["db_now"])
         age = None if oldest is None or now is None else max((now - oldest).total_seconds(), 0.0)
-        return QueueStats(self.count_by_status(), int(row["succeeded_recently"]), age)
+        counts, running = self.count_by_status(), int(row["running"])
+        prefetched = max(counts["executing"] - running, 0)  # two reads: they may disagree
+        return QueueStats(counts, int(row["succeeded_recently"]), age, running, prefetched)
 
     def prune_succeeded(self, older_than: float | timedelta, dry_run: bool = False) -> int:
         """Delete (dry run: count) queue_success rows completed more than ``older_than`` ago."""

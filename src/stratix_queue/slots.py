@@ -60,10 +60,12 @@ class Slots:
         start: Callable[[Job], bool],
         run: Callable[[Job], None],
         on_room: Callable[[], None],
+        alone: Callable[[Job], bool] = lambda _job: False,
     ) -> None:
         """In a slot thread, ``start`` prepares a task (False: it is not to run) and ``run`` runs
         it (only this is timed for the pace); ``on_room`` tells the worker it may claim again,
-        or has stale tasks to hand back (``take_stale``)."""
+        or has stale tasks to hand back (``take_stale``). A task for which ``alone`` is true
+        waits until no other slot is busy and runs with the others idle."""
         self.concurrency = concurrency
         self._prefetch = prefetch  # None: adaptive
         self._pace = PREFETCH_WINDOW  # moving average of a task's run time (s); long at first
@@ -74,6 +76,9 @@ class Slots:
         self._start = start
         self._run = run
         self._on_room = on_room
+        self._alone = alone
+        self._busy = 0  # slots between taking a task and finishing it
+        self._alone_since = 0.0  # perf_counter() when a task that runs alone was taken; 0: none
         self._ready: deque[Job] = deque()
         self._held: dict[int, Job] = {}
         self._stale: list[Job] = []  # taken from the ready queue, to be handed back
@@ -123,9 +128,11 @@ class Slots:
         with self._changed:
             return list(self._held.values())
 
-    def running(self) -> list[Job]:
-        """The tasks the slots are running now."""
-        return [job for job in self._running if job is not None]
+    def running(self, longer_than: float = 0.0) -> list[Job]:
+        """The tasks the slots run now, each for ``longer_than`` seconds at least."""
+        since = time.perf_counter() - longer_than
+        jobs = zip(self._running, self._started, strict=True)
+        return [job for job, started in jobs if job is not None and started <= since]
 
     def take_stale(self) -> list[Job]:
         """The tasks taken out of the ready queue because every slot stayed busy (to hand back)."""
@@ -185,7 +192,7 @@ class Slots:
             started = self._started[slot] = clock()
             try:
                 if self._start(job):
-                    started = clock()
+                    started = self._started[slot] = clock()
                     self._running[slot] = job
                     cpu_started = cpu()
                     self._run(job)
@@ -227,13 +234,20 @@ class Slots:
             return job
 
     def _take(self) -> Job | None:
-        """The next ready task, or None: none is ready, or more threads than help are awake
-        (measured on short tasks only: while a slot is inside a long task, no thread parks)."""
-        if not self._ready:
+        """The next ready task, or None: none is ready, a task runs alone, the next one must
+        run alone and another slot is busy, or more threads than help are awake (measured on
+        short tasks only: while a slot is inside a long task, no thread parks)."""
+        if not self._ready or self._alone_since:
             return None
-        awake = self._awake
-        if awake > 1 and awake > self._want and not self._stuck():
-            return None
+        if self._alone(self._ready[0]):
+            if self._busy:
+                return None
+            self._alone_since = time.perf_counter()
+        else:
+            awake = self._awake
+            if awake > 1 and awake > self._want and not self._stuck():
+                return None
+        self._busy += 1
         return self._ready.popleft()
 
     def _stuck(self) -> int:
@@ -244,6 +258,10 @@ class Slots:
     def _finished(self, job: Job) -> bool:
         """Forget a finished task; True if the worker should be told there is room to claim."""
         self._held.pop(job.id, None)
+        self._busy -= 1
+        if self._alone_since and self._alone(job):  # the others may run again
+            self._alone_since = 0.0
+            self._wake_up_to(min(self._awake + len(self._ready), self._want))
         self._holding_off = False  # a slot is free: claiming ahead is fine again
         left = len(self._held)
         if not left:
@@ -270,7 +288,7 @@ class Slots:
                 if not self._ready:
                     self._tick.wait()
                     continue
-                if self._awake >= self.concurrency:  # every slot awake: only look for staleness
+                if self._awake >= self.concurrency or self._alone_since:  # only staleness
                     self._tick.wait(BUFFER_WAIT_SECONDS / 5)
                 else:
                     self._tick.wait(TICK)
@@ -279,17 +297,23 @@ class Slots:
                 if self._hand_back_stale():
                     self._on_room()  # the worker hands them back (from its own thread)
                     continue
-                self._wake_up_to(min(self._awake + len(self._ready), self._pacer_wants()))
+                if not self._alone_since:
+                    self._wake_up_to(min(self._awake + len(self._ready), self._pacer_wants()))
 
     def _hand_back_stale(self) -> bool:
-        """Take the ready tasks out if every slot has been inside its task for longer than
-        BUFFER_WAIT_SECONDS; True if it did. The slots' tasks prove the pace too short: it is
-        raised to what they have run so far, and no more is claimed until a slot is free."""
+        """Take the ready tasks out if every slot has been inside its task (or one task has run
+        alone) for longer than BUFFER_WAIT_SECONDS; True if it did. The slots' tasks prove the
+        pace too short: it is raised to what they have run so far, and no more is claimed until
+        a slot is free."""
         now = time.perf_counter()
         started = self._started
-        if not all(started) or now - min(started) < BUFFER_WAIT_SECONDS:
+        if self._alone_since:
+            if now - self._alone_since < BUFFER_WAIT_SECONDS:
+                return False
+        elif not all(started) or now - min(started) < BUFFER_WAIT_SECONDS:
             return False
-        self._pace = max(self._pace, now - max(started))
+        else:
+            self._pace = max(self._pace, now - max(started))
         self._holding_off = True
         stale = list(self._ready)
         self._ready.clear()

@@ -46,10 +46,11 @@ RETRY_GRACE_SECONDS = 5.0
 MAX_OUTAGE_BACKOFF = 10.0
 SIGNAL_DEBOUNCE_SECONDS = 1.0
 HARD_EXIT_SECONDS = 5.0  # after a signal, the process ends by grace + this, whatever hangs
-# A task of a worker whose tasks take at least this long has its start written before it runs
-# (one round trip, small beside the task); shorter ones are written with the next heartbeat.
-SYNC_START_SECONDS = 0.01
-LOST_CODE = "WORKER_LOST"  # a task held by a lost worker: its next start is written first
+# A task's start is written once it has run this long (a task that dies sooner, with its
+# worker, is given back uncounted), or before it runs if it was held by a lost worker.
+MARK_STARTED_AFTER_SECONDS = 0.05
+LOST_CODE = "WORKER_LOST"
+SUSPECT_FLUSH_SECONDS = 1.0  # how long a task that runs alone waits for successes to be written
 SUCCESS_NOT_RECORDED = "SUCCESS_NOT_RECORDED"
 
 
@@ -84,6 +85,11 @@ class WorkerOptions:
     handle_signals: bool = False
 
 
+def _was_lost(job: Job) -> bool:
+    """Whether the task was held by a worker that was lost (it may be what killed it)."""
+    return job.error_code == LOST_CODE
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
 
@@ -113,12 +119,18 @@ class Worker:
         self._signalled = False
         self._signalled_at = 0.0
         self._slots = Slots(
-            options.concurrency, options.prefetch, self._start, self._execute, wakeup.set
+            options.concurrency,
+            options.prefetch,
+            self._start,
+            self._execute,
+            wakeup.set,
+            alone=_was_lost,
         )
         self._execution = Execution()
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
         self._finishing: dict[int, float] = {}  # id -> when its executor returned (outcome due)
+        self._marked: set[int] = set()  # running tasks whose start is written
         self._next_promote = 0.0
         self._poll = options.poll_interval  # idle at first; shortened once work is found
         self._outage = False
@@ -133,7 +145,7 @@ class Worker:
             options.groups,
             options.leases,
             held=self._held_leases,
-            started=self._started_leases,
+            mark_starts=self._mark_starts,
         )
         self._completer = Completer(self._record_successes, self._on_success_recorded)
 
@@ -150,8 +162,14 @@ class Worker:
             if job.lease_token and finishing.get(job.id, stuck_before) >= stuck_before
         ]
 
-    def _started_leases(self) -> list[tuple[int, str]]:
-        return [(job.id, job.lease_token) for job in self._slots.running() if job.lease_token]
+    def _mark_starts(self) -> None:
+        """Write the starts of the tasks that have run for MARK_STARTED_AFTER_SECONDS (the
+        maintenance thread, every tick): a lost worker's rescue then counts their attempt."""
+        running = self._slots.running(MARK_STARTED_AFTER_SECONDS)
+        fresh = [job for job in running if job.id not in self._marked and job.lease_token]
+        if fresh:
+            self.backend.mark_started([(job.id, str(job.lease_token)) for job in fresh])
+            self._marked.update(job.id for job in fresh)
 
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once the running tasks have finished."""
@@ -428,6 +446,10 @@ class Worker:
                 # The claim came back empty while a task waits: SKIP LOCKED passed over a row
                 # another transaction held for a moment. Claim again rather than stop early.
                 return False
+            if self.backend.recently_prefetched(BUFFER_WAIT_SECONDS * 4):
+                # In another worker's buffer: it starts soon, or is handed back; look often.
+                self._poll = self.options.min_poll_interval
+                return False
         except TransientDatabaseError:
             return False  # contended, rolled back: look again on the next turn
         except DatabaseError as exc:
@@ -442,34 +464,38 @@ class Worker:
 
     def _execute(self, job: Job) -> None:
         spec = self.executors.get(job.executor)
+        started = time.perf_counter()
         if spec is None:
             missing = ExecutorNotFoundError(
                 f"no executor named {job.executor!r} is registered in worker {self.worker_id}"
             )
-            self._finishing[job.id] = time.monotonic()
-            self._record_failure(job, None, error_data(str(missing), None, missing.code))
-            return
-        started = time.perf_counter()
-        error = self._execution.run(spec, job)
-        self._finishing[job.id] = time.monotonic()
+            error: ErrorData | None = error_data(str(missing), None, missing.code)
+        else:
+            error = self._execution.run(spec, job)
+        self._finishing[job.id] = time.monotonic()  # its outcome is due from now on
+        self._marked.discard(job.id)
         if error is not None:
             self._record_failure(job, spec, error)
             return
         self._completer.submit(job, round((time.perf_counter() - started) * 1000))
 
     def _start(self, job: Job) -> bool:
-        """Before a slot runs the task: write that it starts, where that is worth a round trip:
-        for tasks that take a while, and for a task held by a worker that was lost (it may be
-        what killed it: each of its starts must count). Short tasks' starts are written with
-        the next heartbeat. False if the task is not to run: it cannot be read (it is failed),
-        or it is no longer held (the fenced write found nothing)."""
+        """Before a slot runs the task. A task held by a worker that was lost may be what killed
+        it: it runs alone (the slots see to that), after the successes waiting to be written,
+        and its start is written before it runs, so that each of its starts counts and no other
+        task pays for it. Other tasks' starts are written once they have run for a while
+        (_mark_starts): a crash never makes a task pay that had not started, or had only just
+        begun. False if the task is not to run: it cannot be read (it is failed), or it is no
+        longer held (the fenced write found nothing)."""
         if type(job.payload) is Unreadable:
             self._fail_unreadable(job, job.payload)
             return False
-        if job.error_code != LOST_CODE and self._slots.pace < SYNC_START_SECONDS:
+        if not _was_lost(job):
             return True
+        self._completer.wait_idle(SUSPECT_FLUSH_SECONDS)
         try:
             if self.backend.mark_started([(job.id, str(job.lease_token))]):
+                self._marked.add(job.id)
                 return True
         except (DatabaseUnavailableError, TransientDatabaseError) as exc:
             self.backend.health.failed("record that a task starts", exc)
@@ -492,7 +518,7 @@ class Worker:
 
     def _record_failure(self, job: Job, spec: ExecutorSpec | None, error: ErrorData) -> None:
         if job.attempts < job.max_attempts:
-            delay = spec.backoff(job.attempts) if spec else 1.0
+            delay = spec.delay_after(job.attempts) if spec else 1.0
             if self._write_outcome(
                 job, lambda: self.repository.retry_later(job, error, delay), "retried"
             ):

@@ -45,6 +45,12 @@ def suicide(payload: dict[str, Any], job: Job) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+@queue.executor("exit_now", max_attempts=3, backoff=0)
+def exit_now(payload: dict[str, Any], job: Job) -> None:
+    _record(job, "start", time.time())
+    os._exit(1)
+
+
 @queue.executor("hard_sleep", timeout=2, isolation="process")
 def hard_sleep(payload: dict[str, Any], job: Job) -> None:
     time.sleep(float(payload.get("seconds", 30.0)))

@@ -68,6 +68,21 @@ def _per_process(log: str, pattern: str) -> Counter[str]:
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mysql"])
+def test_a_read_on_a_frozen_connection_is_answered_on_a_new_one(
+    backend: str, queue: QueueService, proxy: Proxy
+) -> None:
+    queue.add_task(name="t", executor="e")
+    with QueueService(proxy.url, statement_timeout=1) as through:  # silent for 3 s: given up
+        assert through.count_by_status()["waiting"] == 1  # a pooled connection, then frozen
+        assert proxy.freeze() == 1
+        started = time.monotonic()
+        assert through.count_by_status()["waiting"] == 1
+        took = time.monotonic() - started
+        assert 3 <= took < 3 + 2, took  # the deadline, the watchdog's tick, some slack
+        assert through.backend.health.down  # logged once; a worker's next success says so
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])
 def test_frozen_connections_are_replaced_and_every_task_succeeds_once(
     backend: str, queue: QueueService, db_url: str, proxy: Proxy, proxied: Workers
 ) -> None:

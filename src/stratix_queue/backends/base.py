@@ -14,12 +14,12 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, NoReturn, Protocol, TypeVar
 
-from stratix_queue.backends.limits import Health, Limits
+from stratix_queue.backends.limits import UNLIMITED, Health, Limits
 from stratix_queue.backends.session import Params, Pool, Result, Row, Session
 from stratix_queue.backends.watchdog import WATCHDOG
 from stratix_queue.clock import to_utc_once
@@ -73,6 +73,7 @@ class Backend(Protocol):
     def release_claim(self, lease_token: str) -> int: ...
     def promote_due(self) -> int: ...
     def any_waiting(self, groups: Sequence[str] | None) -> bool: ...
+    def recently_prefetched(self, seconds: float) -> bool: ...
     def set_group_paused(self, group: str, paused: bool) -> int: ...
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int: ...
     def mark_started(self, leases: Sequence[tuple[int, str]]) -> int: ...
@@ -223,6 +224,13 @@ class SqlBackend(ABC):
             raise
         except Exception as exc:
             self._raise_translated(exc)
+
+    def unlimited_session(self) -> AbstractContextManager[Session]:
+        """A session without statement limits or watchdog deadline, for migrations (a file's
+        sessions have none: SQLite's pooled one, the only one of an in-memory database)."""
+        if not self.stale_connections:
+            return self.session()
+        return self.dedicated_session(UNLIMITED)
 
     def _read(self, name: str, params: Params | None = None) -> list[Row]:
         for attempt in range(2):
@@ -619,6 +627,10 @@ class SqlBackend(ABC):
         name = "any_waiting" if groups is None else "any_waiting_in_groups"
         with self.session() as session:
             return bool(self._run_script(session, name, {"groups": list(groups or ())}).rows)
+
+    def recently_prefetched(self, seconds: float) -> bool:
+        """Whether a task claimed less than ``seconds`` ago waits in a worker's buffer."""
+        return bool(self._read("recently_prefetched", {"seconds": seconds}))
 
     def set_group_paused(self, group: str, paused: bool) -> int:
         name = "pause_group" if paused else "resume_group"

@@ -51,6 +51,7 @@ _UNAVAILABLE = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
     pg_errors.ReadOnlySqlTransaction,  # a standby, or a failover under way
+    pg_errors.IdleInTransactionSessionTimeout,  # the session_limits block ended it
 )
 _SCHEMA = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn)
 

@@ -259,7 +259,7 @@ class MigrationRunner:
     @contextmanager
     def _locked(self) -> Iterator[Session]:
         queries = self.backend.queries
-        with self.backend.session() as session:
+        with self.backend.unlimited_session() as session:  # an ALTER TABLE may take minutes
             session.run(queries["lock_migrations"])
             try:
                 yield session

@@ -182,6 +182,14 @@ WHERE status = 'waiting' AND group_name IN ({groups})
                   WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
 LIMIT 1;
 
+-- name: recently_prefetched
+-- Whether another worker claimed a task less than :seconds ago that no slot has started: a burst
+-- worker waits for it rather than stop (it starts soon, or comes back: slots.py).
+SELECT id FROM queue_jobs
+WHERE status = 'executing' AND started_at IS NULL
+  AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
+LIMIT 1;
+
 -- name: promote_due
 -- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
 -- delayed tasks that fell due become waiting.

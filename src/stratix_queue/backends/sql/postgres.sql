@@ -165,6 +165,14 @@ WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups})
                   WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
 LIMIT 1;
 
+-- name: recently_prefetched
+-- Whether another worker claimed a task less than :seconds ago that no slot has started: a burst
+-- worker waits for it rather than stop (it starts soon, or comes back: slots.py).
+SELECT id FROM queue_jobs
+WHERE status = 'executing' AND started_at IS NULL
+  AND updated_at > timezone('UTC', now()) - %(seconds)s::float8 * interval '1 second'
+LIMIT 1;
+
 -- name: promote_due
 -- First a task of a paused group that is not paused becomes paused (an insert that raced
 -- pause_group, a retry scheduled while its group was paused; the claim passes over them
