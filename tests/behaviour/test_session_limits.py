@@ -31,9 +31,7 @@ def _settings(backend: str, session: Session) -> tuple[Any, ...]:
 
 
 @only("postgres", "mysql")
-def test_sessions_carry_the_limits_and_migrations_have_none(
-    backend: str, server_dbs: Any
-) -> None:
+def test_sessions_carry_the_limits_and_migrations_have_none(backend: str, server_dbs: Any) -> None:
     with QueueService(server_dbs.migrated(backend), statement_timeout=4) as queue:
         with queue.backend.session() as session:
             limited = _settings(backend, session)
@@ -59,6 +57,16 @@ def test_a_statement_over_the_timeout_is_cancelled_by_the_server(
         assert queue.count_by_status()["waiting"] >= 0  # the connection is usable again
 
 
+def _write_after_a_silence(queue: QueueService, job_id: int) -> None:
+    """Begin, update the task, go silent for 3 s (its client between two statements), update."""
+    update = "UPDATE queue_jobs SET priority = %(p)s WHERE id = %(id)s"
+    with queue.backend.dedicated_session() as session:
+        session.begin()
+        session.run(update, {"p": 5, "id": job_id})
+        time.sleep(3)
+        session.run(update, {"p": 6, "id": job_id})
+
+
 @only("postgres", "mysql")
 def test_a_session_left_idle_in_a_transaction_is_ended_and_its_locks_released(
     backend: str, queue: QueueService, db_url: str
@@ -66,11 +74,8 @@ def test_a_session_left_idle_in_a_transaction_is_ended_and_its_locks_released(
     job = queue.add_task(name="locked", executor="e")
     limited = QueueService(db_url, statement_timeout=1)  # idle in a transaction: 2 s at most
     try:
-        with pytest.raises(DatabaseUnavailableError), limited.backend.session() as session:
-            session.begin()
-            session.run("UPDATE queue_jobs SET priority = 5 WHERE id = %(id)s", {"id": job.id})
-            time.sleep(3)  # its client went silent between two statements
-            session.run("UPDATE queue_jobs SET priority = 6 WHERE id = %(id)s", {"id": job.id})
+        with pytest.raises(DatabaseUnavailableError):
+            _write_after_a_silence(limited, job.id)
     finally:
         limited.close()
     started = time.monotonic()
