@@ -293,7 +293,7 @@ def _delays_written(queue: QueueService, backoff: Any, attempts: Sequence[int]) 
 def test_the_default_backoff_doubles_from_one_second_up_to_an_hour_with_jitter(
     queue: QueueService,
 ) -> None:
-    attempts = [1, 1, 1, 1, 2, 3, 12, 13, 40]
+    attempts = [1, 1, 1, 1, 2, 3, 12, 13, 20]
     delays = _delays_written(queue, None, attempts)
     for attempt, delay in zip(attempts, delays, strict=True):
         base = min(2.0 ** (attempt - 1), 3600.0)
