@@ -92,13 +92,15 @@ class PostgresBackend(SqlBackend):
             conn = psycopg.connect(
                 psycopg.conninfo.make_conninfo(
                     "",
-                    host=url.host,
-                    port=url.port,
-                    user=url.user or None,
-                    password=url.password or None,
-                    dbname=url.database or None,
-                    connect_timeout=CONNECT_TIMEOUT_S,
-                    **url.query,  # e.g. sslmode, options, application_name
+                    **{
+                        "host": url.host,
+                        "port": url.port,
+                        "user": url.user or None,
+                        "password": url.password or None,
+                        "dbname": url.database or None,
+                        "connect_timeout": CONNECT_TIMEOUT_S,
+                        **url.query,  # e.g. sslmode, application_name; they win
+                    },
                 ),
                 autocommit=True,
                 row_factory=dict_row,
@@ -107,7 +109,7 @@ class PostgresBackend(SqlBackend):
             raise DatabaseUnavailableError(
                 f"cannot connect to PostgreSQL at {url.where} (database {url.database!r}, "
                 f"user {url.user!r}): {scrub(str(exc), url.password)}"
-            ) from None
+            ) from exc
         return PostgresSession(conn)
 
     def placeholder(self, name: str) -> str:
