@@ -2,7 +2,8 @@
 
 A task name, error message or group may hold Rich markup (``[link=...]``), terminal escapes
 (``\\x1b[2J``, OSC 8 links, C1 controls such as ``\\x9b``), bidi overrides (U+202E) or newlines
-that could fake a line of our own. Every command prints through this module:
+that could fake a line of our own. Every CLI command prints through this module (and the log
+lines of the processes the CLI runs, through logformat.Formatter):
 
 - ``visible`` turns control, format and separator characters into escapes (``\\x1b``, ``\\n``,
   ``\\u202e``) so they are seen, not obeyed;

@@ -6,7 +6,9 @@ a child starts in milliseconds instead of importing everything again. When the d
 given (``--url`` or ``STRATIX_QUEUE_URL``) the supervisor checks the schema without importing the
 application, so each child imports it itself, as with a fresh process; otherwise the supervisor
 imports it to learn the URL and the children inherit the module. Either way a child opens its
-own connections (a fresh QueueService sharing the application's executors).
+own connections (a fresh QueueService sharing the application's executors). A child that cannot
+run as configured (the application does not import, the schema is not ready) reports why on a
+queue and exits EXIT_CONFIG; the supervisor stops the others and raises that error once.
 """
 
 from __future__ import annotations
