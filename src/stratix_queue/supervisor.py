@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # multiprocessing is imported by the Supervisor only (P > 1 p
 log = logging.getLogger("stratix_queue.supervisor")
 RESTART_BACKOFF_MAX = 30.0
 EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting will not help
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +137,9 @@ def _check_schema(queue: QueueService) -> None:
 
 
 def _child_main(command: WorkerCommand, reports: SimpleQueue[str]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT):  # not the supervisor's handler, inherited
+    for sig in STOP_SIGNALS:  # not the supervisor's handler, inherited
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked across the fork
     os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only; it forwards a SIGTERM
     _exit_with_parent(os.getppid())
     configure_logging(logging.INFO, "%(asctime)s %(process)d %(levelname)s %(message)s", force=True)
@@ -183,7 +185,7 @@ class Supervisor:
 
     def run(self) -> int:
         check_ready(self.command)
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         for slot in range(self.command.processes):
             self._start(slot)
@@ -200,7 +202,13 @@ class Supervisor:
         child = self._ctx.Process(
             target=_child_main, args=(self.command, self._reports), name=f"worker-{slot}"
         )
-        child.start()
+        # A stop signal must not reach a new child while it still has the supervisor's handler:
+        # it stays pending until the child has put back the default one.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            child.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         self._children[slot] = child
         log.info("started worker process %s (pid %s)", slot, child.pid)
 

@@ -19,7 +19,7 @@ _SCHEMES = {
     "mariadb": "mysql",
 }
 
-_USERINFO_PASSWORD = re.compile(r"(://[^/?#@:]*:)[^/?#@]*@")
+_USERINFO_PASSWORD = re.compile(r":[^@/]*@")  # user:PASSWORD@, however many slashes before
 _QUERY_PASSWORD = re.compile(r"([?&][a-z]*password=)[^&#]*", re.IGNORECASE)
 
 
@@ -116,7 +116,7 @@ def _parse_sqlite(url: str) -> DatabaseURL:
 def masked(url: object) -> str:
     """A URL for a message: what could be a password (userinfo after ':', ?password=) is ***."""
     text = str(url)
-    text = _USERINFO_PASSWORD.sub(r"\1***@", text)
+    text = _USERINFO_PASSWORD.sub(":***@", text)
     return _QUERY_PASSWORD.sub(r"\1***", text)
 
 
