@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import random
+import shlex
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -20,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from stratix_queue import Job, QueueService
+from stratix_queue.urls import parse_url
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
 queue = QueueService()  # no URL and no STRATIX_QUEUE_URL: sqlite:///stratix-queue.db
@@ -174,9 +177,26 @@ def main() -> None:
     )
     console.print(
         f"\n[bold green]done[/bold green] in {time.monotonic() - started:.1f} s. "
-        "Try: stratix-queue stats, stratix-queue failed stats, stratix-queue --help"
+        "The database stays; look at it with:"
     )
+    for command in try_commands():
+        console.print(f"   {command}", markup=False, soft_wrap=True)  # whole, for copy and paste
     queue.close()
+
+
+def try_commands() -> list[str]:
+    """Commands that work as printed, from any directory: the CLI beside this Python (the venv's)
+    and the demo's database by its absolute path (`make demo` runs in a temporary directory)."""
+    cli = Path(sys.executable).parent / "stratix-queue"  # not resolved: a venv's python is a link
+    program = (
+        shlex.quote(str(cli)) if cli.exists() else f"{shlex.quote(sys.executable)} -m stratix_queue"
+    )
+    url = shlex.quote(f"sqlite:///{Path(parse_url(queue.url).path).resolve()}")
+    return [
+        f"{program} --url {url} stats",
+        f"{program} --url {url} failed stats",
+        f"{program} --help",
+    ]
 
 
 if __name__ == "__main__":

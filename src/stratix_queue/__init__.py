@@ -1,5 +1,7 @@
 """stratix-queue: a Python task queue whose tasks live in SQLite, PostgreSQL or MySQL/MariaDB."""
 
+import logging
+
 from stratix_queue.errors import (
     ConfigurationError,
     DatabaseError,
@@ -30,6 +32,10 @@ from stratix_queue.service import QueueService
 from stratix_queue.worker import WorkerStats
 
 __version__ = "0.1.0"
+
+# A library leaves logging to the application: without a handler configured, nothing of
+# stratix_queue reaches stderr through logging's last resort.
+logging.getLogger("stratix_queue").addHandler(logging.NullHandler())
 
 __all__ = [
     "AttemptError",

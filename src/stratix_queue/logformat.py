@@ -20,6 +20,9 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from stratix_queue.literal import visible
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CALLER_FIELDS = ("pathname", "filename", "module", "lineno", "funcName")
@@ -27,10 +30,21 @@ _DEFAULT_SRCFILE = logging._srcfile
 
 
 class Formatter(logging.Formatter):
-    """``logging.Formatter`` with the default time format, computed once per second."""
+    """``logging.Formatter`` with the default time format, computed once per second; control
+    characters of a record (an error message of a task) are shown as escapes, so a line can
+    neither drive the terminal nor pass for two lines."""
 
     _second = -1
     _text = ""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802
+        return visible(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802
+        return visible(super().formatException(ei), keep_newlines=True)
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return visible(super().formatStack(stack_info), keep_newlines=True)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         if datefmt is not None:

@@ -6,7 +6,9 @@ a child starts in milliseconds instead of importing everything again. When the d
 given (``--url`` or ``STRATIX_QUEUE_URL``) the supervisor checks the schema without importing the
 application, so each child imports it itself, as with a fresh process; otherwise the supervisor
 imports it to learn the URL and the children inherit the module. Either way a child opens its
-own connections (a fresh QueueService sharing the application's executors).
+own connections (a fresh QueueService sharing the application's executors). A child that cannot
+run as configured (the application does not import, the schema is not ready) reports why on a
+queue and exits EXIT_CONFIG; the supervisor stops the others and raises that error once.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import TYPE_CHECKING, Any
 
 from stratix_queue.errors import (
@@ -32,6 +35,7 @@ from stratix_queue.service import QueueService, worker_options
 
 if TYPE_CHECKING:  # multiprocessing is imported by the Supervisor only (P > 1 processes)
     from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import SimpleQueue
 
 log = logging.getLogger("stratix_queue.supervisor")
 RESTART_BACKOFF_MAX = 30.0
@@ -39,6 +43,7 @@ RESTART_BACKOFF_MAX = 30.0
 # still there this much later is killed.
 KILL_AFTER_GRACE_SECONDS = 8.0
 EXIT_CONFIG = 78  # a child that cannot run as configured (EX_CONFIG): restarting will not help
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,41 +56,82 @@ class WorkerCommand:
     worker_args: dict[str, Any] = field(default_factory=dict)
 
 
+DEFAULT_APP_ATTRIBUTE = "queue"  # --app myapp means myapp:queue
+
+
+def parse_app_ref(ref: str) -> tuple[str, str]:
+    """``package.module[:attribute]`` -> (module, attribute); the attribute defaults to queue."""
+    module_name, colon, attr = ref.partition(":")
+    attr = attr if colon else DEFAULT_APP_ATTRIBUTE
+    names = module_name.split(".")
+    if not all(name.isidentifier() for name in names) or not attr.isidentifier():
+        raise ConfigurationError(
+            f"{ref!r} is not package.module[:attribute] (e.g. myapp.tasks:queue)"
+        )
+    return module_name, attr
+
+
 def load_app(ref: str, url: str | None = None) -> QueueService:
-    """``package.module:attribute`` -> the QueueService it names (cwd is importable)."""
-    module_name, _, attr = ref.partition(":")
-    if not module_name or not attr:
-        raise ConfigurationError(f"--app must look like package.module:queue, not {ref!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ConfigurationError(f"cannot import {module_name!r} for --app: {exc}") from exc
+    """``package.module[:attribute]`` -> the QueueService it names (cwd is importable)."""
+    module_name, attr = parse_app_ref(ref)
+    module = _import_app(module_name)
     refresh_logging()  # the application may have configured logging of its own
-    queue = getattr(module, attr, None)
+    if not hasattr(module, attr):
+        hint = "" if ":" in ref else f" (--app {module_name} means {module_name}:{attr})"
+        raise ConfigurationError(f"module {module_name!r} has no attribute {attr!r}{hint}")
+    queue = getattr(module, attr)
     if not isinstance(queue, QueueService):
-        raise ConfigurationError(f"{ref!r} is not a QueueService")
+        raise ConfigurationError(
+            f"{module_name}:{attr} is a {type(queue).__name__}, not a QueueService"
+        )
     return queue.with_url(url) if url else queue
 
 
-def run_in_process(command: WorkerCommand, fresh: bool = False) -> int:
+def _import_app(module_name: str) -> ModuleType:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.import_module(module_name)
+    except (Exception, SystemExit) as exc:  # the application's code may raise anything
+        raise ConfigurationError(
+            f"cannot import {module_name!r} for --app: {_describe(exc)}"
+        ) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    """``RuntimeError: boom (myapp.py, line 3)``: the error and where the application raised it."""
+    if isinstance(exc, ModuleNotFoundError | SyntaxError):
+        return f"{type(exc).__name__}: {exc}"  # these name the module, or the file and line
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = (
+        f" ({os.path.basename(frames[-1].filename)}, line {frames[-1].lineno})" if frames else ""
+    )
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def run_in_process(command: WorkerCommand) -> int:
+    """One worker in this process; it refuses to start, as the supervisor does, when the
+    options are bad or the database is unreachable or not migrated."""
+    worker_options(**command.worker_args)
     queue = load_app(command.app, command.url)
-    if fresh:  # a forked child: its own connections, never ones the supervisor opened
-        queue = queue.with_url(queue.url)
+    _check_schema(queue)
     queue.run_worker(handle_signals=True, **command.worker_args)
     return 0
 
 
 def check_ready(command: WorkerCommand) -> None:
-    """Fail before any process starts: bad options, or a database not migrated. The
-    application is imported only when the URL must come from it."""
+    """Fail before any process starts: bad options, or a database unreachable or not migrated.
+    The application is imported only when the URL must come from it."""
     worker_options(**command.worker_args)
     queue = QueueService(command.url) if command.url else load_app(command.app)
     try:
-        status = queue.migration_status()
+        _check_schema(queue)
     finally:
         queue.close()
+
+
+def _check_schema(queue: QueueService) -> None:
+    status = queue.migration_status()
     if status.current != status.latest:
         raise SchemaNotReadyError(
             f"the database is at schema version {status.current}, not {status.latest}: "
@@ -93,16 +139,20 @@ def check_ready(command: WorkerCommand) -> None:
         )
 
 
-def _child_main(command: WorkerCommand) -> None:
-    for sig in (signal.SIGTERM, signal.SIGINT):  # not the supervisor's handler, inherited
+def _child_main(command: WorkerCommand, reports: SimpleQueue[str]) -> None:
+    for sig in STOP_SIGNALS:  # not the supervisor's handler, inherited
         signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked across the fork
     os.setpgrp()  # a terminal's Ctrl-C reaches the supervisor only; it forwards a SIGTERM
     _exit_with_parent(os.getppid())
     configure_logging(logging.INFO, "%(asctime)s %(process)d %(levelname)s %(message)s", force=True)
     try:
-        code = run_in_process(command, fresh=True)
+        queue = load_app(command.app, command.url)
+        # its own connections, never ones the supervisor opened
+        queue.with_url(queue.url).run_worker(handle_signals=True, **command.worker_args)
+        code = 0
     except (ConfigurationError, InvalidInputError, SchemaNotReadyError) as exc:
-        log.error("worker process cannot run: %s", exc)
+        reports.put(str(exc))  # the supervisor says it once, not once per process
         code = EXIT_CONFIG
     sys.exit(code)
 
@@ -134,10 +184,12 @@ class Supervisor:
         self._signals = 0
         self._kill_at: float | None = None  # when children still alive after a signal die
         self._failed = False
+        self._reports: SimpleQueue[str] = self._ctx.SimpleQueue()  # children's config errors
+        self._config_error: str | None = None
 
     def run(self) -> int:
         check_ready(self.command)
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, self._on_signal)
         for slot in range(self.command.processes):
             self._start(slot)
@@ -146,12 +198,22 @@ class Supervisor:
             self._reap()
             self._restart_due()
             self._kill_overdue()
+        if self._config_error is not None:  # one line for all the processes that said it
+            raise ConfigurationError(f"worker processes cannot run: {self._config_error}")
         log.info("all worker processes stopped")
         return 1 if self._failed else 0
 
     def _start(self, slot: int) -> None:
-        child = self._ctx.Process(target=_child_main, args=(self.command,), name=f"worker-{slot}")
-        child.start()
+        child = self._ctx.Process(
+            target=_child_main, args=(self.command, self._reports), name=f"worker-{slot}"
+        )
+        # A stop signal must not reach a new child while it still has the supervisor's handler:
+        # it stays pending until the child has put back the default one.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            child.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         self._children[slot] = child
         log.info("started worker process %s (pid %s)", slot, child.pid)
 
@@ -171,6 +233,8 @@ class Supervisor:
             self._children[slot] = None
             if child.exitcode == EXIT_CONFIG:  # restarting cannot help: stop them all
                 self._failed = True
+                if self._config_error is None and not self._reports.empty():
+                    self._config_error = self._reports.get()
                 self._stop_children()
             if self._signals or self._failed or (self.burst and child.exitcode == 0):
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -18,6 +19,9 @@ _SCHEMES = {
     "mariadb": "mysql",
 }
 
+_USERINFO_PASSWORD = re.compile(r":[^@/]*@")  # user:PASSWORD@, however many slashes before
+_QUERY_PASSWORD = re.compile(r"([?&][a-z]*password=)[^&#]*", re.IGNORECASE)
+
 
 @dataclass(frozen=True, slots=True)
 class DatabaseURL:
@@ -31,7 +35,7 @@ class DatabaseURL:
     password: str = field(default="", repr=False)
     database: str = ""
     path: str = ""  # SQLite file path or ":memory:"
-    query: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict, repr=False)  # may hold sslpassword
 
     @property
     def where(self) -> str:
@@ -49,7 +53,7 @@ def resolve_url(url: str | None) -> str:
 def parse_url(url: str) -> DatabaseURL:
     if not isinstance(url, str) or "://" not in url:
         raise UnsupportedURLError(
-            f"not a database URL: {url!r}; use sqlite:///file.db, "
+            f"not a database URL: {masked(url)!r}; use sqlite:///file.db, "
             "postgresql://user@host:port/db or mysql://user@host:port/db"
         )
     scheme = url.split("://", 1)[0].lower()
@@ -61,21 +65,38 @@ def parse_url(url: str) -> DatabaseURL:
         )
     if dialect == "sqlite":
         return _parse_sqlite(url)
-    parts = urlsplit(url)
-    default_port = 5432 if dialect == "postgres" else 3306
+    return _parse_server(url, dialect)
+
+
+def _parse_server(url: str, dialect: str) -> DatabaseURL:
     try:
-        port = parts.port or default_port
+        parts = urlsplit(url)  # raises on a malformed IPv6 host: "postgresql://u@[::1/db"
+    except ValueError as exc:
+        raise UnsupportedURLError(f"malformed database URL {masked(url)!r}: {exc}") from None
+    try:
+        port = parts.port or (5432 if dialect == "postgres" else 3306)
+        host = parts.hostname or "localhost"
     except ValueError as exc:
         raise UnsupportedURLError(f"bad port in database URL: {exc}") from None
+    query = dict(parse_qsl(parts.query))
+    # A password in the query (?password=...) wins over one in the userinfo; either way it
+    # is kept out of ``query``, so it is never passed on or shown twice.
+    password = query.pop("password", None)
+    database = unquote(parts.path.lstrip("/"))
+    if dialect == "mysql" and not database:  # else "No database selected" at the first query
+        raise UnsupportedURLError(
+            f"the MySQL/MariaDB URL names no database; add it after the host: "
+            f"mysql://user@{host}:{port}/DATABASE"
+        )
     return DatabaseURL(
         dialect=dialect,
         raw=url,
-        host=parts.hostname or "localhost",
+        host=host,
         port=port,
         user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        database=unquote(parts.path.lstrip("/")),
-        query=dict(parse_qsl(parts.query)),
+        password=unquote(parts.password or "") if password is None else password,
+        database=database,
+        query=query,
     )
 
 
@@ -90,6 +111,13 @@ def _parse_sqlite(url: str) -> DatabaseURL:
     if not path:
         raise UnsupportedURLError("a SQLite URL needs a file path: sqlite:///stratix-queue.db")
     return DatabaseURL(dialect="sqlite", raw=url, path=unquote(path))
+
+
+def masked(url: object) -> str:
+    """A URL for a message: what could be a password (userinfo after ':', ?password=) is ***."""
+    text = str(url)
+    text = _USERINFO_PASSWORD.sub(":***@", text)
+    return _QUERY_PASSWORD.sub(r"\1***", text)
 
 
 def scrub(text: str, password: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ from stratix_queue.cli.root import main
 from stratix_queue.urls import URL_ENV
 from tests import dbs
 
+ROOT = Path(__file__).resolve().parents[2]
 ERROR = {"message": "boom", "stack": "Traceback (most recent call last):\nValueError: boom"}
 
 
@@ -66,6 +70,27 @@ def run_bare(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         return invoke(capsys, monkeypatch, list(args), stdin)
 
     return call
+
+
+def cli(
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m stratix_queue ARGS`` as a real process."""
+    base = {k: v for k, v in os.environ.items() if k != URL_ENV and not k.startswith("_STRATIX")}
+    return subprocess.run(
+        [sys.executable, "-m", "stratix_queue", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        check=False,
+    )
 
 
 def one_error_line(result: Result, codes: tuple[int, ...] = (1, 2)) -> str:

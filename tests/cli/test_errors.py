@@ -4,36 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from stratix_queue import QueueService, StratixQueueError
 from stratix_queue.urls import URL_ENV
-from tests.cli.conftest import Run, make_failed, one_error_line, rows, statuses
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli(
-    *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m stratix_queue ARGS`` as a real process."""
-    base = {k: v for k, v in os.environ.items() if k != URL_ENV and not k.startswith("_STRATIX")}
-    return subprocess.run(
-        [sys.executable, "-m", "stratix_queue", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-        env={**base, **(env or {})},
-        check=False,
-    )
-
+from tests.cli.conftest import Run, cli, make_failed, one_error_line, rows, statuses
 
 USAGE_ERRORS: list[tuple[list[str], str]] = [
     (["frobnicate"], "No such command 'frobnicate'"),

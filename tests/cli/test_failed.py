@@ -39,6 +39,15 @@ def test_failed_list(run: Run, failures: dict[str, int]) -> None:
     assert "│ w " not in text.out
 
 
+def test_failed_list_says_how_many_it_shows(run: Run, failures: dict[str, int]) -> None:
+    def header(*args: str) -> str:
+        return run("failed", "list", *args).out.splitlines()[0].strip()
+
+    assert header("--limit", "2") == "2 of 5 failed task(s)"
+    assert header("--limit", "5") == "5 failed task(s)"
+    assert header("--limit", "4", "--offset", "3") == "2 of 5 failed task(s), after the first 3"
+
+
 def test_failed_show(run: Run, queue: QueueService) -> None:
     task_id = make_failed_by_worker(queue)
     shown = run("failed", "show", str(task_id), "--json").json()

@@ -117,3 +117,25 @@ def test_tasks_show_unknown_id(run: Run, db_url: str) -> None:
     assert "task" in one_error_line(run("tasks", "show", "0"), (1,))
     assert "TASK_ID" in one_error_line(run("tasks", "show", "abc"), (2,))
     assert rows(db_url) == 0
+
+
+def first_line(run: Run, *args: str) -> str:
+    result = run("tasks", "list", *args)
+    assert result.code == 0, result.err
+    return result.out.splitlines()[0].strip()
+
+
+def test_tasks_list_says_how_many_match(run: Run, mixed: dict[str, int]) -> None:
+    assert first_line(run) == "5 task(s)"
+    assert first_line(run, "--limit", "2") == "2 of 5 task(s)"
+    assert first_line(run, "--limit", "2", "--offset", "4") == "1 of 5 task(s), after the first 4"
+    assert first_line(run, "--status", "waiting", "--limit", "1") == "1 of 3 task(s)"
+    assert first_line(run, "--group", "mail", "--limit", "1") == "1 of 2 task(s)"
+    assert first_line(run, "--group", "img", "--status", "delayed", "--limit", "1") == "1 task(s)"
+    assert (
+        first_line(run, "--group", "nope", "--offset", "1") == "0 of 0 task(s), after the first 1"
+    )
+    # no count by executor: it says where the next page starts
+    assert first_line(run, "--executor", "mail", "--limit", "1") == (
+        "1 task(s); more with --offset 1"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +27,22 @@ def test_formatter_prints_what_logging_prints(created: float) -> None:
     ours = Formatter(FORMAT)
     ours.format(_record(created - 1))  # a cached earlier second must not leak into this one
     assert ours.format(_record(created)) == logging.Formatter(FORMAT).format(_record(created))
+
+
+def test_formatter_escapes_what_a_record_carries() -> None:
+    """A task's error message in a log line can neither drive the terminal nor add a line; a
+    traceback keeps its lines."""
+    record = logging.LogRecord(
+        "stratix_queue.x", logging.WARNING, __file__, 1, "failed: %s", ("\x1b]0;t\x07\nfake",), None
+    )
+    try:
+        raise ValueError("\x1b[2J")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    text = Formatter("%(levelname)s %(message)s").format(record)
+    assert text.startswith("WARNING failed: \\x1b]0;t\\x07\\nfake\nTraceback")
+    assert "ValueError: \\x1b[2J" in text
+    assert "\x1b" not in text and "\x07" not in text
 
 
 @pytest.fixture

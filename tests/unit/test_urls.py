@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from stratix_queue import UnsupportedURLError
-from stratix_queue.urls import DEFAULT_URL, URL_ENV, parse_url, resolve_url, scrub
+from stratix_queue.urls import DEFAULT_URL, URL_ENV, masked, parse_url, resolve_url, scrub
 
 
 def test_sqlite_relative_absolute_and_memory() -> None:
@@ -97,3 +99,38 @@ def test_resolve_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_url("mysql://arg@h/db") == "mysql://arg@h/db"
     monkeypatch.setenv(URL_ENV, "")
     assert resolve_url(None) == DEFAULT_URL
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql"])
+def test_password_in_the_query_wins_and_leaves_the_query(scheme: str) -> None:
+    only = parse_url(f"{scheme}://app@h/db?password=p%40ss&sslmode=require")
+    assert (only.user, only.password, only.query) == ("app", "p@ss", {"sslmode": "require"})
+    both = parse_url(f"{scheme}://app:userinfo_pw@h/db?password=query_pw")
+    assert both.password == "query_pw"
+    assert both.query == {}
+    for shown in (str(both), repr(both), both.where):
+        assert "query_pw" not in shown and "userinfo_pw" not in shown
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://u:pw_x@[::1/db", "malformed database URL 'postgresql://u:***@[::1/db'"),
+        ("mysql://u:pw_x@[::1/db", "malformed database URL"),
+        ("mysql://u:pw_x@h:3306", "names no database"),
+        ("mariadb://u:pw_x@h/", "names no database"),
+        ("postgresql:/u:pw_x@h/db", "not a database URL: 'postgresql:/u:***@h/db'"),
+    ],
+)
+def test_malformed_server_urls_say_so_without_the_password(url: str, says: str) -> None:
+    with pytest.raises(UnsupportedURLError, match=re.escape(says)) as raised:
+        parse_url(url)
+    assert "pw_x" not in str(raised.value)
+
+
+def test_masked() -> None:
+    assert masked("postgresql://u:pa:ss@h/db?sslpassword=k&x=1") == (
+        "postgresql://u:***@h/db?sslpassword=***&x=1"
+    )
+    assert masked("postgresql://u@h/db?password=p") == "postgresql://u@h/db?password=***"
+    assert masked("sqlite:///file.db") == "sqlite:///file.db"

@@ -182,7 +182,7 @@ class MysqlBackend(SqlBackend):
             raise DatabaseUnavailableError(
                 f"cannot connect to MySQL/MariaDB at {url.where} (database {url.database!r}, "
                 f"user {url.user!r}): {scrub(str(exc), url.password)}"
-            ) from None
+            ) from exc
         session = MysqlSession(conn)
         try:
             session.run(ISOLATION)  # fewer gap locks between claimers than REPEATABLE READ

@@ -130,13 +130,16 @@ class PostgresBackend(SqlBackend):
             conn = psycopg.connect(
                 psycopg.conninfo.make_conninfo(
                     "",
-                    host=url.host,
-                    port=url.port,
-                    user=url.user or None,
-                    password=url.password or None,
-                    dbname=url.database or None,
-                    connect_timeout=CONNECT_TIMEOUT_S,
-                    **{**KEEPALIVES, **url.query},  # e.g. sslmode, options (the URL's win)
+                    **{
+                        "host": url.host,
+                        "port": url.port,
+                        "user": url.user or None,
+                        "password": url.password or None,
+                        "dbname": url.database or None,
+                        "connect_timeout": CONNECT_TIMEOUT_S,
+                        **KEEPALIVES,
+                        **url.query,  # e.g. sslmode, application_name; they win
+                    },
                 ),
                 autocommit=True,
                 row_factory=dict_row,
@@ -145,7 +148,7 @@ class PostgresBackend(SqlBackend):
             raise DatabaseUnavailableError(
                 f"cannot connect to PostgreSQL at {url.where} (database {url.database!r}, "
                 f"user {url.user!r}): {scrub(str(exc), url.password)}"
-            ) from None
+            ) from exc
         session = PostgresSession(conn)
         try:
             session.run(self.queries["session_limits"], limits.session_params())

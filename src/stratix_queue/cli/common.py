@@ -4,7 +4,6 @@ durations like 30s / 5m / 7d, and errors turned into one line and an exit code."
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -14,7 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from stratix_queue.errors import ConfigurationError
+from stratix_queue.literal import json_text, make_console, visible
 from stratix_queue.service import QueueService
+from stratix_queue.supervisor import load_app, parse_app_ref
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,10 +34,8 @@ class LazyConsole:
 
     def get(self) -> Console:
         if self._real is None:
-            from rich.console import Console
-
             # Piped output (no terminal) gets a wide page instead of Rich's 80 columns.
-            self._real = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+            self._real = make_console(width=None if sys.stdout.isatty() else 160)
         return self._real
 
     def print(self, *objects: Any, **options: Any) -> None:
@@ -50,8 +50,8 @@ console = LazyConsole()
 
 
 def error_line(message: str) -> None:
-    """One unwrapped line on stderr."""
-    click.echo(" ".join(f"stratix-queue: error: {message}".split()), err=True)
+    """One unwrapped line on stderr; control characters in the message are shown as escapes."""
+    click.echo(visible(" ".join(f"stratix-queue: error: {message}".split())), err=True)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -72,6 +72,12 @@ class State:
             self._queue = QueueService(self.url)
         return self._queue
 
+    def use_app(self, ref: str) -> QueueService:
+        """The application's QueueService, with its executors' defaults, on --url if given."""
+        self.close()
+        self._queue = load_app(ref, self.url)
+        return self._queue
+
     def close(self) -> None:
         if self._queue is not None:
             self._queue.close()
@@ -82,6 +88,22 @@ pass_state = click.make_pass_decorator(State)
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def app_option(help: str, required: bool = False) -> Callable[[F], F]:
+    """``--app package.module[:attribute]``; a value of the wrong form is a usage error."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_app_ref(value)
+            except ConfigurationError as exc:
+                raise click.BadParameter(str(exc)) from None
+        return value
+
+    return click.option(
+        "--app", metavar="MODULE[:ATTR]", required=required, callback=check, help=help
+    )
 
 
 def parse_duration(text: str) -> float:
@@ -137,7 +159,7 @@ def plain(value: Any) -> Any:
 
 
 def print_json(value: Any) -> None:
-    click.echo(json.dumps(plain(value), indent=2, ensure_ascii=False))
+    click.echo(json_text(plain(value)))
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
@@ -149,6 +171,17 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     for row in rows:
         grid.add_row(*["" if cell is None else str(cell) for cell in row])
     console.print(grid)
+
+
+def page_title(what: str, shown: int, total: int | None, limit: int, offset: int) -> str:
+    """'5 task(s)', or '50 of 67 task(s)' when a page shows part of them."""
+    skipped = f", after the first {offset}" if offset else ""
+    if total is None:
+        more = f"; more with --offset {offset + shown}" if shown and shown == limit else ""
+        return f"{shown} {what}{skipped}{more}"
+    if shown == total and not offset:
+        return f"{shown} {what}"
+    return f"{shown} of {total} {what}{skipped}"
 
 
 def when(value: datetime | None) -> str:

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import click
 
-from stratix_queue.cli.common import State, console, json_option, pass_state, print_json, table
+from stratix_queue.cli.common import (
+    State,
+    console,
+    json_option,
+    page_title,
+    pass_state,
+    print_json,
+    table,
+)
 from stratix_queue.cli.root import cli
 from stratix_queue.cli.tasks import JOB_COLUMNS, job_rows, show_task
+from stratix_queue.literal import styled
 
 RETRY_BATCH = 500
 
@@ -31,7 +40,9 @@ def failed_list(state: State, limit: int, offset: int, as_json: bool) -> None:
         [*row[:-1], f"{job.error_code}: {job.error_message}"]
         for row, job in zip(job_rows(found), found, strict=True)
     ]
-    table(f"{len(found)} failed task(s)", JOB_COLUMNS, rows)
+    # Counted only when the page may not hold them all.
+    total = state.queue.count_by_status()["failed"] if offset or len(found) == limit else None
+    table(page_title("failed task(s)", len(found), total, limit, offset), JOB_COLUMNS, rows)
 
 
 @failed.command("show", epilog="Example: stratix-queue failed show 42")
@@ -52,7 +63,7 @@ def failed_stats(state: State, as_json: bool) -> None:
     if as_json:
         print_json(stats)
         return
-    console.print(f"[bold]{stats.total}[/bold] failed task(s)")
+    console.print(styled((str(stats.total), "bold"), " failed task(s)"))
     if not stats.total:
         return
     for title, counts in (
@@ -102,8 +113,11 @@ def failed_retry(
             click.confirm(f"Retry {len(ids)} task(s)?", abort=True, err=True)
     succeeded, not_failed = _retry(state, ids)
     console.print(
-        f"retried: [green]{succeeded}[/green] succeeded, {not_failed} failed "
-        "(not failed any more, or not found)"
+        styled(
+            "retried: ",
+            (str(succeeded), "green"),
+            f" succeeded, {not_failed} failed (not failed any more, or not found)",
+        )
     )
     if not_failed and not retry_all:
         click.get_current_context().exit(1)

@@ -58,4 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         error_line(str(exc))
         return EXIT_FAILED
+    except Exception as exc:  # a bug of ours still ends in one line; --debug shows where
+        if debug:
+            raise
+        error_line(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        return EXIT_FAILED
     return code if isinstance(code, int) else EXIT_OK

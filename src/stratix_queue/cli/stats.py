@@ -15,6 +15,7 @@ from stratix_queue.cli.common import (
     table,
 )
 from stratix_queue.cli.root import cli
+from stratix_queue.literal import styled
 
 
 @cli.command(epilog="Example: stratix-queue stats --json")
@@ -27,7 +28,7 @@ def stats(state: State, as_json: bool) -> None:
         print_json(found)
         return
     table("queue_jobs by status", ["status", "tasks"], [[k, v] for k, v in found.counts.items()])
-    console.print(f"succeeded in the last hour: [bold]{found.succeeded_last_hour}[/bold]")
+    console.print(styled("succeeded in the last hour: ", (str(found.succeeded_last_hour), "bold")))
     console.print(f"oldest waiting task: {age(found.oldest_waiting_seconds)}")
 
 

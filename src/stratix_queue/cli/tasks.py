@@ -11,8 +11,10 @@ import click
 from stratix_queue.cli.common import (
     Duration,
     State,
+    app_option,
     console,
     json_option,
+    page_title,
     parse_duration,
     pass_state,
     print_json,
@@ -22,9 +24,13 @@ from stratix_queue.cli.common import (
 from stratix_queue.cli.root import cli
 from stratix_queue.errors import StratixQueueError
 from stratix_queue.job import Job, JobStatus
+from stratix_queue.literal import block
 from stratix_queue.validation import new_job
 
 FILE_BATCH = 1000
+
+
+NO_DEFAULTS = "executor defaults need --app"
 
 
 def _payload(text: str | None) -> Any:
@@ -36,6 +42,8 @@ def _payload(text: str | None) -> Any:
         raise click.BadParameter(
             f"not JSON: {exc.msg} at character {exc.pos}", param_hint="--payload"
         ) from None
+    except RecursionError:
+        raise click.BadParameter("JSON nested too deeply", param_hint="--payload") from None
 
 
 @cli.command(
@@ -57,6 +65,7 @@ def _payload(text: str | None) -> Any:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Add every task of a JSON Lines file.",
 )
+@app_option("Take executor defaults (max attempts) from this application: package.module:queue.")
 @pass_state
 def add(
     state: State,
@@ -69,32 +78,47 @@ def add(
     max_attempts: int | None,
     timeout: float | None,
     path: Path | None,
+    app: str | None,
 ) -> None:
     """Add a task (or a file of tasks)."""
     if path is not None:
-        _add_file(state, path)
+        if app:
+            state.use_app(app)
+        _add_file(state, path, defaults=app is not None)
         return
     if not name or not executor:
         raise click.UsageError("give NAME and --executor (or --file)")
-    job = state.queue.add_task(
+    data = _payload(payload)  # a usage error, found before the application is imported
+    queue = state.use_app(app) if app else state.queue
+    job = queue.add_task(
         name=name,
         executor=executor,
-        payload=_payload(payload),
+        payload=data,
         group=group,
         priority=priority,
         delay=delay,
         max_attempts=max_attempts,
         timeout=timeout,
     )
-    console.print(f"added task #{job.id} ({job.status.value})")
+    # Without --app this process knows no executor, so none of their defaults apply: say so.
+    note = "" if app or max_attempts is not None else f" ({NO_DEFAULTS})"
+    console.print(
+        f"added task #{job.id} ({job.status.value}); max attempts {job.max_attempts}{note}"
+    )
 
 
-def _add_file(state: State, path: Path) -> None:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    numbered = [(n, _file_task(path, line, n)) for n, line in enumerate(lines, 1) if line.strip()]
+def _add_file(state: State, path: Path, defaults: bool) -> None:
+    queue = state.queue
+    numbered = [(n, _file_task(path, line, n)) for n, line in _read_lines(path) if line.strip()]
     for number, task in numbered:  # validate everything first: bad input writes nothing
         try:
-            new_job(task, default_max_attempts=1, max_payload_bytes=state.queue.max_payload_bytes)
+            new_job(
+                task,
+                default_max_attempts=queue.executors.default_max_attempts(
+                    str(task.get("executor"))
+                ),
+                max_payload_bytes=queue.max_payload_bytes,
+            )
         except StratixQueueError as exc:
             raise click.ClickException(f"{path}: line {number}: {exc}") from None
     tasks = [task for _, task in numbered]
@@ -107,7 +131,20 @@ def _add_file(state: State, path: Path) -> None:
         for start in range(0, len(tasks), FILE_BATCH):
             state.queue.add_tasks(tasks[start : start + FILE_BATCH])
             progress.advance(bar, len(tasks[start : start + FILE_BATCH]))
-    console.print(f"added {len(tasks)} tasks from {path}")
+    unset = sum("max_attempts" not in task for task in tasks)
+    note = f"; {unset} without max_attempts got 1 ({NO_DEFAULTS})" if unset and not defaults else ""
+    console.print(f"added {len(tasks)} tasks from {path}{note}")
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise click.ClickException(
+            f"{path}: line {line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x})"
+        ) from None
+    return list(enumerate(text.splitlines(), 1))
 
 
 def _file_task(path: Path, line: str, number: int) -> dict[str, Any]:
@@ -115,6 +152,8 @@ def _file_task(path: Path, line: str, number: int) -> dict[str, Any]:
         task = json.loads(line)
     except json.JSONDecodeError as exc:
         raise click.ClickException(f"{path}: line {number}: not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise click.ClickException(f"{path}: line {number}: JSON nested too deeply") from None
     if not isinstance(task, dict):
         raise click.ClickException(f"{path}: line {number}: not a JSON object")
     for key in ("delay", "timeout"):
@@ -174,7 +213,22 @@ def tasks_list(
     if as_json:
         print_json(found)
         return
-    table(f"{len(found)} task(s)", JOB_COLUMNS, job_rows(found))
+    total = None
+    if offset or len(found) == limit:  # the page may not hold them all: count them if cheap
+        total = _total(state, status, group, executor)
+    table(page_title("task(s)", len(found), total, limit, offset), JOB_COLUMNS, job_rows(found))
+
+
+def _total(state: State, status: str | None, group: str | None, executor: str | None) -> int | None:
+    """How many tasks match, from the counts by status (and group); None with --executor."""
+    if executor is not None:
+        return None
+    if group is None:
+        counts = state.queue.count_by_status()
+    else:
+        found = [g.counts for g in state.queue.list_groups() if g.name == group]
+        counts = found[0] if found else {}
+    return counts.get(status, 0) if status else sum(counts.values())
 
 
 @tasks.command("show", epilog="Example: stratix-queue tasks show 42")
@@ -214,9 +268,11 @@ def show_task(state: State, task_id: int, as_json: bool) -> None:
             ["payload", json.dumps(job.payload, ensure_ascii=False)],
         ],
     )
-    if job.error_stack:
-        console.print("[bold]stack[/bold]")
-        console.print(job.error_stack, markup=False, highlight=False)
+    if job.error_stack:  # framed, so no line of it can pass for a line of ours
+        from rich.panel import Panel
+
+        stack = block(job.error_stack.rstrip("\n"))
+        console.print(Panel(stack, title="error stack", title_align="left", expand=False))
     if history:
         table(
             "attempt history",

@@ -9,6 +9,7 @@ import click
 from stratix_queue.cli.common import (
     Duration,
     State,
+    app_option,
     json_option,
     pass_state,
     print_json,
@@ -23,7 +24,10 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
     epilog="Example: stratix-queue worker --app myapp.tasks:queue --concurrency 8 "
     "--processes 2 --groups reports,billing"
 )
-@click.option("--app", required=True, help="The application's QueueService: package.module:queue.")
+@app_option(
+    "The application's QueueService: package.module:attribute (default attribute: queue).",
+    required=True,
+)
 @click.option(
     "--concurrency",
     type=click.IntRange(1, 1024),
