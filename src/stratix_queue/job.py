@@ -351,8 +351,8 @@ class WorkerInfo:
     groups: list[str] | None
     started_at: datetime | None
     last_heartbeat_at: datetime | None
-    running: int = 0  # tasks a slot has started (short tasks' starts are written with a heartbeat)
-    prefetched: int = 0  # claimed tasks waiting in its buffer for a slot
+    running: int = 0  # tasks it has run for 50 ms or more (their start is written)
+    prefetched: int = 0  # the other tasks it holds: waiting in its buffer, or just begun
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> WorkerInfo:
@@ -404,5 +404,5 @@ class QueueStats:
     counts: dict[str, int]  # queue_jobs per status
     succeeded_last_hour: int
     oldest_waiting_seconds: float | None  # age of the oldest runnable task (None: none waits)
-    running: int = 0  # executing tasks a slot has started
-    prefetched: int = 0  # executing tasks waiting in a worker's buffer for a slot
+    running: int = 0  # executing tasks that have run for 50 ms or more (their start is written)
+    prefetched: int = 0  # the other executing ones: in a worker's buffer, or just begun

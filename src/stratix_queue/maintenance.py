@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratix_queue.backends.base import Backend
+from stratix_queue.backends.limits import DEADLINE_GRACE_SECONDS
 from stratix_queue.errors import StratixQueueError
 from stratix_queue.params import WorkerRecord
 
@@ -44,10 +45,15 @@ class LeaseSettings:
         return max(3 * self.lease_seconds, 60.0)
 
     @property
+    def statement_seconds(self) -> float:
+        """A worker's statements may run this long on the server (its session limits), and go
+        unanswered DEADLINE_GRACE_SECONDS longer before the watchdog gives the connection up:
+        a silent connection is replaced well within a lease."""
+        return max(1.0, self.lease_seconds / 4 - DEADLINE_GRACE_SECONDS)
+
+    @property
     def silence_seconds(self) -> float:
-        """How long a worker's statement may go unanswered before its connection is given up
-        (watchdog.py): short enough that a silent connection is replaced well within a lease."""
-        return max(1.0, self.lease_seconds / 4)
+        return self.statement_seconds + DEADLINE_GRACE_SECONDS
 
     @property
     def stuck_outcome_seconds(self) -> float:
@@ -71,7 +77,8 @@ class Maintenance:
     ) -> None:
         self.backend = backend
         self.held = held  # (id, lease token) of every task whose lease the worker renews
-        self.mark_starts = mark_starts  # writes the starts of tasks running for a while
+        self.mark_starts = mark_starts  # writes the starts of tasks running for a while (False:
+        # there were none)
         self.worker_id = worker_id
         self.leases = leases
         self.record = WorkerRecord(
@@ -133,12 +140,15 @@ class Maintenance:
         self.backend.prune_workers(self.leases.stale_worker_seconds)
 
     def _attempt(self, what: str, action: Callable[[], object]) -> bool:
+        """Run ``action``; False if the database failed it. An action that returns False did
+        not reach the database (nothing to do), which tells nothing of its health."""
         try:
-            action()
+            reached = action()
         except StratixQueueError as exc:
             self.backend.health.failed(what, exc)  # logged once per outage
             return False
-        self.backend.health.ok()
+        if reached is not False:
+            self.backend.health.ok()
         return True
 
 

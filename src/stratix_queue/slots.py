@@ -13,10 +13,15 @@ is leased to the worker and renewed by its heartbeat; at shutdown the ones that 
 are given back at once.
 
 The pace is an estimate: slow tasks claimed together with fast ones (or after them) can still
-fill every slot while others wait here. Once every slot has been inside its task for
-``BUFFER_WAIT_SECONDS`` with tasks still waiting, the waiting ones are handed back
-(``take_stale``; the worker returns them to the queue, uncounted) for any worker with a free
-slot, and this one claims no more than its slots until one of them is free again.
+fill every slot while others wait here. Once no task has been taken from here for
+``BUFFER_WAIT_SECONDS`` (every slot inside a long task, or a task running alone, see below),
+the waiting ones are handed back (``take_stale``; the worker returns them to the queue,
+uncounted) for any worker with a free slot, and this one claims no more than its slots until
+one of them is free again.
+
+A task for which ``alone`` holds (one that a lost worker held: it may be what killed it) runs
+with every other slot idle: it waits for the busy ones to finish, the others wait for it, and
+the worker claims nothing more meanwhile.
 
 Slot threads are woken only as far as they help. Python runs one thread at a time (the GIL), so
 extra threads speed up tasks that wait (I/O, sleeps, locks, async executors) and only slow down
@@ -79,6 +84,7 @@ class Slots:
         self._alone = alone
         self._busy = 0  # slots between taking a task and finishing it
         self._alone_since = 0.0  # perf_counter() when a task that runs alone was taken; 0: none
+        self._progress_at = 0.0  # perf_counter() of the last take, or of tasks arriving to none
         self._ready: deque[Job] = deque()
         self._held: dict[int, Job] = {}
         self._stale: list[Job] = []  # taken from the ready queue, to be handed back
@@ -122,7 +128,14 @@ class Slots:
         return _room_at(self.capacity)
 
     def free(self) -> int:
+        """How many more tasks to claim: none while a task runs alone or waits to."""
+        if self._alone_since or self._head_alone():
+            return 0
         return self.capacity - len(self._held)
+
+    def _head_alone(self) -> bool:
+        ready = self._ready
+        return bool(ready) and self._alone(ready[0])
 
     def held(self) -> list[Job]:
         with self._changed:
@@ -145,6 +158,8 @@ class Slots:
             self._room_told = False  # the worker looked for work: tell it again when room frees
             for job in jobs:
                 self._held[job.id] = job
+            if jobs and not self._ready:
+                self._progress_at = time.perf_counter()
             self._ready.extend(jobs)
             self._wake_up_to(min(self._awake + len(self._ready), self._want))
             if self._ready:  # the pacer wakes more slots, or hands the tasks back if all stay busy
@@ -248,6 +263,7 @@ class Slots:
             if awake > 1 and awake > self._want and not self._stuck():
                 return None
         self._busy += 1
+        self._progress_at = time.perf_counter()
         return self._ready.popleft()
 
     def _stuck(self) -> int:
@@ -288,7 +304,8 @@ class Slots:
                 if not self._ready:
                     self._tick.wait()
                     continue
-                if self._awake >= self.concurrency or self._alone_since:  # only staleness
+                blocked = self._alone_since or (self._head_alone() and self._busy)
+                if self._awake >= self.concurrency or blocked:  # only look for staleness
                     self._tick.wait(BUFFER_WAIT_SECONDS / 5)
                 else:
                     self._tick.wait(TICK)
@@ -297,22 +314,19 @@ class Slots:
                 if self._hand_back_stale():
                     self._on_room()  # the worker hands them back (from its own thread)
                     continue
-                if not self._alone_since:
+                if not (self._alone_since or (self._head_alone() and self._busy)):
                     self._wake_up_to(min(self._awake + len(self._ready), self._pacer_wants()))
 
     def _hand_back_stale(self) -> bool:
-        """Take the ready tasks out if every slot has been inside its task (or one task has run
-        alone) for longer than BUFFER_WAIT_SECONDS; True if it did. The slots' tasks prove the
-        pace too short: it is raised to what they have run so far, and no more is claimed until
-        a slot is free."""
+        """Take the ready tasks out if none has been taken for BUFFER_WAIT_SECONDS (every slot
+        inside a long task, or a task running alone or waiting to); True if it did. Slots all
+        inside their tasks prove the pace too short: it is raised to what they have run so
+        far. No more is claimed ahead until a slot is free."""
         now = time.perf_counter()
-        started = self._started
-        if self._alone_since:
-            if now - self._alone_since < BUFFER_WAIT_SECONDS:
-                return False
-        elif not all(started) or now - min(started) < BUFFER_WAIT_SECONDS:
+        if now - self._progress_at < BUFFER_WAIT_SECONDS:
             return False
-        else:
+        started = self._started
+        if all(started):
             self._pace = max(self._pace, now - max(started))
         self._holding_off = True
         stale = list(self._ready)

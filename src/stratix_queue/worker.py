@@ -21,6 +21,7 @@ from types import FrameType
 from typing import TypeVar
 
 from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.limits import Limits
 from stratix_queue.completer import Completer
 from stratix_queue.errors import (
     DatabaseError,
@@ -85,6 +86,10 @@ class WorkerOptions:
     handle_signals: bool = False
 
 
+def _lease(job: Job) -> tuple[int, str | None]:
+    return job.id, job.lease_token
+
+
 def _was_lost(job: Job) -> bool:
     """Whether the task was held by a worker that was lost (it may be what killed it)."""
     return job.error_code == LOST_CODE
@@ -129,8 +134,11 @@ class Worker:
         self._execution = Execution()
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
-        self._finishing: dict[int, float] = {}  # id -> when its executor returned (outcome due)
-        self._marked: set[int] = set()  # running tasks whose start is written
+        # Keyed by (id, lease token): a task may be claimed again, under another lease.
+        self._finishing: dict[tuple[int, str | None], float] = {}  # executor returned: when
+        self._marked: set[tuple[int, str | None]] = set()  # running tasks whose start is written
+        self._settled: set[int] = set()  # successes that could not be written, failed instead
+        self._hard_exit: threading.Timer | None = None
         self._next_promote = 0.0
         self._poll = options.poll_interval  # idle at first; shortened once work is found
         self._outage = False
@@ -152,24 +160,31 @@ class Worker:
     def _held_leases(self) -> list[tuple[int, str]]:
         """The leases to renew: every task held, but one whose outcome has waited to be written
         for too long (a stuck outcome path, not just a silent connection, which is replaced
-        sooner): its lease runs out and another worker rescues it, instead of this one holding
-        it for as long as it is stuck."""
+        sooner, nor an outage, which the heartbeat meets too): its lease runs out and another
+        worker rescues it, instead of this one holding it for as long as it is stuck."""
+        health = self.backend.health
         stuck_before = time.monotonic() - self.options.leases.stuck_outcome_seconds
+        if health.down or health.recovered_at >= stuck_before:
+            stuck_before = 0.0
         finishing = self._finishing
         return [
             (job.id, job.lease_token)
             for job in [*self._slots.held(), *self._completer.pending()]
-            if job.lease_token and finishing.get(job.id, stuck_before) >= stuck_before
+            if job.lease_token and finishing.get(_lease(job), stuck_before) >= stuck_before
         ]
 
-    def _mark_starts(self) -> None:
+    def _mark_starts(self) -> bool:
         """Write the starts of the tasks that have run for MARK_STARTED_AFTER_SECONDS (the
-        maintenance thread, every tick): a lost worker's rescue then counts their attempt."""
-        running = self._slots.running(MARK_STARTED_AFTER_SECONDS)
-        fresh = [job for job in running if job.id not in self._marked and job.lease_token]
-        if fresh:
-            self.backend.mark_started([(job.id, str(job.lease_token)) for job in fresh])
-            self._marked.update(job.id for job in fresh)
+        maintenance thread, every tick): a lost worker's rescue then counts their attempt. False
+        if there was none to write."""
+        running = {_lease(job): job for job in self._slots.running(MARK_STARTED_AFTER_SECONDS)}
+        fresh = [job for lease, job in running.items() if lease not in self._marked]
+        if not fresh:
+            self._marked &= set(running)  # forget what finished meanwhile
+            return False
+        self.backend.mark_started([(job.id, str(job.lease_token)) for job in fresh])
+        self._marked = (self._marked | set(running)) & {_lease(j) for j in self._slots.running()}
+        return True
 
     def stop(self) -> None:
         """Stop claiming; ``run`` returns once the running tasks have finished."""
@@ -187,8 +202,8 @@ class Worker:
             self.options.burst,
             self.options.groups,
         )
-        previous_limit = self.backend.silence_limit
-        self.backend.silence_limit = self.options.leases.silence_seconds
+        previous_limits = self.backend.limits
+        self.backend.use_limits(Limits(self.options.leases.statement_seconds))
         self._maintenance.start()
         self._completer.start()
         self._start_listener()
@@ -202,7 +217,9 @@ class Worker:
             self._completer.close()
             self._shutdown()
             restore()
-            self.backend.silence_limit = previous_limit
+            self.backend.use_limits(previous_limits)
+            if self._hard_exit is not None:  # stopped in time
+                self._hard_exit.cancel()
         log.info("worker %s stopped: %s", self.worker_id, self.stats)
         return self.stats
 
@@ -266,12 +283,13 @@ class Worker:
         )
         # Whatever hangs (a database call on a silent connection, a stuck executor), the
         # process ends this long after the signal; leases and the rescue handle what is left.
-        timer = threading.Timer(self.options.grace_seconds + HARD_EXIT_SECONDS, self._hard_exit)
+        timer = threading.Timer(self.options.grace_seconds + HARD_EXIT_SECONDS, self._exit_now)
         timer.daemon = True
         timer.start()
+        self._hard_exit = timer
         self.stop()
 
-    def _hard_exit(self) -> None:
+    def _exit_now(self) -> None:
         log.error(
             "worker %s did not stop within its grace period and %.0f s more; exiting now (the "
             "tasks it still holds will be rescued when their leases expire)",
@@ -284,6 +302,7 @@ class Worker:
     def _drain(self) -> None:
         """Give back the tasks no slot started, then wait for the running ones (until the grace
         period ends, after a signal)."""
+        self._hand_back_stale()
         for job in self._slots.take_unstarted():
             self._give_back(job)
         timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
@@ -321,6 +340,7 @@ class Worker:
         self._completer.close()  # bounded by the deadline through _persist
         self._execution.kill_processes()
         self._shutdown()
+        self._hand_back_stale()
         for job in jobs:
             self._give_back(job)
         log.warning(
@@ -375,10 +395,9 @@ class Worker:
         except SchemaNotReadyError:
             raise
         except TransientDatabaseError as exc:
-            # A deadlock victim or lock timeout (after the backend's own retries): the server
-            # rolled it back, so nothing was claimed; claim again on the next turn, no outage.
+            # A deadlock victim, a lock or statement timeout (after the backend's own retries):
+            # the server rolled it back, so nothing was claimed; claim again after a poll.
             log.debug("worker %s: claim contended (%s); trying again", self.worker_id, exc)
-            self._wakeup.set()
             return []
         except DatabaseError as exc:
             self._unknown_claims.add(token)  # it may have committed before the reply was lost
@@ -446,7 +465,7 @@ class Worker:
                 # The claim came back empty while a task waits: SKIP LOCKED passed over a row
                 # another transaction held for a moment. Claim again rather than stop early.
                 return False
-            if self.backend.recently_prefetched(BUFFER_WAIT_SECONDS * 4):
+            if self.backend.recently_prefetched(BUFFER_WAIT_SECONDS * 4, self.options.groups):
                 # In another worker's buffer: it starts soon, or is handed back; look often.
                 self._poll = self.options.min_poll_interval
                 return False
@@ -472,8 +491,8 @@ class Worker:
             error: ErrorData | None = error_data(str(missing), None, missing.code)
         else:
             error = self._execution.run(spec, job)
-        self._finishing[job.id] = time.monotonic()  # its outcome is due from now on
-        self._marked.discard(job.id)
+        self._finishing[_lease(job)] = time.monotonic()  # its outcome is due from now on
+        self._marked.discard(_lease(job))
         if error is not None:
             self._record_failure(job, spec, error)
             return
@@ -495,11 +514,14 @@ class Worker:
         self._completer.wait_idle(SUSPECT_FLUSH_SECONDS)
         try:
             if self.backend.mark_started([(job.id, str(job.lease_token))]):
-                self._marked.add(job.id)
+                self._marked.add(_lease(job))
                 return True
         except (DatabaseUnavailableError, TransientDatabaseError) as exc:
             self.backend.health.failed("record that a task starts", exc)
             return True  # run it anyway: its outcome is written once the database is back
+        except DatabaseError as exc:
+            log.error("could not record that task %s starts: %s; running it anyway", job.id, exc)
+            return True
         self._lost(job)
         return False
 
@@ -512,8 +534,10 @@ class Worker:
     def _on_success_recorded(self, jobs: Sequence[Job], moved: set[int]) -> None:
         self.stats.count("succeeded", len(moved))
         for job in jobs:
-            self._finishing.pop(job.id, None)
-            if job.id not in moved:
+            self._finishing.pop(_lease(job), None)
+            if job.id in self._settled:  # failed with SUCCESS_NOT_RECORDED, or given up
+                self._settled.discard(job.id)
+            elif job.id not in moved:
                 self._lost(job)
 
     def _record_failure(self, job: Job, spec: ExecutorSpec | None, error: ErrorData) -> None:
@@ -536,7 +560,7 @@ class Worker:
             self._not_recorded(job, exc)
             return False
         finally:
-            self._finishing.pop(job.id, None)
+            self._finishing.pop(_lease(job), None)
         if written:
             self.stats.count(counter)
         else:
@@ -554,11 +578,13 @@ class Worker:
         except (DatabaseUnavailableError, TransientDatabaseError) as exc:
             for job, _ in batch:  # the grace period ended while the database was away
                 self._not_recorded(job, exc)
+                self._settled.add(job.id)
             return set()
         except DatabaseError as exc:
             if len(batch) > 1:
                 return {moved for one in batch for moved in self._record_successes([one])}
             [(job, ms)] = batch
+            self._settled.add(job.id)
             message = f"the task succeeded in {ms} ms but its success could not be recorded: {exc}"
             error = error_data(message, None, SUCCESS_NOT_RECORDED)
             self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
@@ -570,13 +596,17 @@ class Worker:
         period of a shutdown ends. Any other database error is raised at once: retrying a write
         that breaks a constraint or names a missing column would only hang the worker."""
         delay = 0.2
+        tries = 0
         while True:
             try:
                 written = write()
             except (DatabaseUnavailableError, TransientDatabaseError) as exc:
                 if self._deadline is not None and time.monotonic() >= self._deadline:
                     raise  # shutting down: the lease and the rescue take it from here
-                if isinstance(exc, DatabaseUnavailableError):
+                tries += 1
+                # An outage is logged at once; contention (the backend retried it already) when
+                # it persists: a write that keeps timing out is not silent either.
+                if isinstance(exc, DatabaseUnavailableError) or tries > 1:
                     self.backend.health.failed(doing, exc)  # logged once per outage
                 time.sleep(delay)
                 delay = min(delay * 2, MAX_OUTAGE_BACKOFF)
@@ -587,7 +617,7 @@ class Worker:
     def _not_recorded(self, job: Job, exc: Exception) -> None:
         log.error(
             "could not record the outcome of task %s (%s, executor %s): %s; its lease will "
-            "expire and the rescue will count the attempt",
+            "expire and the rescue will take it back",
             job.id,
             job.name,
             job.executor,

@@ -100,7 +100,7 @@ class Write:
 
     tasks: int
     run: Callable[[QueueService, list[Job]], bool]
-    expired: bool = False  # the rescue only takes tasks whose lease has run out
+    expired: bool = False  # the rescue only takes tasks whose lease has run out (and started)
 
 
 WRITES = {
@@ -115,7 +115,9 @@ WRITES = {
     "mark_as_failed": Write(1, lambda q, jobs: q.repository.mark_as_failed(jobs[0], ERROR)),
     "retry_later": Write(1, lambda q, jobs: q.repository.retry_later(jobs[0], ERROR, 60)),
     "rescue_expired": Write(
-        2, lambda q, jobs: len(q.backend.rescue_expired("lost")) == len(jobs), expired=True
+        2,
+        lambda q, jobs: len(q.backend.rescue_expired("lost", "unstarted")) == len(jobs),
+        expired=True,
     ),
 }
 # Each write's statements, by the table and event a fault can hit. Every one is listed, so
@@ -144,7 +146,8 @@ def test_a_write_that_fails_part_way_changes_nothing(
         marks = ", ".join(["%s"] * len(ids))
         dbs.query(
             db_url,
-            f"UPDATE queue_jobs SET locked_until = '2020-01-01 00:00:00' WHERE id IN ({marks})",
+            "UPDATE queue_jobs SET locked_until = '2020-01-01 00:00:00', "
+            f"started_at = '2019-12-31 23:00:00' WHERE id IN ({marks})",
             ids,
         )
     before = _snapshot(db_url, ids)

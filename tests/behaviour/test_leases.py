@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stratix_queue import InvalidInputError, Job, JobStatus, QueueService
-from stratix_queue.params import ClaimParams
+from stratix_queue.params import ClaimParams, WorkerRecord
 from tests import dbs
 
 
@@ -261,3 +261,17 @@ def test_a_batch_with_a_lost_lease_and_the_current_one_moves_the_task_once(
     assert moved == {job.id}
     assert queue.get_task(job.id) is None
     assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_success") == 1
+
+
+def test_workers_and_stats_tell_running_tasks_from_prefetched_ones(queue: QueueService) -> None:
+    """A claim holds tasks for its worker; those whose start is written are running, the others
+    wait in its buffer (or have only just begun)."""
+    record = WorkerRecord("ghost:1:x", "h", 1, 1, None)
+    queue.backend.register_worker(record)
+    queue.add_tasks([{"name": f"t{i}", "executor": "e"} for i in range(3)])
+    first, *_ = _claim(queue, lease=30)
+    assert queue.backend.mark_started([(first.id, str(first.lease_token))]) == 1
+    [worker] = queue.list_workers()
+    assert (worker.running, worker.prefetched) == (1, 2)
+    stats = queue.queue_stats()
+    assert (stats.counts["executing"], stats.running, stats.prefetched) == (3, 1, 2)

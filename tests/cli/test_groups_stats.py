@@ -70,6 +70,8 @@ def test_stats(run: Run, queue: QueueService, db_url: str) -> None:
         "counts": {"waiting": 0, "executing": 0, "delayed": 0, "paused": 0, "failed": 0},
         "succeeded_last_hour": 0,
         "oldest_waiting_seconds": None,
+        "running": 0,
+        "prefetched": 0,
     }
     old = queue.add_task(name="old", executor="e").id
     queue.add_task(name="new", executor="e")

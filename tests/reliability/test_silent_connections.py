@@ -28,6 +28,7 @@ LEASE = 10.0
 # detection and generous slack for this 2-core machine.
 DRAIN_BOUND_S = 90.0
 GRACE = 3.0
+SHORT_LEASE = 5.0  # the SIGTERM test waits one lease for the rescue
 EXIT_BOUND_S = GRACE + 6.0  # grace + the worker's hard exit (5 s) + a second of slack
 
 
@@ -50,9 +51,9 @@ def _sleepers(queue: QueueService, count: int, max_attempts: int = 1) -> set[int
     return {job.id for job in queue.add_tasks([{**task, "max_attempts": max_attempts}] * count)}
 
 
-def _draining(proxied: Workers, *extra: str) -> subprocess.Popen[bytes]:
+def _draining(proxied: Workers, *extra: str, lease: float = LEASE) -> subprocess.Popen[bytes]:
     """Two worker processes of four slots on the proxy, once they have run 300 tasks."""
-    proc = proxied.start("--processes", "2", "--concurrency", "4", "--lease", f"{LEASE}s", *extra)
+    proc = proxied.start("--processes", "2", "--concurrency", "4", "--lease", f"{lease}s", *extra)
     assert wait_until(lambda: len(proxied.ends_by_task()) >= 300, 60), proxied.log()
     return proc
 
@@ -105,14 +106,12 @@ def test_frozen_connections_are_replaced_and_every_task_succeeds_once(
 def test_cut_and_refused_connections_lose_no_task(
     backend: str, queue: QueueService, db_url: str, proxy: Proxy, proxied: Workers
 ) -> None:
-    ids = _sleepers(queue, 1500)
+    ids = _sleepers(queue, 900)
     proc = _draining(proxied, "--burst")
     proxy.refuse(True)
     assert proxy.cut() >= 4
     time.sleep(3)  # every attempt to reconnect is reset meanwhile
     proxy.refuse(False)
-    assert wait_until(lambda: len(proxied.ends_by_task()) >= 900, 60), proxied.log()
-    proxy.freeze()
     assert proc.wait(DRAIN_BOUND_S) == 0, proxied.log()
     _each_once_in_success(db_url, ids)
     assert no_overlap(proxied.runs())
@@ -124,8 +123,8 @@ def test_sigterm_ends_frozen_workers_within_the_grace_period(
 ) -> None:
     # A task that finished while the database was silent and whose success could not be written
     # before the process ended counts as started: it runs again (max_attempts 3).
-    ids = _sleepers(queue, 2000, max_attempts=3)
-    proc = _draining(proxied, "--grace", f"{GRACE}s")
+    ids = _sleepers(queue, 800, max_attempts=3)
+    proc = _draining(proxied, "--grace", f"{GRACE}s", lease=SHORT_LEASE)
     proxy.freeze()
     time.sleep(0.5)  # claims, outcomes and heartbeats now wait on silent connections
     signalled = time.monotonic()
@@ -135,8 +134,8 @@ def test_sigterm_ends_frozen_workers_within_the_grace_period(
     assert took <= EXIT_BOUND_S, (took, proxied.log())
     # Nothing was lost: what the frozen workers held is rescued once its lease ends, and a
     # worker on a direct connection finishes the rest.
-    time.sleep(LEASE)
+    time.sleep(SHORT_LEASE)
     queue.register_executor("sleep", lambda payload, job: time.sleep(0.001))
-    queue.run_worker(concurrency=8, burst=True, lease_seconds=LEASE)
+    queue.run_worker(concurrency=8, burst=True, lease_seconds=SHORT_LEASE)
     _each_once_in_success(db_url, ids)
     assert no_overlap(proxied.runs())

@@ -13,7 +13,8 @@ from tests import dbs
 from tests.reliability.harness import Workers, wait_until
 
 pytestmark = pytest.mark.slow
-LEASE = 3.0
+LEASE = 2.0
+SLOW = 4.0  # seconds a slow task takes
 
 
 def _rescue_now(queue: QueueService) -> None:
@@ -36,20 +37,24 @@ def test_a_killed_worker_counts_the_running_task_only(
     assert wait_until(lambda: any(r.phase == "start" for r in workers.runs()), 20), workers.log()
     [running] = [r.task_id for r in workers.runs()]
 
-    def shown() -> bool:  # the registry tells running from prefetched
+    def shown() -> bool:  # the registry tells running from the rest (perhaps handed back)
         found = queue.list_workers()
-        return len(found) == 1 and (found[0].running, found[0].prefetched) == (1, 2)
+        return len(found) == 1 and found[0].running == 1
 
     assert wait_until(shown, 5), queue.list_workers()
-    assert (queue.queue_stats().running, queue.queue_stats().prefetched) == (1, 2)
+    assert queue.queue_stats().running == 1
     proc.send_signal(signal.SIGKILL)
     proc.wait(5)
     time.sleep(LEASE + 0.5)
     _rescue_now(queue)
     assert _status(queue, running) == (JobStatus.FAILED, 1, "WORKER_LOST")
     for job in jobs:
-        if job.id != running:  # prefetched, never started: back, uncounted
-            assert _status(queue, job.id) == (JobStatus.WAITING, 0, "WORKER_LOST")
+        if job.id != running:  # prefetched, never started: back, uncounted (handed back after
+            # every slot stayed busy 0.5 s, or rescued, marked WORKER_LOST)
+            assert _status(queue, job.id) in {
+                (JobStatus.WAITING, 0, None),
+                (JobStatus.WAITING, 0, "WORKER_LOST"),
+            }
             assert queue.get_task_errors(job.id) == []
 
 
@@ -91,9 +96,10 @@ def test_a_task_that_kills_its_process_takes_no_unstarted_task_with_it(
 def test_slow_tasks_are_not_hoarded_by_one_process(
     backend: str, queue: QueueService, db_url: str, workers: Workers
 ) -> None:
-    """Three 10-second tasks and four fast ones, two processes of two slots: one process must
-    not keep the third slow task in its buffer while the other has a free slot."""
-    slow = [{"name": "slow", "executor": "sleep", "payload": {"seconds": 10}}] * 3
+    """Three slow tasks and four fast ones, two processes of two slots: one process must not
+    keep the third slow task in its buffer while the other has a free slot (with 10-second
+    tasks, the issue's example: 20.4 s before the hand-back, 11.0 s with it)."""
+    slow = [{"name": "slow", "executor": "sleep", "payload": {"seconds": SLOW}}] * 3
     fast = [{"name": "fast", "executor": "sleep", "payload": {"seconds": 0.01}}] * 4
     queue.add_tasks([*slow, *fast])
     started = time.monotonic()
@@ -101,5 +107,5 @@ def test_slow_tasks_are_not_hoarded_by_one_process(
     assert proc.wait(40) == 0, workers.log()
     makespan = time.monotonic() - started
     assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_success") == 7
-    assert makespan < 10 + 4, makespan  # 20 s when one process held all three slow tasks
+    assert makespan < SLOW + 2.5, makespan  # 2 x SLOW when one process held all three
     print(f"{backend}: makespan {makespan:.1f} s")  # the closing note's

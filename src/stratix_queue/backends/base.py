@@ -55,9 +55,10 @@ class Backend(Protocol):
     dialect: ClassVar[str]
     url: DatabaseURL
     health: Health
-    silence_limit: float | None
+    limits: Limits
 
     def close(self) -> None: ...
+    def use_limits(self, limits: Limits) -> None: ...
     def session(self) -> Any: ...
     def insert_jobs(self, jobs: Sequence[NewJob]) -> list[Job]: ...
     def get_job(self, job_id: int) -> Job | None: ...
@@ -73,7 +74,7 @@ class Backend(Protocol):
     def release_claim(self, lease_token: str) -> int: ...
     def promote_due(self) -> int: ...
     def any_waiting(self, groups: Sequence[str] | None) -> bool: ...
-    def recently_prefetched(self, seconds: float) -> bool: ...
+    def recently_prefetched(self, seconds: float, groups: Sequence[str] | None) -> bool: ...
     def set_group_paused(self, group: str, paused: bool) -> int: ...
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int: ...
     def mark_started(self, leases: Sequence[tuple[int, str]]) -> int: ...
@@ -142,7 +143,6 @@ class SqlBackend(ABC):
         self.url = url
         self.limits = Limits() if limits is None else limits
         self.health = Health(url.where)
-        self.silence_limit: float | None = None  # see watchdog.Owner
         self._pool = Pool(self._connect, self._pool_size())
         self._scripts = {name: split_statements(sql + ";") for name, sql in self.queries.items()}
 
@@ -176,6 +176,11 @@ class SqlBackend(ABC):
 
     def close(self) -> None:
         self._pool.close()
+
+    def use_limits(self, limits: Limits) -> None:
+        """Open the sessions from now on with ``limits`` (the pooled ones are closed)."""
+        self.limits = limits
+        self._pool.invalidate()
 
     def _connect(self, limits: Limits | None = None) -> Session:
         """A new session; on a server, watched for silence (watchdog.py)."""
@@ -628,9 +633,13 @@ class SqlBackend(ABC):
         with self.session() as session:
             return bool(self._run_script(session, name, {"groups": list(groups or ())}).rows)
 
-    def recently_prefetched(self, seconds: float) -> bool:
-        """Whether a task claimed less than ``seconds`` ago waits in a worker's buffer."""
-        return bool(self._read("recently_prefetched", {"seconds": seconds}))
+    def recently_prefetched(self, seconds: float, groups: Sequence[str] | None) -> bool:
+        """Whether a task (of these groups) claimed less than ``seconds`` ago has not run for
+        long: it may still be waiting in another worker's buffer."""
+        name = "recently_prefetched" if groups is None else "recently_prefetched_in_groups"
+        params = {"seconds": seconds, "groups": list(groups or ())}
+        with self.session() as session:
+            return bool(self._run_script(session, name, params).rows)
 
     def set_group_paused(self, group: str, paused: bool) -> int:
         name = "pause_group" if paused else "resume_group"

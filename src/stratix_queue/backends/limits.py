@@ -58,6 +58,7 @@ class Health:
     def __init__(self, where: str) -> None:
         self.where = where
         self._down_since: float | None = None
+        self.recovered_at = 0.0  # time.monotonic() when the last outage ended
         self._lock = threading.Lock()
 
     @property
@@ -81,6 +82,7 @@ class Health:
             return
         with self._lock:
             since, self._down_since = self._down_since, None
+            self.recovered_at = time.monotonic()
         if since is not None:
             log.warning(
                 "the database at %s answers again (after %.1f s)",

@@ -30,10 +30,6 @@ TICK_SECONDS = 0.5  # how often statements in flight are checked: the bound's gr
 class Owner(Protocol):
     """The backend a session belongs to."""
 
-    # While set (a worker runs: its leases must outlive a silent connection), no session of
-    # this backend waits longer than this for an answer, whatever its own deadline.
-    silence_limit: float | None
-
     def _on_silent(self, session: Session, seconds: float) -> None: ...
 
 
@@ -65,11 +61,7 @@ class Watchdog:
             watched = list(self._watched.items())
         for session, owner in watched:
             since, deadline = session.busy_since, session.deadline
-            if not since or deadline is None:
-                continue
-            if owner.silence_limit is not None:
-                deadline = min(deadline, owner.silence_limit)
-            if now - since < deadline:
+            if not since or deadline is None or now - since < deadline:
                 continue
             # Whatever silenced this connection (a proxy, a NAT table, a partition) silenced the
             # owner's other connections that were already open then: they go too, at once, so

@@ -28,6 +28,7 @@ def stats(state: State, as_json: bool) -> None:
         print_json(found)
         return
     table("queue_jobs by status", ["status", "tasks"], [[k, v] for k, v in found.counts.items()])
+    console.print(f"executing: {found.running} running, {found.prefetched} prefetched")
     console.print(styled("succeeded in the last hour: ", (str(found.succeeded_last_hour), "bold")))
     console.print(f"oldest waiting task: {age(found.oldest_waiting_seconds)}")
 

@@ -120,10 +120,13 @@ def workers(state: State, as_json: bool) -> None:
         [
             w.id,
             w.concurrency,
+            w.running,
+            w.prefetched,
             ",".join(w.groups) if w.groups else "*",
             when(w.started_at),
             when(w.last_heartbeat_at),
         ]
         for w in found
     ]
-    table(f"{len(found)} worker(s)", ["worker", "slots", "groups", "started", "heartbeat"], rows)
+    columns = ["worker", "slots", "running", "prefetched", "groups", "started", "heartbeat"]
+    table(f"{len(found)} worker(s)", columns, rows)

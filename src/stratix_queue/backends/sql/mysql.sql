@@ -87,8 +87,8 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 --    locks hold until COMMIT). A task that became runnable ahead of the head after step 1 goes
 --    to the next claim, as if it had come a moment later.
 -- 3. Claim them (the status test re-reads each locked row) and read them back by id. The attempt
---    is counted now; started_at stays empty until a slot starts the task (mark_started), so a
---    lost worker's rescue gives back uncounted what it never started. A task
+--    is counted now; started_at stays empty until the task has run a while (mark_started), so
+--    a lost worker's rescue gives back uncounted what it never started. A task
 --    of a paused group is never claimed, even one left waiting (an insert that raced the pause,
 --    a retry that fell due): it is locked with the others but not claimed (filtering it in
 --    step 2 would turn the range scan into a scan from the start of the index), and
@@ -183,10 +183,18 @@ WHERE status = 'waiting' AND group_name IN ({groups})
 LIMIT 1;
 
 -- name: recently_prefetched
--- Whether another worker claimed a task less than :seconds ago that no slot has started: a burst
--- worker waits for it rather than stop (it starts soon, or comes back: slots.py).
+-- Whether another worker claimed a task less than :seconds ago that has not run for long
+-- (started_at is written once it has run 50 ms): a burst worker waits for it rather than stop
+-- (it is short, starts soon, or comes back from a busy buffer: slots.py).
 SELECT id FROM queue_jobs
 WHERE status = 'executing' AND started_at IS NULL
+  AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
+LIMIT 1;
+
+-- name: recently_prefetched_in_groups
+SELECT id FROM queue_jobs
+WHERE status = 'executing' AND started_at IS NULL
+  AND group_name IS NOT NULL AND group_name IN ({groups})
   AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
 LIMIT 1;
 
@@ -319,9 +327,10 @@ UPDATE queue_jobs SET locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_s
 WHERE status = 'executing' AND (id, lease_token) IN ({leases});
 
 -- name: mark_started
--- A slot starts claimed tasks: from now on a lost worker's rescue counts their attempt. {leases}
+-- Claimed tasks have started: from now on a lost worker's rescue counts their attempt (the worker
+-- writes it once a task has run 50 ms, or before it runs a task a lost worker held). {leases}
 -- are (id, lease_token) pairs, so each is marked only under its own lease; every task still held
--- counts, marked before (by a heartbeat) or not.
+-- counts, marked before or not.
 UPDATE queue_jobs SET started_at = COALESCE(started_at, UTC_TIMESTAMP(6))
 WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing';
 
@@ -350,7 +359,8 @@ DELETE FROM queue_workers WHERE id = %(worker_id)s;
 DELETE FROM queue_workers WHERE last_heartbeat_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(stale_seconds)s * 1000000) MICROSECOND;
 
 -- name: list_workers
--- Each with the tasks it holds: running (a slot started them) and waiting in its buffer.
+-- Each with the tasks it holds: running (for 50 ms or more: their start is written) and the
+-- others (waiting in its buffer, or just begun).
 SELECT w.*,
        (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
           AND j.started_at IS NOT NULL) AS running,

@@ -66,7 +66,7 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 -- name: claim_jobs
 -- Four statements in one transaction: the ids picked (one row, a JSON array), the claim's time
 -- and lease end, the update, the claimed rows (one row, a JSON array of arrays). The attempt is
--- counted now; started_at stays empty until a slot starts the task (mark_started), so a lost
+-- counted now; started_at stays empty until the task has run a while (mark_started), so a lost
 -- worker's rescue gives back uncounted what it never started. sqlite3
 -- releases Python's GIL around every row it steps through, so an UPDATE ... RETURNING of 250
 -- rows traded the GIL with the running tasks 250 times per claim; each SELECT here steps once.
@@ -154,10 +154,18 @@ WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups})
 LIMIT 1;
 
 -- name: recently_prefetched
--- Whether another worker claimed a task less than :seconds ago that no slot has started: a burst
--- worker waits for it rather than stop (it starts soon, or comes back: slots.py).
+-- Whether another worker claimed a task less than :seconds ago that has not run for long
+-- (started_at is written once it has run 50 ms): a burst worker waits for it rather than stop
+-- (it is short, starts soon, or comes back from a busy buffer: slots.py).
 SELECT id FROM queue_jobs
 WHERE status = 'executing' AND started_at IS NULL
+  AND updated_at > strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:seconds))
+LIMIT 1;
+
+-- name: recently_prefetched_in_groups
+SELECT id FROM queue_jobs
+WHERE status = 'executing' AND started_at IS NULL
+  AND group_name IS NOT NULL AND group_name IN ({groups})
   AND updated_at > strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:seconds))
 LIMIT 1;
 
@@ -258,9 +266,10 @@ UPDATE queue_jobs SET locked_until = strftime('%Y-%m-%d %H:%M:%f', 'now', printf
 WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
 
 -- name: mark_started
--- A slot starts claimed tasks: from now on a lost worker's rescue counts their attempt. {leases}
+-- Claimed tasks have started: from now on a lost worker's rescue counts their attempt (the worker
+-- writes it once a task has run 50 ms, or before it runs a task a lost worker held). {leases}
 -- are (id, lease_token) pairs, so each is marked only under its own lease; every task still held
--- counts, marked before (by a heartbeat) or not.
+-- counts, marked before or not.
 UPDATE queue_jobs SET started_at = COALESCE(started_at, strftime('%Y-%m-%d %H:%M:%f', 'now'))
 WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing';
 
@@ -289,7 +298,8 @@ DELETE FROM queue_workers WHERE id = :worker_id;
 DELETE FROM queue_workers WHERE last_heartbeat_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:stale_seconds));
 
 -- name: list_workers
--- Each with the tasks it holds: running (a slot started them) and waiting in its buffer.
+-- Each with the tasks it holds: running (for 50 ms or more: their start is written) and the
+-- others (waiting in its buffer, or just begun).
 SELECT w.*,
        (SELECT COUNT(*) FROM queue_jobs j WHERE j.status = 'executing' AND j.locked_by = w.id
           AND j.started_at IS NOT NULL) AS running,
