@@ -2,6 +2,7 @@
 
 import logging
 
+from stratix_queue.encoding import json_default
 from stratix_queue.errors import (
     ConfigurationError,
     DatabaseError,
@@ -25,6 +26,7 @@ from stratix_queue.job import (
     JobStatus,
     QueueStats,
     RetryResult,
+    Unreadable,
     WorkerInfo,
 )
 from stratix_queue.repository import JobRepository
@@ -59,8 +61,10 @@ __all__ = [
     "SchemaNotReadyError",
     "StratixQueueError",
     "TransientDatabaseError",
+    "Unreadable",
     "UnsupportedURLError",
     "WorkerInfo",
     "WorkerStats",
     "__version__",
+    "json_default",
 ]

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stratix_queue.durations import Seconds
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.job import Job
 from stratix_queue.params import ErrorData
@@ -81,7 +82,7 @@ class ExecutorRegistry:
         func: Callable[..., Any],
         *,
         max_attempts: int | None = None,
-        backoff: Backoff | float | None = None,
+        backoff: Backoff | Seconds | None = None,
         timeout: float | None = None,
         isolation: str = "thread",
     ) -> ExecutorSpec:
@@ -131,21 +132,19 @@ def _takes_two_arguments(func: Callable[..., Any]) -> bool:
     return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
 
 
-def _backoff(backoff: Backoff | float | None) -> Backoff:
+def _backoff(backoff: Backoff | Seconds | None) -> Backoff:
     if backoff is None:
         return exponential_backoff
     if callable(backoff):
         return backoff
-    if isinstance(backoff, int | float) and not isinstance(backoff, bool):
-        try:
-            fixed = check_delay(backoff)
-        except InvalidInputError:
-            pass
-        else:
-            return lambda _attempt: fixed
-    raise InvalidInputError(
-        "backoff must be seconds (0 to ten years) or a function of the attempt number"
-    )
+    try:
+        fixed = check_delay(backoff, "backoff")
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"{exc} (backoff is seconds from 0 to ten years, as a number, a timedelta or text "
+            "such as '30s', or a function of the attempt number)"
+        ) from None
+    return lambda _attempt: fixed
 
 
 def error_from_exception(exc: BaseException) -> ErrorData:

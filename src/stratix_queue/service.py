@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stratix_queue.backends import open_backend
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
+from stratix_queue.durations import Seconds
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import Backoff, ExecutorRegistry
 from stratix_queue.job import (
@@ -29,6 +30,7 @@ from stratix_queue.repository import JobRepository
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
     DEFAULT_MAX_PAYLOAD_BYTES,
+    JsonDefault,
     check_delay,
     check_int,
     check_name,
@@ -39,6 +41,7 @@ from stratix_queue.validation import (
     in_id_range,
     new_job,
     new_job_from_args,
+    payload_encoder,
 )
 from stratix_queue.worker import Worker, WorkerOptions, WorkerStats
 
@@ -63,12 +66,17 @@ class QueueService:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         statement_timeout: float | None = STATEMENT_TIMEOUT_SECONDS,
+        json_default: JsonDefault | None = None,
     ) -> None:
         """``statement_timeout``: seconds a statement may run on a database server (None: no
-        limit); a connection that answers nothing for 2 s longer is closed and opened again."""
+        limit); a connection that answers nothing for 2 s longer is closed and opened again.
+        ``json_default``: called for what JSON cannot encode in a payload, as json.dumps'
+        ``default`` (``stratix_queue.json_default`` turns dates, decimals and UUIDs into text)."""
         self.url: str = resolve_url(url)
         self.max_payload_bytes = check_int(max_payload_bytes, "max_payload_bytes", 1, 2**30)
         self.statement_timeout = check_statement_timeout(statement_timeout)
+        self._encoder = payload_encoder(json_default)
+        self.json_default = json_default
         self.backend = open_backend(parse_url(self.url), Limits(self.statement_timeout))
         self.repository = JobRepository(self.backend)
         self.executors = ExecutorRegistry()
@@ -81,6 +89,7 @@ class QueueService:
             url,
             max_payload_bytes=self.max_payload_bytes,
             statement_timeout=self.statement_timeout,
+            json_default=self.json_default,
         )
         clone.executors = self.executors
         return clone
@@ -125,8 +134,8 @@ class QueueService:
         name: str,
         *,
         max_attempts: int | None = None,
-        backoff: Backoff | float | None = None,
-        timeout: float | timedelta | None = None,
+        backoff: Backoff | Seconds | None = None,
+        timeout: Seconds | None = None,
         isolation: str = "thread",
     ) -> Callable[[F], F]:
         """Register a sync or async function as the executor called ``name``.
@@ -155,8 +164,8 @@ class QueueService:
         func: Callable[..., Any],
         *,
         max_attempts: int | None = None,
-        backoff: Backoff | float | None = None,
-        timeout: float | timedelta | None = None,
+        backoff: Backoff | Seconds | None = None,
+        timeout: Seconds | None = None,
         isolation: str = "thread",
     ) -> None:
         self.executors.register(
@@ -177,12 +186,14 @@ class QueueService:
         payload: Any = None,
         group: str | None = None,
         priority: int = 0,
-        delay: float | timedelta | None = None,
+        delay: Seconds | None = None,
         max_attempts: int | None = None,
-        run_at: datetime | None = None,
-        timeout: float | timedelta | None = None,
+        run_at: datetime | str | None = None,
+        timeout: Seconds | None = None,
     ) -> Job:
-        """Add one task: ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is."""
+        """Add one task: ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is.
+        ``delay`` and ``timeout`` take seconds, a timedelta or text as the CLI does ('30s',
+        '1h30m'); ``run_at`` a datetime or ISO 8601 text (naive: UTC)."""
         new = new_job_from_args(
             name,
             executor,
@@ -195,6 +206,7 @@ class QueueService:
             timeout,
             default_max_attempts=self.executors.default_max_attempts(str(executor)),
             max_payload_bytes=self.max_payload_bytes,
+            encoder=self._encoder,
         )
         [job] = self.backend.insert_jobs([new])
         if job.status is JobStatus.WAITING and not self._wakeup.is_set():  # set() takes a lock
@@ -214,6 +226,7 @@ class QueueService:
                 spec,
                 default_max_attempts=self.executors.default_max_attempts(str(spec.get("executor"))),
                 max_payload_bytes=self.max_payload_bytes,
+                encoder=self._encoder,
             )
             for spec in specs
         ]
@@ -317,9 +330,9 @@ class QueueService:
         prefetched = max(counts["executing"] - running, 0)  # two reads: they may disagree
         return QueueStats(counts, int(row["succeeded_recently"]), age, running, prefetched)
 
-    def prune_succeeded(self, older_than: float | timedelta, dry_run: bool = False) -> int:
+    def prune_succeeded(self, older_than: Seconds, dry_run: bool = False) -> int:
         """Delete (dry run: count) queue_success rows completed more than ``older_than`` ago."""
-        return self.backend.prune_success(check_delay(older_than), dry_run)
+        return self.backend.prune_success(check_delay(older_than, "older_than"), dry_run)
 
     @staticmethod
     def _filter(status: object, group: object, executor: object) -> JobFilter:

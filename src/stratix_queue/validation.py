@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from stratix_queue.clock import to_naive_utc
+from stratix_queue.durations import parse_duration
 from stratix_queue.errors import InvalidInputError, InvalidTaskIdError
 from stratix_queue.frozen import fast_constructor
 from stratix_queue.params import ErrorData, NewJob
@@ -70,23 +71,50 @@ def check_name(value: object, what: str, *, optional: bool = False) -> str | Non
     return value
 
 
-# json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")), without
-# building an encoder per call
-_PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+JsonDefault = Callable[[Any], Any]
 
 
-def encode_payload(payload: object, max_bytes: int) -> str:
-    """The payload as JSON text, or InvalidInputError if it is not JSON or too large."""
+def payload_encoder(default: JsonDefault | None = None) -> json.JSONEncoder:
+    """json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+    default=default), made once rather than per call."""
+    if default is not None and not callable(default):
+        raise InvalidInputError(
+            f"json_default must be a function (like json.dumps' default), not "
+            f"{type(default).__name__}"
+        )
+    return json.JSONEncoder(
+        ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=default
+    )
+
+
+_PAYLOAD_JSON = payload_encoder()
+
+
+def encode_payload(
+    payload: object, max_bytes: int, encoder: json.JSONEncoder = _PAYLOAD_JSON
+) -> str:
+    """The payload as JSON text, or InvalidInputError if it is not JSON (after ``encoder``'s
+    default, if it has one) or too large."""
     try:
-        text = _PAYLOAD_JSON.encode(payload)
+        text = encoder.encode(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"payload is not JSON-serialisable: {exc}") from exc
     except RecursionError:
         raise InvalidInputError("payload is nested too deeply to encode as JSON") from None
+    except Exception as exc:  # only an application's json_default raises anything else
+        raise InvalidInputError(
+            f"payload is not JSON-serialisable: json_default raised {type(exc).__name__}: {exc}"
+        ) from exc
     try:
         size = len(text) if text.isascii() else len(text.encode("utf-8"))
     except UnicodeEncodeError:  # a lone surrogate: JSON can carry it escaped, losslessly
-        text = json.dumps(payload, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(
+            payload,
+            ensure_ascii=True,
+            allow_nan=False,
+            separators=(",", ":"),
+            default=encoder.default,
+        )
         size = len(text)
     if size > max_bytes:
         raise InvalidInputError(
@@ -104,28 +132,50 @@ def check_int(value: object, what: str, low: int, high: int) -> int:
     return value
 
 
-def check_delay(delay: object) -> float:
-    """A delay in seconds (int, float or timedelta), zero or more."""
+def _seconds(value: object, what: str) -> float:
+    """Seconds from a number, a timedelta or duration text as the CLI takes it ('30s', '1h30m')."""
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return parse_duration(value)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{what}: {exc}") from None
+    raise InvalidInputError(
+        f"{what} must be seconds, a timedelta or text such as '30s', not {type(value).__name__}"
+    )
+
+
+def check_delay(delay: object, what: str = "delay") -> float:
+    """A delay in seconds (int, float, timedelta or text like '5m'), zero to ten years."""
     if delay is None:
         return 0.0
-    if isinstance(delay, timedelta):
-        seconds = delay.total_seconds()
-    elif isinstance(delay, int | float) and not isinstance(delay, bool):
-        seconds = float(delay)
-    else:
-        raise InvalidInputError(f"delay must be seconds or a timedelta, not {type(delay).__name__}")
+    seconds = _seconds(delay, what)
     if not math.isfinite(seconds) or seconds < 0:
-        raise InvalidInputError(f"delay must be zero or more seconds, not {delay!r}")
+        raise InvalidInputError(f"{what} must be zero or more seconds, not {delay!r}")
     if seconds > 10 * 365 * 86400:
-        raise InvalidInputError("delay must be at most ten years")
+        raise InvalidInputError(f"{what} must be at most ten years")
     return seconds
 
 
 def check_run_at(run_at: object) -> datetime | None:
+    """A datetime, or ISO 8601 text (as in a JSON Lines file); naive means UTC."""
     if run_at is None:
         return None
+    if isinstance(run_at, str):
+        try:
+            run_at = datetime.fromisoformat(run_at.strip())
+        except ValueError:
+            raise InvalidInputError(
+                f"run_at is not an ISO 8601 date and time: {run_at!r} "
+                "(e.g. '2030-01-31T09:00:00+01:00'; without an offset it is UTC)"
+            ) from None
     if not isinstance(run_at, datetime):
-        raise InvalidInputError(f"run_at must be a datetime, not {type(run_at).__name__}")
+        raise InvalidInputError(
+            f"run_at must be a datetime or ISO 8601 text, not {type(run_at).__name__}"
+        )
     try:
         return to_naive_utc(run_at)
     except OverflowError:
@@ -136,7 +186,11 @@ _make_new_job = fast_constructor(NewJob)
 
 
 def new_job(
-    spec: Mapping[str, Any], *, default_max_attempts: int, max_payload_bytes: int
+    spec: Mapping[str, Any],
+    *,
+    default_max_attempts: int,
+    max_payload_bytes: int,
+    encoder: json.JSONEncoder = _PAYLOAD_JSON,
 ) -> NewJob:
     """Validate one task description (the keyword arguments of ``add_task``)."""
     if not TASK_FIELDS.issuperset(spec):
@@ -145,7 +199,10 @@ def new_job(
     if "name" not in spec or "executor" not in spec:
         raise InvalidInputError("a task needs a name and an executor")
     return new_job_from_args(
-        **spec, default_max_attempts=default_max_attempts, max_payload_bytes=max_payload_bytes
+        **spec,
+        default_max_attempts=default_max_attempts,
+        max_payload_bytes=max_payload_bytes,
+        encoder=encoder,
     )
 
 
@@ -162,13 +219,14 @@ def new_job_from_args(
     *,
     default_max_attempts: int,
     max_payload_bytes: int,
+    encoder: json.JSONEncoder = _PAYLOAD_JSON,
 ) -> NewJob:
     """Validate one task given as ``add_task``'s arguments (checked in this order)."""
     return _make_new_job(
         name=str(check_name(name, "name")),
         executor=str(check_name(executor, "executor")),
         group=check_name(group, "group", optional=True),
-        payload_json=encode_payload({} if payload is None else payload, max_payload_bytes),
+        payload_json=encode_payload({} if payload is None else payload, max_payload_bytes, encoder),
         priority=check_int(priority, "priority", INT32_MIN, INT32_MAX),
         max_attempts=check_int(
             default_max_attempts if max_attempts is None else max_attempts,
@@ -183,17 +241,10 @@ def new_job_from_args(
 
 
 def check_timeout(timeout: object) -> float | None:
-    """A timeout in seconds (number or timedelta), above zero and at most a week; None: none."""
+    """A timeout in seconds (number, timedelta or text like '5m'), above 0 and at most a week."""
     if timeout is None:
         return None
-    if isinstance(timeout, timedelta):
-        seconds = timeout.total_seconds()
-    elif isinstance(timeout, int | float) and not isinstance(timeout, bool):
-        seconds = float(timeout)
-    else:
-        raise InvalidInputError(
-            f"timeout must be seconds or a timedelta, not {type(timeout).__name__}"
-        )
+    seconds = _seconds(timeout, "timeout")
     if not math.isfinite(seconds) or not 0 < seconds <= MAX_TIMEOUT_SECONDS:
         raise InvalidInputError(f"timeout must be above 0 and at most a week, not {timeout!r}")
     return seconds

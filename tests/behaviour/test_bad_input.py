@@ -205,10 +205,11 @@ def test_bad_number_is_refused(queue: QueueService, db_url: str) -> None:
         ("delay", timedelta(seconds=-5)),
         ("delay", float("inf")),
         ("delay", float("nan")),
-        ("delay", "5"),
+        ("delay", "5 s"),  # text as the CLI takes it: "5", "5s", "1h30m" (test_input_forms)
         ("delay", True),
         ("delay", [5]),
-        ("run_at", "2030-01-01"),
+        ("run_at", "01/02/2030"),  # text must be ISO 8601
+        ("run_at", 1893456000),
     ]
     for field, value in cases:
         error = refused(

@@ -80,6 +80,7 @@ def test_add_file(run: Run, queue: QueueService, tmp_path: Path) -> None:
         for i in range(1203)  # more than one insert batch (1000)
     ]
     lines[5] = json.dumps({"name": "late", "executor": "ex", "delay": "1h", "priority": 9})
+    lines[6] = json.dumps({"name": "dated", "executor": "ex", "run_at": "2031-01-02T03:04:05Z"})
     lines.insert(7, "   ")  # blank lines are skipped
     path = tmp_path / "tasks.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -93,7 +94,9 @@ def test_add_file(run: Run, queue: QueueService, tmp_path: Path) -> None:
     assert found[0].group == "g0"
     late = next(j for j in found if j.name == "late")
     assert (late.status, late.priority) == (JobStatus.DELAYED, 9)
-    assert queue.count_by_status()["waiting"] == 1202
+    dated = next(j for j in found if j.name == "dated")
+    assert dated.run_at == datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert queue.count_by_status()["waiting"] == 1201
 
 
 BAD_LINES: list[tuple[str, str]] = [
@@ -101,7 +104,8 @@ BAD_LINES: list[tuple[str, str]] = [
     ('{"name": "", "executor": "ex"}', "line 3"),
     ('{"executor": "ex"}', "line 3"),
     ('["a list"]', "line 3"),
-    ('{"name": "x", "executor": "ex", "delay": "3x"}', "line 3"),
+    ('{"name": "x", "executor": "ex", "delay": "3x"}', "line 3: delay: '3x' is not a duration"),
+    ('{"name": "x", "executor": "ex", "run_at": "soon"}', "line 3: run_at is not an ISO 8601"),
     ('{"name": "x", "executor": "ex", "payload": {"a": 1}, "priority": "hi"}', "line 3"),
 ]
 

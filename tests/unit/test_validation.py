@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+import uuid
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
-from stratix_queue import InvalidInputError, InvalidTaskIdError
+from stratix_queue import InvalidInputError, InvalidTaskIdError, json_default
 from stratix_queue.executors import error_from_exception
 from stratix_queue.validation import (
     MAX_ERROR_CODE_LENGTH,
@@ -21,6 +23,7 @@ from stratix_queue.validation import (
     error_data,
     in_id_range,
     new_job,
+    payload_encoder,
 )
 
 
@@ -110,19 +113,25 @@ def test_check_delay() -> None:
     assert check_delay(timedelta(minutes=2, milliseconds=500)) == 120.5
     assert check_delay(timedelta(0)) == 0.0
     assert isinstance(check_delay(3), float)
+    assert (check_delay("5"), check_delay("1h30m"), check_delay("250ms")) == (5.0, 5400.0, 0.25)
     for bad in (
         -1,
         -0.5,
         timedelta(seconds=-1),
         float("nan"),
         float("inf"),
-        "5",
+        "5 s",
+        "-5",
+        "inf",
+        "3651d",
         True,
         [1],
         timedelta(days=3651),
     ):
-        with pytest.raises(InvalidInputError):
+        with pytest.raises(InvalidInputError, match="delay"):
             check_delay(bad)
+    with pytest.raises(InvalidInputError, match="older_than: 'x' is not a duration"):
+        check_delay("x", "older_than")
 
 
 def test_check_name() -> None:
@@ -142,6 +151,35 @@ def test_encode_payload() -> None:
     for bad in (object(), {1}, float("nan"), {"x": float("-inf")}):
         with pytest.raises(InvalidInputError):
             encode_payload(bad, 1000)
+
+
+def test_encode_payload_with_a_json_default() -> None:
+    hooked = payload_encoder(json_default)
+    when = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    assert encode_payload({"at": when}, 100, hooked) == '{"at":"2030-01-02T03:04:00+00:00"}'
+    assert encode_payload(["\udce9", Decimal("1.50")], 100, hooked) == '["\\udce9","1.50"]'
+    for bad in ({1}, b"x", float("nan")):
+        with pytest.raises(InvalidInputError, match="JSON"):
+            encode_payload(bad, 100, hooked)
+
+    def boom(value: object) -> object:
+        raise KeyError(value)
+
+    with pytest.raises(InvalidInputError, match="json_default raised KeyError"):
+        encode_payload({"v": {1}}, 100, payload_encoder(boom))
+    with pytest.raises(InvalidInputError, match="json_default must be a function"):
+        payload_encoder("iso")  # type: ignore[arg-type]
+
+
+def test_json_default() -> None:
+    assert json_default(datetime(2030, 1, 2, 3, 4, 5)) == "2030-01-02T03:04:05"
+    assert json_default(date(2030, 1, 2)) == "2030-01-02"
+    assert json_default(time(9, 30, tzinfo=UTC)) == "09:30:00+00:00"
+    assert json_default(Decimal("-0.00")) == "-0.00"
+    assert json_default(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    for other in ({1}, b"x", timedelta(1), object()):
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            json_default(other)
 
 
 def test_task_ids() -> None:
@@ -168,8 +206,11 @@ def test_check_run_at_is_naive_utc() -> None:
     assert check_run_at(aware) == datetime(2030, 1, 1, 10, 0)
     assert check_run_at(datetime(2030, 1, 1, 12, 0, tzinfo=UTC)) == datetime(2030, 1, 1, 12, 0)
     assert check_run_at(None) is None
-    with pytest.raises(InvalidInputError):
-        check_run_at("2030-01-01")
+    assert check_run_at("2030-01-01T12:00:00+02:00") == datetime(2030, 1, 1, 10, 0)
+    assert check_run_at(" 2030-01-01 12:00 ") == datetime(2030, 1, 1, 12, 0)  # naive: UTC
+    for bad in ("01/01/2030", "noon", "", 1893456000, date(2030, 1, 1)):
+        with pytest.raises(InvalidInputError, match="run_at"):
+            check_run_at(bad)
 
 
 def test_new_job() -> None:

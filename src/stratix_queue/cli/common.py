@@ -4,7 +4,6 @@ durations like 30s / 5m / 7d, and errors turned into one line and an exit code."
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -13,7 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from stratix_queue.errors import ConfigurationError
+from stratix_queue.durations import parse_duration
+from stratix_queue.errors import ConfigurationError, InvalidInputError
 from stratix_queue.literal import json_text, make_console, visible
 from stratix_queue.service import QueueService
 from stratix_queue.supervisor import load_app, parse_app_ref
@@ -52,10 +52,6 @@ console = LazyConsole()
 def error_line(message: str) -> None:
     """One unwrapped line on stderr; control characters in the message are shown as escapes."""
     click.echo(visible(" ".join(f"stratix-queue: error: {message}".split())), err=True)
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class State:
@@ -106,19 +102,6 @@ def app_option(help: str, required: bool = False) -> Callable[[F], F]:
     )
 
 
-def parse_duration(text: str) -> float:
-    """'90' or '90s', '5m', '2h', '7d', '1h30m', '250ms' -> seconds."""
-    text = text.strip().lower()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    parts = _DURATION.findall(text)
-    if not parts or "".join(number + unit for number, unit in parts) != text:
-        raise click.BadParameter(f"{text!r} is not a duration; use e.g. 30s, 5m, 2h, 7d or 1h30m")
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
-
-
 if TYPE_CHECKING:  # click >= 8.2 types ParamType as generic; older releases are not subscriptable
     _ParamType = click.ParamType[float]
 else:
@@ -135,8 +118,8 @@ class Duration(_ParamType):
             return float(value)
         try:
             return parse_duration(str(value))
-        except click.BadParameter as exc:
-            self.fail(exc.message, param, ctx)
+        except InvalidInputError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def plain(value: Any) -> Any:

@@ -15,7 +15,6 @@ from stratix_queue.cli.common import (
     console,
     json_option,
     page_title,
-    parse_duration,
     pass_state,
     print_json,
     table,
@@ -156,14 +155,7 @@ def _file_task(path: Path, line: str, number: int) -> dict[str, Any]:
         raise click.ClickException(f"{path}: line {number}: JSON nested too deeply") from None
     if not isinstance(task, dict):
         raise click.ClickException(f"{path}: line {number}: not a JSON object")
-    for key in ("delay", "timeout"):
-        if isinstance(task.get(key), str):
-            try:
-                task[key] = parse_duration(task[key])
-            except click.BadParameter as exc:
-                message = f"{path}: line {number}: {key}: {exc.message}"
-                raise click.ClickException(message) from None
-    return task
+    return task  # delay and timeout as text ('1h'), run_at as ISO 8601: add_tasks reads them
 
 
 @cli.group(epilog="Example: stratix-queue tasks list --status failed --limit 20")
