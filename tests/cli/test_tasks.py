@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stratix_queue import QueueService
+from tests import dbs
 from tests.cli.conftest import Run, make_failed, make_failed_by_worker, one_error_line, rows
 
 
@@ -110,6 +111,15 @@ def test_tasks_show_waiting_task(run: Run, queue: QueueService) -> None:
     assert shown["task"]["payload"] == {"k": "v"}
     assert shown["task"]["error_stack"] is None
     assert shown["attempt_errors"] == []
+
+
+def test_tasks_show_a_payload_that_is_not_json(run: Run, queue: QueueService, db_url: str) -> None:
+    job = queue.add_task(name="w", executor="e", payload={"k": "v"})
+    dbs.query(db_url, "UPDATE queue_jobs SET payload = 'not json{' WHERE id = %s", [job.id])
+    shown = run("tasks", "show", str(job.id))
+    assert shown.code == 0, shown.err
+    assert "unreadable (BAD_PAYLOAD): the task's payload cannot be read: not JSON" in shown.out
+    assert run("tasks", "list").code == 0
 
 
 def test_tasks_show_unknown_id(run: Run, db_url: str) -> None:

@@ -22,7 +22,7 @@ from stratix_queue.cli.common import (
 )
 from stratix_queue.cli.root import cli
 from stratix_queue.errors import StratixQueueError
-from stratix_queue.job import Job, JobStatus
+from stratix_queue.job import Job, JobStatus, Unreadable
 from stratix_queue.literal import block
 from stratix_queue.validation import new_job
 
@@ -232,6 +232,12 @@ def tasks_show(state: State, task_id: int, as_json: bool) -> None:
     show_task(state, task_id, as_json)
 
 
+def _payload_text(payload: Any) -> str:
+    if isinstance(payload, Unreadable):  # a row another client wrote: say why, do not fail
+        return f"unreadable ({payload.code}): {payload.message}"
+    return json.dumps(payload, ensure_ascii=False)
+
+
 def show_task(state: State, task_id: int, as_json: bool) -> None:
     job = state.queue.get_task(task_id)
     if job is None:
@@ -257,7 +263,7 @@ def show_task(state: State, task_id: int, as_json: bool) -> None:
             ["failed at", when(job.failed_at)],
             ["error code", job.error_code or "-"],
             ["error", job.error_message or "-"],
-            ["payload", json.dumps(job.payload, ensure_ascii=False)],
+            ["payload", _payload_text(job.payload)],
         ],
     )
     if job.error_stack:  # framed, so no line of it can pass for a line of ours
