@@ -409,6 +409,7 @@ def test_api_reference_covers_every_public_method_and_field() -> None:
         job.GroupInfo,
         job.QueueStats,
         job.WorkerInfo,
+        job.Unreadable,
         worker.WorkerStats,
     ]
     for kind in types:
