@@ -149,10 +149,11 @@ def test_a_worker_restricted_to_groups(queue: QueueService) -> None:
 def test_per_task_timeout_is_stored_and_validated(queue: QueueService, db_url: str) -> None:
     job = queue.add_task(name="t", executor="e", timeout=2.5)
     assert job.timeout == 2.5
-    for bad in (0, -1, "5", 10**9):
+    for bad in (0, -1, "5 s", "0s", 10**9):  # "5" is 5 s, as on the command line
         with pytest.raises(InvalidInputError):
             queue.add_task(name="t", executor="e", timeout=bad)
-    assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_jobs") == 1
+    assert queue.add_task(name="t", executor="e", timeout="5").timeout == 5.0
+    assert dbs.scalar(db_url, "SELECT COUNT(*) FROM queue_jobs") == 2
 
 
 def test_thread_timeout_fails_the_attempt(queue: QueueService) -> None:

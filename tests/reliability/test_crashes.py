@@ -147,6 +147,8 @@ def test_a_paused_worker_that_lost_its_lease_changes_nothing(
     procs = _start_registered(queue, workers, 2, "--concurrency", "1", *FAST)
     job = queue.add_task(name="fence", executor="sleep", payload={"seconds": 3}, max_attempts=3)
     assert wait_until(lambda: bool(_starts(workers, job.id)), 20), workers.log(0)
+    # Stopped within its first 50 ms, the task would come back uncounted: wait for its start.
+    assert wait_until(lambda: getattr(queue.get_task(job.id), "started_at", None) is not None, 5)
     holder = _starts(workers, job.id)[0].pid
     index = next(i for i, p in enumerate(procs) if p.pid == holder)
     paused, other = procs[index], procs[1 - index]
