@@ -12,6 +12,7 @@ ten futex calls a task, half of all the worker's)."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -39,6 +40,7 @@ class Completer:
         self._arrived = threading.Condition(self._lock)
         self._written = threading.Condition(self._lock)  # a batch left _pending
         self._asleep = False  # the thread waits for a first success
+        self._writing_since = 0.0  # time.monotonic() when the write in progress began; 0: none
         self._closing = False
         self._linger = 0.0
         self._thread = threading.Thread(
@@ -59,6 +61,11 @@ class Completer:
     def pending(self) -> list[Job]:
         with self._lock:
             return list(self._pending.values())
+
+    def busy_since(self) -> float:
+        """When the write in progress began (time.monotonic()); infinity if none is: every
+        success waiting here waits at most for the write in progress, then its own."""
+        return self._writing_since or math.inf
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every success submitted so far is written (at most ``timeout`` s)."""
@@ -105,11 +112,14 @@ class Completer:
         return batch
 
     def _flush(self, batch: list[Done]) -> None:
+        self._writing_since = time.monotonic()
         try:
             moved = self._record(batch)
         except Exception:  # a bug: the tasks' leases expire and they run again
             log.exception("could not record %d successes", len(batch))
             moved = set()
+        finally:
+            self._writing_since = 0.0
         with self._lock:
             for job, _ in batch:
                 self._pending.pop(job.id, None)

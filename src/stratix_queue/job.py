@@ -151,69 +151,68 @@ CLAIMED_COLUMNS = (
 
 def claimed_jobs(rows: Iterable[Sequence[Any]], worker_id: str, lease_token: str) -> list[Job]:
     """The Jobs of a claim's rows (each in the order of CLAIMED_COLUMNS) for ``worker_id``
-    under ``lease_token``: the same Jobs ``get_job`` reads back."""
+    under ``lease_token``: the same Jobs ``get_job`` reads back. A row another client wrote that
+    cannot be read as a task comes as a Job whose payload is an :class:`Unreadable`."""
     seen: dict[Any, datetime | None] = {}  # the rows share most timestamps
     jobs = []
     for row in rows:
-        try:
-            jobs.append(_claimed_job(row, worker_id, lease_token, seen))
+        try:  # one loop, no call per row: ~1 µs a row on the worker's hot path
+            (
+                job_id,
+                name,
+                executor,
+                group,
+                value,
+                text,
+                priority,
+                attempts,
+                max_attempts,
+                run_at,
+                created_at,
+                updated_at,
+                locked_until,
+                message,
+                stack,
+                code,
+                failed_at,
+                timeout,
+            ) = row
+            if not (
+                type(name) is type(executor) is str and type(priority) is type(attempts) is int
+            ):
+                raise TypeError("a column holds a value of the wrong type")
+            if type(max_attempts) is not int or not (group is None or type(group) is str):
+                raise TypeError("a column holds a value of the wrong type")
+            jobs.append(
+                make_job(
+                    job_id,
+                    name,
+                    executor,
+                    value if text is None else json.loads(text),
+                    group,
+                    JobStatus.EXECUTING,
+                    priority,
+                    attempts,
+                    max_attempts,
+                    to_utc_once(run_at, seen),
+                    to_utc_once(created_at, seen),
+                    to_utc_once(updated_at, seen),  # when the claim took it
+                    None,  # started_at: written once it has run a while (worker.py)
+                    worker_id,
+                    to_utc_once(locked_until, seen),
+                    lease_token,
+                    message,
+                    stack,
+                    code,
+                    to_utc_once(failed_at, seen),
+                    None if timeout is None else float(timeout),
+                )
+            )
         except _UNREADABLE_ERRORS:  # another client wrote it: the worker fails it, unrun
             claimed = {**dict(zip(CLAIMED_COLUMNS, row, strict=True)), "status": "executing"}
             claimed["locked_by"], claimed["lease_token"] = worker_id, lease_token
             jobs.append(_tolerant_job(claimed, JobStatus.EXECUTING))
     return jobs
-
-
-def _claimed_job(
-    row: Sequence[Any], worker_id: str, lease_token: str, seen: dict[Any, datetime | None]
-) -> Job:
-    (
-        job_id,
-        name,
-        executor,
-        group,
-        value,
-        text,
-        priority,
-        attempts,
-        max_attempts,
-        run_at,
-        created_at,
-        updated_at,
-        locked_until,
-        message,
-        stack,
-        code,
-        failed_at,
-        timeout,
-    ) = row
-    if not (type(name) is type(executor) is str and type(priority) is type(attempts) is int):
-        raise TypeError("a column holds a value of the wrong type")
-    if type(max_attempts) is not int or not (group is None or type(group) is str):
-        raise TypeError("a column holds a value of the wrong type")
-    return make_job(
-        job_id,
-        name,
-        executor,
-        value if text is None else json.loads(text),
-        group,
-        JobStatus.EXECUTING,
-        priority,
-        attempts,
-        max_attempts,
-        to_utc_once(run_at, seen),
-        to_utc_once(created_at, seen),
-        to_utc_once(updated_at, seen),  # when the claim took it
-        None,  # started_at: written when a slot starts it (worker.py)
-        worker_id,
-        to_utc_once(locked_until, seen),
-        lease_token,
-        message,
-        stack,
-        code,
-        to_utc_once(failed_at, seen),
-        None if timeout is None else float(timeout),
-    )
 
 
 # -- rows another client wrote ----------------------------------------------------------------

@@ -38,7 +38,7 @@ class Formatter(logging.Formatter):
     _text = ""
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802
-        return visible(super().formatMessage(record))
+        return visible(super().formatMessage(record))  # one scan in C when all is printable
 
     def formatException(self, ei: Any) -> str:  # noqa: N802
         return visible(super().formatException(ei), keep_newlines=True)
@@ -115,6 +115,12 @@ def configure_logging(level: int, fmt: str = FORMAT, force: bool = False) -> Non
     _handlers[:] = [handler]
     handler.setFormatter(Formatter(fmt))
     logging.basicConfig(level=level, handlers=[handler], force=force)
+    # The library's NullHandler (for applications that configure nothing) is not needed where
+    # the root logger has a handler: each record would visit it for nothing (a worker logs a
+    # line per task).
+    package = logging.getLogger("stratix_queue")
+    for null in [h for h in package.handlers if type(h) is logging.NullHandler]:
+        package.removeHandler(null)
     refresh_logging()
 
 

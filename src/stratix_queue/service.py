@@ -12,7 +12,7 @@ from stratix_queue.backends import open_backend
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
 from stratix_queue.durations import Seconds
-from stratix_queue.errors import InvalidInputError
+from stratix_queue.errors import InvalidInputError, SchemaNotReadyError
 from stratix_queue.executors import Backoff, ExecutorRegistry
 from stratix_queue.job import (
     AttemptError,
@@ -25,6 +25,7 @@ from stratix_queue.job import (
     WorkerInfo,
 )
 from stratix_queue.maintenance import LeaseSettings
+from stratix_queue.migrations import latest_version
 from stratix_queue.params import JobFilter
 from stratix_queue.repository import JobRepository
 from stratix_queue.urls import parse_url, resolve_url
@@ -114,6 +115,23 @@ class QueueService:
     def migrate(self, to: int | None = None) -> list[Step]:
         """Bring the schema to version ``to`` (default: the latest); idempotent."""
         return self._migrations().migrate(to)
+
+    def check_schema(self) -> None:
+        """Raise SchemaNotReadyError unless the database is at the latest schema version: a
+        worker's check at start, cheaper than ``migration_status`` (no runner, no SQL read)."""
+        latest = latest_version(self.backend.dialect)
+        if not self.backend.exists():
+            current = None
+        else:
+            try:
+                current = self.backend.current_version()
+            except SchemaNotReadyError:  # no version table: empty, or the pre-update layout
+                current = None
+        if current != latest:
+            raise SchemaNotReadyError(
+                f"the database is at schema version {current or 0}, not {latest}: "
+                "run `stratix-queue migrate` first"
+            )
 
     def migration_status(self) -> MigrationStatus:
         return self._migrations().status()

@@ -84,6 +84,7 @@ class Slots:
         self._alone = alone
         self._busy = 0  # slots between taking a task and finishing it
         self._alone_since = 0.0  # perf_counter() when a task that runs alone was taken; 0: none
+        self._alone_ready = 0  # tasks in the ready queue that must run alone (rarely any)
         self._progress_at = 0.0  # perf_counter() of the last take, or of tasks arriving to none
         self._ready: deque[Job] = deque()
         self._held: dict[int, Job] = {}
@@ -135,7 +136,7 @@ class Slots:
 
     def _head_alone(self) -> bool:
         ready = self._ready
-        return bool(ready) and self._alone(ready[0])
+        return self._alone_ready > 0 and bool(ready) and self._alone(ready[0])
 
     def held(self) -> list[Job]:
         with self._changed:
@@ -161,6 +162,7 @@ class Slots:
             if jobs and not self._ready:
                 self._progress_at = time.perf_counter()
             self._ready.extend(jobs)
+            self._alone_ready += sum(1 for job in jobs if self._alone(job))
             self._wake_up_to(min(self._awake + len(self._ready), self._want))
             if self._ready:  # the pacer wakes more slots, or hands the tasks back if all stay busy
                 self._tick.notify()
@@ -170,6 +172,7 @@ class Slots:
         with self._changed:
             taken = list(self._ready)
             self._ready.clear()
+            self._alone_ready = 0
             for job in taken:
                 self._held.pop(job.id, None)
             if not self._held:
@@ -207,7 +210,6 @@ class Slots:
             started = self._started[slot] = clock()
             try:
                 if self._start(job):
-                    started = self._started[slot] = clock()
                     self._running[slot] = job
                     cpu_started = cpu()
                     self._run(job)
@@ -254,10 +256,11 @@ class Slots:
         short tasks only: while a slot is inside a long task, no thread parks)."""
         if not self._ready or self._alone_since:
             return None
-        if self._alone(self._ready[0]):
+        if self._alone_ready and self._alone(self._ready[0]):
             if self._busy:
                 return None
             self._alone_since = time.perf_counter()
+            self._alone_ready -= 1
         else:
             awake = self._awake
             if awake > 1 and awake > self._want and not self._stuck():
@@ -331,6 +334,7 @@ class Slots:
         self._holding_off = True
         stale = list(self._ready)
         self._ready.clear()
+        self._alone_ready = 0
         for job in stale:
             self._held.pop(job.id, None)
         self._stale.extend(stale)

@@ -114,7 +114,7 @@ def run_in_process(command: WorkerCommand) -> int:
     options are bad or the database is unreachable or not migrated."""
     worker_options(**command.worker_args)
     queue = load_app(command.app, command.url)
-    _check_schema(queue)
+    queue.check_schema()
     queue.run_worker(handle_signals=True, **command.worker_args)
     return 0
 
@@ -125,18 +125,9 @@ def check_ready(command: WorkerCommand) -> None:
     worker_options(**command.worker_args)
     queue = QueueService(command.url) if command.url else load_app(command.app)
     try:
-        _check_schema(queue)
+        queue.check_schema()
     finally:
         queue.close()
-
-
-def _check_schema(queue: QueueService) -> None:
-    status = queue.migration_status()
-    if status.current != status.latest:
-        raise SchemaNotReadyError(
-            f"the database is at schema version {status.current}, not {status.latest}: "
-            "run `stratix-queue migrate` first"
-        )
 
 
 def _child_main(command: WorkerCommand, reports: SimpleQueue[str]) -> None:

@@ -135,7 +135,8 @@ class Worker:
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
         # Keyed by (id, lease token): a task may be claimed again, under another lease.
-        self._finishing: dict[tuple[int, str | None], float] = {}  # executor returned: when
+        # a failure being written: when its executor returned (successes: the completer's)
+        self._finishing: dict[tuple[int, str | None], float] = {}
         self._marked: set[tuple[int, str | None]] = set()  # running tasks whose start is written
         self._settled: set[int] = set()  # successes that could not be written, failed instead
         self._hard_exit: threading.Timer | None = None
@@ -167,11 +168,14 @@ class Worker:
         if health.down or health.recovered_at >= stuck_before:
             stuck_before = 0.0
         finishing = self._finishing
-        return [
-            (job.id, job.lease_token)
-            for job in [*self._slots.held(), *self._completer.pending()]
-            if job.lease_token and finishing.get(_lease(job), stuck_before) >= stuck_before
+        held = [
+            job
+            for job in self._slots.held()
+            if finishing.get(_lease(job), stuck_before) >= stuck_before
         ]
+        if self._completer.busy_since() >= stuck_before:  # its current write is not stuck
+            held += self._completer.pending()
+        return [(job.id, job.lease_token) for job in held if job.lease_token]
 
     def _mark_starts(self) -> bool:
         """Write the starts of the tasks that have run for MARK_STARTED_AFTER_SECONDS (the
@@ -465,7 +469,8 @@ class Worker:
                 # The claim came back empty while a task waits: SKIP LOCKED passed over a row
                 # another transaction held for a moment. Claim again rather than stop early.
                 return False
-            if self.backend.recently_prefetched(BUFFER_WAIT_SECONDS * 4, self.options.groups):
+            wait = BUFFER_WAIT_SECONDS * 4
+            if self.backend.recently_prefetched(wait, self.options.groups, self.worker_id):
                 # In another worker's buffer: it starts soon, or is handed back; look often.
                 self._poll = self.options.min_poll_interval
                 return False
@@ -491,9 +496,10 @@ class Worker:
             error: ErrorData | None = error_data(str(missing), None, missing.code)
         else:
             error = self._execution.run(spec, job)
-        self._finishing[_lease(job)] = time.monotonic()  # its outcome is due from now on
-        self._marked.discard(_lease(job))
+        if self._marked:
+            self._marked.discard(_lease(job))
         if error is not None:
+            self._finishing[_lease(job)] = time.monotonic()  # its outcome is due from now on
             self._record_failure(job, spec, error)
             return
         self._completer.submit(job, round((time.perf_counter() - started) * 1000))
@@ -509,7 +515,7 @@ class Worker:
         if type(job.payload) is Unreadable:
             self._fail_unreadable(job, job.payload)
             return False
-        if not _was_lost(job):
+        if job.error_code != LOST_CODE:
             return True
         self._completer.wait_idle(SUSPECT_FLUSH_SECONDS)
         try:
@@ -534,7 +540,6 @@ class Worker:
     def _on_success_recorded(self, jobs: Sequence[Job], moved: set[int]) -> None:
         self.stats.count("succeeded", len(moved))
         for job in jobs:
-            self._finishing.pop(_lease(job), None)
             if job.id in self._settled:  # failed with SUCCESS_NOT_RECORDED, or given up
                 self._settled.discard(job.id)
             elif job.id not in moved:

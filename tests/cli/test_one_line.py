@@ -5,7 +5,6 @@ for a one-process worker. Also what `add` stores without and with --app."""
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 import time
@@ -234,8 +233,13 @@ def test_add_with_app_takes_the_executor_defaults(
 
 
 def test_library_logger_has_a_null_handler() -> None:
-    handlers = logging.getLogger("stratix_queue").handlers
-    assert any(isinstance(h, logging.NullHandler) for h in handlers)
+    """In a process of its own: the CLI, which configures logging, takes it off (test_logformat)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import stratix_queue, logging\n"
+         "print([type(h).__name__ for h in logging.getLogger('stratix_queue').handlers])"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert found.stdout.strip() == "['NullHandler']"
 
 
 def test_library_logs_nothing_unless_configured() -> None:

@@ -74,7 +74,10 @@ class Backend(Protocol):
     def release_claim(self, lease_token: str) -> int: ...
     def promote_due(self) -> int: ...
     def any_waiting(self, groups: Sequence[str] | None) -> bool: ...
-    def recently_prefetched(self, seconds: float, groups: Sequence[str] | None) -> bool: ...
+    def recently_prefetched(
+        self, seconds: float, groups: Sequence[str] | None, worker_id: str
+    ) -> bool: ...
+    def current_version(self) -> int | None: ...
     def set_group_paused(self, group: str, paused: bool) -> int: ...
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int: ...
     def mark_started(self, leases: Sequence[tuple[int, str]]) -> int: ...
@@ -178,9 +181,11 @@ class SqlBackend(ABC):
         self._pool.close()
 
     def use_limits(self, limits: Limits) -> None:
-        """Open the sessions from now on with ``limits`` (the pooled ones are closed)."""
-        self.limits = limits
-        self._pool.invalidate()
+        """Open the sessions from now on with ``limits`` (a server's pooled ones are closed; a
+        file has no limits, and closing its last connection would checkpoint the WAL)."""
+        if limits != self.limits and self.stale_connections:
+            self.limits = limits
+            self._pool.invalidate()
 
     def _connect(self, limits: Limits | None = None) -> Session:
         """A new session; on a server, watched for silence (watchdog.py)."""
@@ -633,11 +638,18 @@ class SqlBackend(ABC):
         with self.session() as session:
             return bool(self._run_script(session, name, {"groups": list(groups or ())}).rows)
 
-    def recently_prefetched(self, seconds: float, groups: Sequence[str] | None) -> bool:
-        """Whether a task (of these groups) claimed less than ``seconds`` ago has not run for
-        long: it may still be waiting in another worker's buffer."""
+    def current_version(self) -> int | None:
+        """The newest migration recorded in the version table (None: none recorded)."""
+        version = self._read("current_version")[0]["version"]
+        return None if version is None else int(version)
+
+    def recently_prefetched(
+        self, seconds: float, groups: Sequence[str] | None, worker_id: str
+    ) -> bool:
+        """Whether a task (of these groups) that another worker than ``worker_id`` claimed
+        less than ``seconds`` ago has not run for long: it may still wait in its buffer."""
         name = "recently_prefetched" if groups is None else "recently_prefetched_in_groups"
-        params = {"seconds": seconds, "groups": list(groups or ())}
+        params = {"seconds": seconds, "groups": list(groups or ()), "worker_id": worker_id}
         with self.session() as session:
             return bool(self._run_script(session, name, params).rows)
 

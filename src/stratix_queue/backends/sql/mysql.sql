@@ -187,13 +187,13 @@ LIMIT 1;
 -- (started_at is written once it has run 50 ms): a burst worker waits for it rather than stop
 -- (it is short, starts soon, or comes back from a busy buffer: slots.py).
 SELECT id FROM queue_jobs
-WHERE status = 'executing' AND started_at IS NULL
+WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
   AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
 LIMIT 1;
 
 -- name: recently_prefetched_in_groups
 SELECT id FROM queue_jobs
-WHERE status = 'executing' AND started_at IS NULL
+WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
   AND group_name IS NOT NULL AND group_name IN ({groups})
   AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
 LIMIT 1;
@@ -259,6 +259,10 @@ CREATE TABLE IF NOT EXISTS stratix_queue_migrations (
 -- name: add_migrations_method
 -- A version table made before the method column: its rows were all applied.
 ALTER TABLE stratix_queue_migrations ADD COLUMN method VARCHAR(20) NOT NULL DEFAULT 'applied';
+
+-- name: current_version
+-- A worker's check at start: the newest version recorded (NULL: none).
+SELECT MAX(version) AS version FROM stratix_queue_migrations;
 
 -- name: applied_migrations
 SELECT version, name, applied_at, method FROM stratix_queue_migrations ORDER BY version;
