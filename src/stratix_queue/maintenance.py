@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from stratix_queue.backends.base import Backend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.backends.limits import DEADLINE_GRACE_SECONDS
 from stratix_queue.errors import StratixQueueError
 from stratix_queue.params import WorkerRecord
@@ -67,7 +67,7 @@ class Maintenance:
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Driver,
         worker_id: str,
         concurrency: int,
         groups: Sequence[str] | None,

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stratix_queue.backends import open_backend
+from stratix_queue.backends import open_driver
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
 from stratix_queue.durations import Seconds
@@ -78,7 +78,7 @@ class QueueService:
         self.statement_timeout = check_statement_timeout(statement_timeout)
         self._encoder = payload_encoder(json_default)
         self.json_default = json_default
-        self.backend = open_backend(parse_url(self.url), Limits(self.statement_timeout))
+        self.backend = open_driver(parse_url(self.url), Limits(self.statement_timeout))
         self.repository = JobRepository(self.backend)
         self.executors = ExecutorRegistry()
         self._wakeup = threading.Event()
@@ -119,8 +119,8 @@ class QueueService:
     def check_schema(self) -> None:
         """Raise SchemaNotReadyError unless the database is at the latest schema version: a
         worker's check at start, cheaper than ``migration_status`` (no runner, no SQL read)."""
-        latest = latest_version(self.backend.dialect)
-        if not self.backend.exists():
+        latest = latest_version(self.backend.migrations_dir)
+        if not self.backend.database_exists():
             current = None
         else:
             try:

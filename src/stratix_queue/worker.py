@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import TypeVar
 
-from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.driver import WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.completer import Completer
 from stratix_queue.errors import (
@@ -242,14 +242,13 @@ class Worker:
         self._execution.close()
 
     def _start_listener(self) -> None:
-        if self.options.burst or not isinstance(self.backend, SqlBackend):
+        if self.options.burst or not self.options.listen:
             return  # a burst worker stops once idle: nothing to be woken for
-        if self.options.listen and self.backend.notifies:
+        if self.backend.capabilities.wake_up is WakeUp.NOTIFY:
             self.listener = Listener(self.backend, self._wakeup, self._hungry)
-            self.listener.start()
-        elif self.options.listen and self.backend.change_watch_interval is not None:
+        else:
             self.listener = ChangeWatcher(self.backend, self._wakeup, self._hungry)
-            self.listener.start()
+        self.listener.start()
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         if (
