@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from stratix_queue import DatabaseError, Job, JobStatus, QueueService
-from stratix_queue.backends import sql_driver
 from stratix_queue.backends import session as session_module
+from stratix_queue.backends import sql_driver
 from stratix_queue.backends.session import Session
 from tests import dbs
 from tests.conftest import only
