@@ -35,11 +35,12 @@ from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
 from stratix_queue.job import Job, Unreadable
 from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
-from stratix_queue.maintenance import LeaseSettings, Maintenance
+from stratix_queue.maintenance import Maintenance
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
 from stratix_queue.slots import BUFFER_WAIT_SECONDS, Slots
 from stratix_queue.validation import error_data
+from stratix_queue.worker_options import WorkerOptions as WorkerOptions  # re-exported
 
 log = logging.getLogger("stratix_queue.worker")
 T = TypeVar("T")
@@ -70,20 +71,6 @@ class WorkerStats:
     def count(self, what: str, n: int = 1) -> None:
         with self._lock:
             setattr(self, what, getattr(self, what) + n)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    concurrency: int = 4
-    prefetch: int | None = None  # claimed tasks waiting for a slot (None: adaptive; slots.py)
-    burst: bool = False
-    poll_interval: float = 1.0  # the longest idle wait between two claims
-    min_poll_interval: float = 0.05  # adaptive polling restarts here once work was found
-    leases: LeaseSettings = field(default_factory=LeaseSettings)
-    groups: tuple[str, ...] | None = None
-    listen: bool = True  # the wake-up thread; False: poll only (PgBouncer's transaction pooling)
-    grace_seconds: float = 30.0
-    handle_signals: bool = False
 
 
 def _lease(job: Job) -> tuple[int, str | None]:
