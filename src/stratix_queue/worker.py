@@ -401,9 +401,9 @@ class Worker:
                     self._retry_due.pop(job.id, None)
         return jobs
 
-    def _promote_due(self, force: bool = False) -> None:
+    def _promote_due(self) -> None:
         now = time.monotonic()
-        if force or now >= self._next_promote:
+        if now >= self._next_promote:
             self._next_promote = now + self.options.poll_interval
             self.backend.promote_due()
 
