@@ -1,9 +1,9 @@
 """The worker: claims runnable tasks under a lease and runs their executors in threads.
 
-Around the claim loop run the slot threads (slots.py), a maintenance thread (heartbeats, rescue,
-registry; maintenance.py), the outcome writer with its thread that records successes in batches
-(outcomes.py), a wake-up thread (LISTEN on PostgreSQL, a change watcher elsewhere; listener.py),
-and the executors themselves (execution.py).
+Around the claim loop run the slot threads (slot_threads.py), a maintenance thread (heartbeats,
+rescue, registry; maintenance.py), the outcome writer with its thread that records successes in
+batches (outcomes.py), a wake-up thread (LISTEN on PostgreSQL, a change watcher elsewhere;
+listener.py), and the executors themselves (attempt_runner.py).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 
+from stratix_queue.attempt_runner import Execution
 from stratix_queue.backends.base import SqlBackend
 from stratix_queue.backends.limits import Limits
 from stratix_queue.errors import (
@@ -29,7 +30,6 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
 from stratix_queue.job import Job, Unreadable
 from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
@@ -38,7 +38,7 @@ from stratix_queue.outcomes import OutcomeWriter
 from stratix_queue.outcomes import WorkerStats as WorkerStats  # the package imports it from here
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
-from stratix_queue.slots import BUFFER_WAIT_SECONDS, Slots
+from stratix_queue.slot_threads import BUFFER_WAIT_SECONDS, Slots
 from stratix_queue.validation import error_data
 
 log = logging.getLogger("stratix_queue.worker")
@@ -287,7 +287,7 @@ class Worker:
 
     def _hand_back_stale(self) -> None:
         """Return the tasks that waited in this worker's buffer while every slot stayed busy
-        (slots.py), so that a worker with a free slot runs them."""
+        (slot_threads.py), so that a worker with a free slot runs them."""
         stale = self._slots.take_stale()
         if stale:
             given = sum(self._outcomes.give_back(job) for job in stale)
