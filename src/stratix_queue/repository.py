@@ -77,6 +77,10 @@ class JobRepository:
             )
         return done
 
+    def give_back(self, job: Job) -> bool:
+        """Return a held task to waiting, its attempt uncounted (a shutdown, a busy buffer)."""
+        return self.backend.give_back(job)
+
     def reset_failed(self, task_ids: Sequence[int]) -> set[int]:
         """Reset failed tasks to waiting; returns the ids that were failed and now are not."""
         candidates = [task_id for task_id in dict.fromkeys(task_ids) if in_id_range(task_id)]
