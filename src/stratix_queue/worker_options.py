@@ -56,7 +56,7 @@ class WorkerOptions:
     """A worker's settings, checked; see ``QueueService.run_worker`` for what each one does."""
 
     concurrency: int
-    prefetch: int | None  # claimed tasks waiting for a slot (None: adaptive; slots.py)
+    prefetch: int | None  # claimed tasks waiting for a slot (None: adaptive; slot_threads.py)
     burst: bool
     poll_interval: float  # the longest idle wait between two claims
     groups: tuple[str, ...] | None

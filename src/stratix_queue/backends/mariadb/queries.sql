@@ -1,5 +1,5 @@
 -- Named queries for MySQL 8 / MariaDB 10.6+ (PyMySQL, named %(params)s; a literal percent is %%).
--- Every block name here exists in sqlite.sql and postgres.sql too.
+-- One statement per name; an operation of several is named in order by driver.py or sql_driver.py.
 -- Sessions run with time_zone '+00:00' and READ COMMITTED; timestamps are DATETIME(6) in UTC.
 -- INSERT ... RETURNING is MariaDB syntax (10.5+); MySQL 8 lacks it (see docs/backends.md).
 
@@ -74,7 +74,7 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_reset_head
--- One transaction in one round trip: MysqlBackend sends these statements together between BEGIN
+-- One transaction in one round trip: MariadbDriver sends the statements of CLAIM together between BEGIN
 -- and COMMIT. There is no UPDATE ... RETURNING in MariaDB, so the ids travel in a session
 -- variable from the statement that locks them to the UPDATE and the read-back (both by primary
 -- key, STRAIGHT_JOIN from the id list):
@@ -192,7 +192,7 @@ LIMIT 1;
 -- name: recently_prefetched
 -- Whether another worker claimed a task less than :seconds ago that has not run for long
 -- (started_at is written once it has run 50 ms): a burst worker waits for it rather than stop
--- (it is short, starts soon, or comes back from a busy buffer: slots.py).
+-- (it is short, starts soon, or comes back from a busy buffer: slot_threads.py).
 SELECT id FROM queue_jobs
 WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
   AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
@@ -206,7 +206,7 @@ WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
 LIMIT 1;
 
 -- name: pause_jobs_of_paused_groups
--- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
+-- A task of a paused group that is not paused becomes paused (see postgres/queries.sql), then the
 -- delayed tasks that fell due become waiting.
 UPDATE queue_jobs SET status = 'paused', updated_at = UTC_TIMESTAMP(6)
 WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
@@ -420,7 +420,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
 WHERE status = 'executing' AND lease_token = %(lease_token)s;
 
 -- name: success_copy
--- A batch of successes: one transaction in one round trip (MysqlBackend sends both statements
+-- A batch of successes: one transaction in one round trip (MariadbDriver sends both statements
 -- between BEGIN and COMMIT). %(items)s is JSON [[id, lease_token, ms], ...] in id order and
 -- {pairs} the same (id, lease_token) pairs as row constructors. The INSERT copies the rows still
 -- executing under their token and, FOR UPDATE, locks them (a plain INSERT ... SELECT reads a

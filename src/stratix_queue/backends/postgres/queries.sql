@@ -1,5 +1,5 @@
 -- Named queries for PostgreSQL (psycopg 3, named %(params)s; a literal percent sign is %%).
--- Every block name here exists in sqlite.sql and mysql.sql too.
+-- One statement per name; an operation of several is named in order by sql_driver.py or driver.py.
 -- Timestamps are TIMESTAMP (without time zone) holding UTC: timezone('UTC', now()).
 
 -- name: insert_jobs
@@ -36,7 +36,7 @@ WHERE (SELECT COUNT(*) FROM woken) >= 0;
 
 -- name: insert_job_row
 -- One task (add_task): the row of insert_jobs from named parameters, with the same wake-up.
--- A task without a group skips the paused-group lookup (the generic plan would run it: ~10 µs).
+-- A task without a group skips the paused-group lookup (the generic plan would run it).
 WITH inserted AS (
     INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
                             timeout_seconds, status, run_at, created_at, updated_at)
@@ -164,7 +164,7 @@ LIMIT 1;
 -- name: recently_prefetched
 -- Whether another worker claimed a task less than :seconds ago that has not run for long
 -- (started_at is written once it has run 50 ms): a burst worker waits for it rather than stop
--- (it is short, starts soon, or comes back from a busy buffer: slots.py).
+-- (it is short, starts soon, or comes back from a busy buffer: slot_threads.py).
 SELECT id FROM queue_jobs
 WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
   AND updated_at > timezone('UTC', now()) - %(seconds)s::float8 * interval '1 second'

@@ -32,12 +32,9 @@ from stratix_queue.params import ClaimParams
 
 BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_PAUSE_S = 0.005
-# The page size of a database file this backend creates. A queue commits small rows one
-# transaction at a time, and WAL appends every page a commit touches (the table's last leaf, the
-# claim index's, the id sequence's) whole: 2 KiB pages make add_task ~10% faster than SQLite's
-# 4 KiB default, drains of payloads up to a few KiB as fast or faster, drains of 8 KiB payloads
-# ~25% slower (overflow pages; 1 KiB pages: 50%). Measured in bench/README.md. It applies only
-# to a new, empty file; an existing database keeps its page size.
+# The page size of a database file this driver creates: WAL appends every page a commit touches
+# whole, and a queue commits small rows one at a time, so smaller pages than SQLite's default
+# pay (bench/README.md has the measurements). Only a new, empty file gets it.
 NEW_FILE_PAGE_SIZE = 2048
 
 

@@ -1,5 +1,5 @@
 -- Named queries for SQLite (stdlib sqlite3, named :params).
--- Every block name here exists in postgres.sql and mysql.sql too (tests/unit/test_sql_files.py).
+-- One statement per name; an operation of several is named in order by driver.py or sql_driver.py.
 -- Timestamps are UTC text 'YYYY-MM-DD HH:MM:SS.SSS', which sorts in time order.
 -- Write blocks run inside BEGIN IMMEDIATE, so a read-then-write never meets SQLITE_BUSY_SNAPSHOT.
 
@@ -64,16 +64,16 @@ WHERE status = 'failed' GROUP BY group_name;
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
 -- name: claim_pick
--- Four statements in one transaction: the ids picked (one row, a JSON array), the claim's time
+-- The claim, four statements in one transaction (SqliteDriver._claimed_rows): the ids picked (one row, a JSON array), the claim's time
 -- and lease end, the update, the claimed rows (one row, a JSON array of arrays). The attempt is
 -- counted now; started_at stays empty until the task has run a while (mark_started), so a lost
 -- worker's rescue gives back uncounted what it never started. sqlite3
 -- releases Python's GIL around every row it steps through, so an UPDATE ... RETURNING of 250
 -- rows traded the GIL with the running tasks 250 times per claim; each SELECT here steps once.
 -- A later statement reads an earlier one's columns as parameters (:picked, :claimed_at,
--- :leased_until): the block runs only through SqliteBackend._claimed_jobs, which reads the rows
+-- :leased_until), as SqliteDriver._claimed_rows runs them; it reads the rows
 -- in parts if one JSON value would exceed SQLite's string limit.
--- Each row is an array of job.CLAIMED_COLUMNS, not an object: Python parses an 18-item array ~4x
+-- Each row is an array of job.CLAIMED_COLUMNS, not an object: Python parses an 18-item array
 -- faster than a 21-key object. A payload that is JSON (ours always is) is embedded as JSON,
 -- parsed with the rest; any other payload (written by another client) comes as text, the column
 -- after it. The payload is read as text (a BLOB included), timeout_seconds as 17 digits (JSON
@@ -161,7 +161,7 @@ LIMIT 1;
 -- name: recently_prefetched
 -- Whether another worker claimed a task less than :seconds ago that has not run for long
 -- (started_at is written once it has run 50 ms): a burst worker waits for it rather than stop
--- (it is short, starts soon, or comes back from a busy buffer: slots.py).
+-- (it is short, starts soon, or comes back from a busy buffer: slot_threads.py).
 SELECT id FROM queue_jobs
 WHERE status = 'executing' AND started_at IS NULL AND locked_by <> :worker_id
   AND updated_at > strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:seconds))
@@ -175,7 +175,7 @@ WHERE status = 'executing' AND started_at IS NULL AND locked_by <> :worker_id
 LIMIT 1;
 
 -- name: pause_jobs_of_paused_groups
--- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
+-- A task of a paused group that is not paused becomes paused (see postgres/queries.sql), then the
 -- delayed tasks that fell due become waiting.
 UPDATE queue_jobs SET status = 'paused', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
@@ -266,7 +266,7 @@ SELECT 1 AS unlocked;
 
 -- name: claim_pick_in_groups
 -- A worker restricted to some groups ({groups} expands to one placeholder per group). Only the
--- pick differs from claim_jobs: SqliteBackend runs claim_jobs' update and read-back after it.
+-- pick differs from claim_pick: claim_times, claim_mark and claim_read follow it.
 SELECT json_group_array(id) AS picked FROM (
     SELECT id FROM queue_jobs
     WHERE status = 'waiting' AND group_name IN ({groups})
@@ -373,8 +373,8 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 -- name: success_pick
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
 -- rows still executing under that token move (fenced). The first statement answers their ids in
--- one row (:moved, a JSON array; one step, see claim_jobs; the block runs only through
--- SqliteBackend._moved_ids); the insert applies the same fence to the same rows in the same
+-- one row (:moved, a JSON array; one step, see claim_pick; run by
+-- SqliteDriver.move_many_to_success); the insert applies the same fence to the same rows in the same
 -- transaction, and the delete takes :moved. CROSS JOIN keeps json_each as the outer loop, so each item is one
 -- primary-key lookup (left to itself the planner scans every executing row for each item).
 SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
