@@ -9,21 +9,24 @@ import datetime
 import json
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pymysql
 import pytest
 
 from stratix_queue import DatabaseError, Job, QueueService, TransientDatabaseError
-from stratix_queue.backends.mysql import MysqlBackend, MysqlSession
 from stratix_queue.params import ClaimParams
 from tests import dbs
 from tests.conftest import only
+
+if TYPE_CHECKING:  # PyMySQL is imported where it is used: unit tests run without it
+    from stratix_queue.backends.mysql import MysqlBackend
 
 BATCH = 16
 
 
 def _backend(queue: QueueService) -> MysqlBackend:
+    from stratix_queue.backends.mysql import MysqlBackend
+
     backend = queue.backend
     assert isinstance(backend, MysqlBackend)
     return backend
@@ -42,6 +45,8 @@ def _claim(
 @pytest.fixture
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every command PyMySQL sends (one round trip each), as the text it sends."""
+    import pymysql
+
     sent: list[str] = []
     original = getattr(pymysql.connections.Connection, "_execute_command")  # noqa: B009
 
@@ -81,6 +86,10 @@ def test_claim_success_batch_and_heartbeat_are_one_round_trip_each(
 
 @only("mysql")
 def test_an_error_part_way_through_changes_nothing(backend: str, queue: QueueService) -> None:
+    import pymysql
+
+    from stratix_queue.backends.mysql import MysqlSession
+
     job = queue.add_task(name="n", executor="e")
     with _backend(queue)._pool.acquire() as session:  # the raw session, errors untranslated
         assert isinstance(session, MysqlSession)
@@ -105,6 +114,10 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
 ) -> None:
     """MariaDB rolls back only the statement that timed out, not its transaction: the session
     rolls the rest back, and the backend reports a transient error."""
+    import pymysql
+
+    from stratix_queue.backends.mysql import MysqlSession
+
     first, second = queue.add_tasks([{"name": "a", "executor": "e"}] * 2)
     holder = dbs.connect(db_url)
     statements = [
@@ -131,6 +144,8 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
 def test_a_pooled_connection_dropped_while_idle_is_replaced_before_a_claim(
     backend: str, queue: QueueService, db_url: str, round_trips: list[str]
 ) -> None:
+    from stratix_queue.backends.mysql import MysqlSession
+
     queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(3)])
     with _backend(queue).session() as session:
         assert isinstance(session, MysqlSession)
@@ -285,6 +300,8 @@ def test_successes_and_heartbeats_are_fenced_by_each_tasks_own_token(
 
 
 def _row(db_url: str, job_id: int) -> dict[str, Any]:
+    import pymysql.cursors
+
     conn = dbs.connect(db_url)
     try:
         cursor = conn.cursor(pymysql.cursors.DictCursor)
