@@ -107,12 +107,16 @@ def drop_database(url: str) -> None:
         query(admin, f"DROP DATABASE IF EXISTS {parsed.database}")
 
 
+QUEUE_TABLES = ("queue_jobs", "queue_success", "queue_groups", "queue_workers", "queue_job_errors")
+
+
 def clear_tables(url: str) -> None:
-    for table in (
-        "queue_jobs",
-        "queue_success",
-        "queue_groups",
-        "queue_workers",
-        "queue_job_errors",
-    ):
-        query(url, f"DELETE FROM {table}")
+    """Delete every row of the queue's tables (not the version table), on one connection: a
+    new one costs ~35 ms on MariaDB, and this runs before most tests."""
+    conn = connect(url)
+    try:
+        cursor = conn.cursor()
+        for table in QUEUE_TABLES:
+            cursor.execute(f"DELETE FROM {table}")
+    finally:
+        conn.close()

@@ -30,8 +30,6 @@ from stratix_queue.urls import parse_url
 from tests import dbs
 from tests.conftest import ServerDatabases
 
-# Every table a case can write (the migrations' version table is left alone).
-TABLES = ("queue_jobs", "queue_success", "queue_groups", "queue_workers", "queue_job_errors")
 OLD = "2000-01-01 00:00:00"  # a timestamp literal every backend compares as long past
 
 
@@ -60,13 +58,7 @@ def _migrated_urls(
 def db_url(backend: str, _migrated_urls: Callable[[str], str]) -> str:
     """The migrated database of the backend under test, its tables emptied."""
     url = _migrated_urls(backend)
-    conn = dbs.connect(url)
-    try:
-        cursor = conn.cursor()
-        for table in TABLES:
-            cursor.execute(f"DELETE FROM {table}")
-    finally:
-        conn.close()
+    dbs.clear_tables(url)
     return url
 
 
