@@ -29,9 +29,10 @@ from stratix_queue.job import (
     Unreadable,
     WorkerInfo,
 )
+from stratix_queue.outcomes import WorkerStats
 from stratix_queue.repository import JobRepository
 from stratix_queue.service import QueueService
-from stratix_queue.worker import WorkerStats
+from stratix_queue.worker_options import WorkerOptions
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,7 @@ __all__ = [
     "Unreadable",
     "UnsupportedURLError",
     "WorkerInfo",
+    "WorkerOptions",
     "WorkerStats",
     "__version__",
     "json_default",

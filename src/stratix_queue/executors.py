@@ -113,9 +113,6 @@ class ExecutorRegistry:
         spec = self._specs.get(name)
         return spec.max_attempts if spec and spec.max_attempts else 1
 
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
 
 def _is_async(func: Callable[..., Any]) -> bool:
     """An ``async def`` function, or an object whose ``__call__`` is one."""

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
 
 log = logging.getLogger("stratix_queue.worker")
@@ -28,9 +28,7 @@ class WakeThread:
 
     name = "stratix-queue-wake"
 
-    def __init__(
-        self, backend: SqlBackend, wakeup: threading.Event, hungry: threading.Event
-    ) -> None:
+    def __init__(self, backend: Driver, wakeup: threading.Event, hungry: threading.Event) -> None:
         self.backend = backend
         self.wakeup = wakeup
         self.hungry = hungry
@@ -77,7 +75,7 @@ class Listener(WakeThread):
 
     def _watch(self) -> None:
         with self.backend.dedicated_session() as session:
-            session.run(self.backend.queries["listen"])
+            self.backend.listen(session)
             log.info("listening for new tasks (LISTEN stratix_queue)")
             self._connected()
             ping_at = time.monotonic() + LISTEN_PING_SECONDS
@@ -85,29 +83,28 @@ class Listener(WakeThread):
                 for _ in session.notifications(timeout=1.0):
                     self.wakeup.set()
                 if time.monotonic() >= ping_at:
-                    session.run(self.backend.queries["ping"])
+                    self.backend.ping(session)
                     ping_at = time.monotonic() + LISTEN_PING_SECONDS
 
 
 class ChangeWatcher(WakeThread):
-    """Reads the backend's change marker (one row of counters) every ``change_watch_interval``
+    """Reads the backend's change marker (one row of counters) every ``change_watch_seconds``
     seconds and wakes the worker when one of them grew; only while the worker is hungry and has
     no wake-up it has not taken yet (a busy worker claims again as its slots free)."""
 
     name = "stratix-queue-watch"
 
     def _watch(self) -> None:
-        interval = self.backend.change_watch_interval
+        interval = self.backend.capabilities.change_watch_seconds
         assert interval is not None
-        query = self.backend.queries["change_marker"]
         with self.backend.dedicated_session() as session:
-            seen = session.run(query).rows[0]
+            seen = self.backend.change_marker(session)
             log.info("watching for new tasks (change marker every %.0f ms)", interval * 1000)
             self._connected()
             while not self._stop.wait(interval):
                 if self.wakeup.is_set() or not self.hungry.is_set():
                     continue
-                marker = session.run(query).rows[0]
+                marker = self.backend.change_marker(session)
                 if grew(seen, marker):
                     self.wakeup.set()
                 seen = marker

@@ -10,13 +10,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from stratix_queue.backends.base import Backend
-from stratix_queue.backends.limits import DEADLINE_GRACE_SECONDS
+from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
 from stratix_queue.params import WorkerRecord
+from stratix_queue.worker_options import LeaseSettings
 
 log = logging.getLogger("stratix_queue.worker")
 LOST_MESSAGE = (
@@ -32,42 +31,12 @@ UNSTARTED_MESSAGE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LeaseSettings:
-    """Lease timing. The lease must outlast several heartbeats; all times are the database's."""
-
-    lease_seconds: float = 30.0
-    heartbeat_seconds: float = 10.0
-    rescue_interval: float = 10.0
-
-    @property
-    def stale_worker_seconds(self) -> float:
-        return max(3 * self.lease_seconds, 60.0)
-
-    @property
-    def statement_seconds(self) -> float:
-        """A worker's statements may run this long on the server (its session limits), and go
-        unanswered DEADLINE_GRACE_SECONDS longer before the watchdog gives the connection up:
-        a silent connection is replaced well within a lease."""
-        return max(1.0, self.lease_seconds / 4 - DEADLINE_GRACE_SECONDS)
-
-    @property
-    def silence_seconds(self) -> float:
-        return self.statement_seconds + DEADLINE_GRACE_SECONDS
-
-    @property
-    def stuck_outcome_seconds(self) -> float:
-        """An outcome not written this long after its task finished is stuck: its lease is no
-        longer renewed (a silent connection alone is replaced well before that)."""
-        return self.heartbeat_seconds + self.silence_seconds
-
-
 class Maintenance:
     """Runs in its own thread for the life of a worker."""
 
     def __init__(
         self,
-        backend: Backend,
+        backend: Driver,
         worker_id: str,
         concurrency: int,
         groups: Sequence[str] | None,

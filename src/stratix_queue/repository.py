@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stratix_queue.backends.base import Backend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import error_from_exception
 from stratix_queue.job import Job
@@ -21,7 +21,7 @@ class JobRepository:
     """Moves tasks between states. Every write about a job is fenced: it applies only while
     the row still has the status and lease token the Job was read with."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Driver) -> None:
         self.backend = backend
 
     def move_to_success(self, job: Job, execution_time_ms: int | float) -> bool:
@@ -76,6 +76,10 @@ class JobRepository:
                 error.code,
             )
         return done
+
+    def give_back(self, job: Job) -> bool:
+        """Return a held task to waiting, its attempt uncounted (a shutdown, a busy buffer)."""
+        return self.backend.give_back(job)
 
     def reset_failed(self, task_ids: Sequence[int]) -> set[int]:
         """Reset failed tasks to waiting; returns the ids that were failed and now are not."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stratix_queue.backends import open_backend
+from stratix_queue.backends import open_driver
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
 from stratix_queue.durations import Seconds
@@ -24,7 +24,6 @@ from stratix_queue.job import (
     RetryResult,
     WorkerInfo,
 )
-from stratix_queue.maintenance import LeaseSettings
 from stratix_queue.migrations import latest_version
 from stratix_queue.params import JobFilter
 from stratix_queue.repository import JobRepository
@@ -44,12 +43,14 @@ from stratix_queue.validation import (
     new_job_from_args,
     payload_encoder,
 )
-from stratix_queue.worker import Worker, WorkerOptions, WorkerStats
+from stratix_queue.worker import Worker, WorkerStats
+from stratix_queue.worker_options import WorkerOptions
 
 if TYPE_CHECKING:
     from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
 
 F = TypeVar("F", bound=Callable[..., Any])
+_DEFAULT_OPTIONS = WorkerOptions()
 
 
 class QueueService:
@@ -78,7 +79,7 @@ class QueueService:
         self.statement_timeout = check_statement_timeout(statement_timeout)
         self._encoder = payload_encoder(json_default)
         self.json_default = json_default
-        self.backend = open_backend(parse_url(self.url), Limits(self.statement_timeout))
+        self.backend = open_driver(parse_url(self.url), Limits(self.statement_timeout))
         self.repository = JobRepository(self.backend)
         self.executors = ExecutorRegistry()
         self._wakeup = threading.Event()
@@ -119,8 +120,8 @@ class QueueService:
     def check_schema(self) -> None:
         """Raise SchemaNotReadyError unless the database is at the latest schema version: a
         worker's check at start, cheaper than ``migration_status`` (no runner, no SQL read)."""
-        latest = latest_version(self.backend.dialect)
-        if not self.backend.exists():
+        latest = latest_version(self.backend.migrations_dir)
+        if not self.backend.database_exists():
             current = None
         else:
             try:
@@ -400,6 +401,7 @@ class QueueService:
         grace_seconds: float = 30.0,
         listen: bool = True,
         handle_signals: bool = False,
+        options: WorkerOptions | None = None,
     ) -> WorkerStats:
         """Run executors in this process with ``concurrency`` threads.
 
@@ -413,8 +415,10 @@ class QueueService:
         with ``handle_signals=True`` in the main thread, until SIGTERM/SIGINT: then it stops
         claiming, gives running tasks ``grace_seconds`` to finish, returns unfinished ones to
         waiting and ends the process (exit 0); a second signal exits at once.
+
+        ``options``: a WorkerOptions holding all these settings, instead of them one by one.
         """
-        options = worker_options(
+        given = WorkerOptions(
             concurrency=concurrency,
             prefetch=prefetch,
             burst=burst,
@@ -427,6 +431,12 @@ class QueueService:
             listen=listen,
             handle_signals=handle_signals,
         )
+        if options is None:
+            options = given
+        elif given != _DEFAULT_OPTIONS:
+            raise InvalidInputError(
+                "run_worker takes options=WorkerOptions(...) or the settings one by one, not both"
+            )
         worker = Worker(self.repository, self.executors, options, self._wakeup)
         self._workers.add(worker)
         try:
@@ -438,51 +448,3 @@ class QueueService:
         """Ask every worker running in this process to stop after its current tasks."""
         for worker in list(self._workers):
             worker.stop()
-
-
-def worker_options(
-    *,
-    concurrency: int = 4,
-    prefetch: int | None = None,
-    burst: bool = False,
-    poll_interval: float = 1.0,
-    groups: Sequence[str] | None = None,
-    lease_seconds: float = 30.0,
-    heartbeat_seconds: float | None = None,
-    rescue_interval: float | None = None,
-    grace_seconds: float = 30.0,
-    listen: bool = True,
-    handle_signals: bool = False,
-) -> WorkerOptions:
-    """Validated worker options (InvalidInputError on a bad one); see ``run_worker``."""
-    lease = _positive(lease_seconds, "lease_seconds")
-    heartbeat = _positive(heartbeat_seconds or lease / 3, "heartbeat_seconds")
-    if heartbeat >= lease:
-        raise InvalidInputError("heartbeat_seconds must be shorter than lease_seconds")
-    if groups is not None:
-        groups = tuple(str(check_name(g, "group")) for g in groups)
-        if not groups:
-            raise InvalidInputError("groups must name at least one group (or be None)")
-    slots = check_int(concurrency, "concurrency", 1, 1024)
-    return WorkerOptions(
-        concurrency=slots,
-        prefetch=None if prefetch is None else check_int(prefetch, "prefetch", 0, 10_000),
-        burst=bool(burst),
-        poll_interval=_positive(poll_interval, "poll_interval"),
-        min_poll_interval=min(0.05, _positive(poll_interval, "poll_interval")),
-        leases=LeaseSettings(
-            lease_seconds=lease,
-            heartbeat_seconds=heartbeat,
-            rescue_interval=_positive(rescue_interval or heartbeat, "rescue_interval"),
-        ),
-        groups=groups,
-        listen=bool(listen),
-        grace_seconds=_positive(grace_seconds, "grace_seconds"),
-        handle_signals=bool(handle_signals),
-    )
-
-
-def _positive(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidInputError(f"{what} must be a positive number of seconds")
-    return float(value)

@@ -33,9 +33,16 @@ def _strip(lines: list[str]) -> str:
     return "\n".join(body).strip().rstrip(";").strip()
 
 
-def load_queries(dialect: str) -> dict[str, str]:
-    """The named queries of one backend, from ``backends/sql/<dialect>.sql``."""
-    return parse_blocks(read_package_file("backends", "sql", f"{dialect}.sql"))
+def load_queries(package_dir: str) -> dict[str, str]:
+    """The named queries of one database, from ``queries.sql`` in its package; each is one
+    statement (an operation of several names them in order, in Python)."""
+    path = os.path.join(package_dir, "queries.sql")
+    with open(path, encoding="utf-8") as file:
+        queries = parse_blocks(file.read())
+    for name, sql in queries.items():
+        if len(split_statements(sql + ";")) != 1:
+            raise ValueError(f"{path}: query {name!r} is not one statement")
+    return queries
 
 
 def read_package_file(*parts: str) -> str:

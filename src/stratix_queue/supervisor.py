@@ -21,9 +21,9 @@ import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stratix_queue.errors import (
     ConfigurationError,
@@ -31,7 +31,8 @@ from stratix_queue.errors import (
     SchemaNotReadyError,
 )
 from stratix_queue.logformat import configure_logging, refresh_logging
-from stratix_queue.service import QueueService, worker_options
+from stratix_queue.service import QueueService
+from stratix_queue.worker_options import WorkerOptions
 
 if TYPE_CHECKING:  # multiprocessing is imported by the Supervisor only (P > 1 processes)
     from multiprocessing.process import BaseProcess
@@ -48,12 +49,13 @@ STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 @dataclass(frozen=True, slots=True)
 class WorkerCommand:
-    """What ``stratix-queue worker`` was asked to run."""
+    """What ``stratix-queue worker`` was asked to run. The forked children inherit it (nothing
+    is pickled, nothing goes through argv)."""
 
     app: str
     url: str | None = None
     processes: int = 1
-    worker_args: dict[str, Any] = field(default_factory=dict)
+    options: WorkerOptions = field(default_factory=WorkerOptions)
 
 
 DEFAULT_APP_ATTRIBUTE = "queue"  # --app myapp means myapp:queue
@@ -111,18 +113,20 @@ def _describe(exc: BaseException) -> str:
 
 def run_in_process(command: WorkerCommand) -> int:
     """One worker in this process; it refuses to start, as the supervisor does, when the
-    options are bad or the database is unreachable or not migrated."""
-    worker_options(**command.worker_args)
+    database is unreachable or not migrated (the options were checked when they were built)."""
     queue = load_app(command.app, command.url)
     queue.check_schema()
-    queue.run_worker(handle_signals=True, **command.worker_args)
+    queue.run_worker(options=_with_signals(command.options))
     return 0
 
 
+def _with_signals(options: WorkerOptions) -> WorkerOptions:
+    return replace(options, handle_signals=True)
+
+
 def check_ready(command: WorkerCommand) -> None:
-    """Fail before any process starts: bad options, or a database unreachable or not migrated.
-    The application is imported only when the URL must come from it."""
-    worker_options(**command.worker_args)
+    """Fail before any process starts: a database unreachable or not migrated. The application
+    is imported only when the URL must come from it."""
     queue = QueueService(command.url) if command.url else load_app(command.app)
     try:
         queue.check_schema()
@@ -140,7 +144,7 @@ def _child_main(command: WorkerCommand, reports: SimpleQueue[str]) -> None:
     try:
         queue = load_app(command.app, command.url)
         # its own connections, never ones the supervisor opened
-        queue.with_url(queue.url).run_worker(handle_signals=True, **command.worker_args)
+        queue.with_url(queue.url).run_worker(options=_with_signals(command.options))
         code = 0
     except (ConfigurationError, InvalidInputError, SchemaNotReadyError) as exc:
         reports.put(str(exc))  # the supervisor says it once, not once per process
@@ -164,7 +168,7 @@ class Supervisor:
 
     def __init__(self, command: WorkerCommand) -> None:
         self.command = command
-        self.burst = bool(command.worker_args.get("burst"))
+        self.burst = command.options.burst
         import multiprocessing.connection
 
         self._ctx = multiprocessing.get_context("fork")
@@ -262,7 +266,7 @@ class Supervisor:
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self._signals += 1
         if self._kill_at is None:
-            grace = float(self.command.worker_args.get("grace_seconds") or 30.0)
+            grace = self.command.options.grace_seconds
             self._kill_at = time.monotonic() + grace + KILL_AFTER_GRACE_SECONDS
         log.warning(
             "supervisor got %s: stopping %d worker processes%s",

@@ -7,17 +7,11 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from stratix_queue.backends import SCHEMES
 from stratix_queue.errors import UnsupportedURLError
 
 DEFAULT_URL = "sqlite:///stratix-queue.db"
 URL_ENV = "STRATIX_QUEUE_URL"
-_SCHEMES = {
-    "sqlite": "sqlite",
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-}
 
 _USERINFO_PASSWORD = re.compile(r":[^@/]*@")  # user:PASSWORD@, however many slashes before
 _QUERY_PASSWORD = re.compile(r"([?&][a-z]*password=)[^&#]*", re.IGNORECASE)
@@ -57,12 +51,13 @@ def parse_url(url: str) -> DatabaseURL:
             "postgresql://user@host:port/db or mysql://user@host:port/db"
         )
     scheme = url.split("://", 1)[0].lower()
-    dialect = _SCHEMES.get(scheme)
-    if dialect is None:
+    entry = SCHEMES.get(scheme)
+    if entry is None:
         raise UnsupportedURLError(
             f"unknown database URL scheme {scheme!r}; use one of: "
-            + ", ".join(f"{name}://" for name in _SCHEMES)
+            + ", ".join(f"{name}://" for name in SCHEMES)
         )
+    dialect = entry.dialect
     if dialect == "sqlite":
         return _parse_sqlite(url)
     return _parse_server(url, dialect)

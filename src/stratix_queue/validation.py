@@ -37,14 +37,8 @@ TASK_FIELDS = frozenset(
 )
 
 
-_KNOWN_NAMES: set[str] = set()  # names that passed check_name (a batch repeats the same few)
-_KNOWN_NAMES_MAX = 4096
-
-
 def check_name(value: object, what: str, *, optional: bool = False) -> str | None:
     """A task name, executor or group: a non-empty str of at most 255 characters."""
-    if type(value) is str and value in _KNOWN_NAMES:
-        return value
     if value is None and optional:
         return None
     if not isinstance(value, str):
@@ -64,10 +58,6 @@ def check_name(value: object, what: str, *, optional: bool = False) -> str | Non
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidInputError(f"{what} is not valid Unicode (a lone surrogate)") from None
-    if type(value) is str:
-        if len(_KNOWN_NAMES) >= _KNOWN_NAMES_MAX:
-            _KNOWN_NAMES.clear()
-        _KNOWN_NAMES.add(value)
     return value
 
 
@@ -182,7 +172,7 @@ def check_run_at(run_at: object) -> datetime | None:
         raise InvalidInputError(f"run_at is out of range in UTC: {run_at!r}") from None
 
 
-_make_new_job = fast_constructor(NewJob)
+_make_new_job = fast_constructor(NewJob)  # kept: see make_job (job.py); 500 tasks 1.8 vs 2.1 ms
 
 
 def new_job(

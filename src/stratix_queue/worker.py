@@ -1,9 +1,9 @@
 """The worker: claims runnable tasks under a lease and runs their executors in threads.
 
-Around the claim loop run the slot threads (slots.py), a maintenance thread (heartbeats, rescue,
-registry; maintenance.py), a completer that records successes in batches (completer.py), a
-wake-up thread (LISTEN on PostgreSQL, a change watcher elsewhere; listener.py), and the executors
-themselves (execution.py).
+Around the claim loop run the slot threads (slot_threads.py), a maintenance thread (heartbeats,
+rescue, registry; maintenance.py), the outcome writer with its thread that records successes in
+batches (outcomes.py), a wake-up thread (LISTEN on PostgreSQL, a change watcher elsewhere;
+listener.py), and the executors themselves (attempt_runner.py).
 """
 
 from __future__ import annotations
@@ -15,14 +15,12 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from types import FrameType
-from typing import TypeVar
 
-from stratix_queue.backends.base import SqlBackend
+from stratix_queue.attempt_runner import Execution
+from stratix_queue.backends.driver import WakeUp
 from stratix_queue.backends.limits import Limits
-from stratix_queue.completer import Completer
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -31,18 +29,19 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.execution import Execution
 from stratix_queue.executors import ExecutorRegistry, ExecutorSpec
 from stratix_queue.job import Job, Unreadable
 from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
-from stratix_queue.maintenance import LeaseSettings, Maintenance
+from stratix_queue.maintenance import Maintenance
+from stratix_queue.outcomes import OutcomeWriter
+from stratix_queue.outcomes import WorkerStats as WorkerStats  # the package imports it from here
 from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
-from stratix_queue.slots import BUFFER_WAIT_SECONDS, Slots
+from stratix_queue.slot_threads import BUFFER_WAIT_SECONDS, Slots
 from stratix_queue.validation import error_data
+from stratix_queue.worker_options import WorkerOptions as WorkerOptions  # re-exported
 
 log = logging.getLogger("stratix_queue.worker")
-T = TypeVar("T")
 RETRY_GRACE_SECONDS = 5.0
 MAX_OUTAGE_BACKOFF = 10.0
 SIGNAL_DEBOUNCE_SECONDS = 1.0
@@ -52,38 +51,6 @@ HARD_EXIT_SECONDS = 5.0  # after a signal, the process ends by grace + this, wha
 MARK_STARTED_AFTER_SECONDS = 0.05
 LOST_CODE = "WORKER_LOST"
 SUSPECT_FLUSH_SECONDS = 1.0  # how long a task that runs alone waits for successes to be written
-SUCCESS_NOT_RECORDED = "SUCCESS_NOT_RECORDED"
-
-
-@dataclass(slots=True)
-class WorkerStats:
-    """What one ``run_worker`` call did."""
-
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    lost: int = 0  # finished after the lease was lost: the outcome was not recorded
-    given_back: int = 0  # returned to waiting unfinished or unstarted (shutdown, a busy buffer)
-    unreadable: int = 0  # rows that could not be read as tasks: marked failed, never run
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def count(self, what: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self, what, getattr(self, what) + n)
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerOptions:
-    concurrency: int = 4
-    prefetch: int | None = None  # claimed tasks waiting for a slot (None: adaptive; slots.py)
-    burst: bool = False
-    poll_interval: float = 1.0  # the longest idle wait between two claims
-    min_poll_interval: float = 0.05  # adaptive polling restarts here once work was found
-    leases: LeaseSettings = field(default_factory=LeaseSettings)
-    groups: tuple[str, ...] | None = None
-    listen: bool = True  # the wake-up thread; False: poll only (PgBouncer's transaction pooling)
-    grace_seconds: float = 30.0
-    handle_signals: bool = False
 
 
 def _lease(job: Job) -> tuple[int, str | None]:
@@ -135,10 +102,7 @@ class Worker:
         self._retry_due: dict[int, float] = {}  # burst mode waits for its own retries
         self._retry_lock = threading.Lock()
         # Keyed by (id, lease token): a task may be claimed again, under another lease.
-        # a failure being written: when its executor returned (successes: the completer's)
-        self._finishing: dict[tuple[int, str | None], float] = {}
         self._marked: set[tuple[int, str | None]] = set()  # running tasks whose start is written
-        self._settled: set[int] = set()  # successes that could not be written, failed instead
         self._hard_exit: threading.Timer | None = None
         self._next_promote = 0.0
         self._poll = options.poll_interval  # idle at first; shortened once work is found
@@ -156,7 +120,7 @@ class Worker:
             held=self._held_leases,
             mark_starts=self._mark_starts,
         )
-        self._completer = Completer(self._record_successes, self._on_success_recorded)
+        self._outcomes = OutcomeWriter(repository, self.stats)
 
     def _held_leases(self) -> list[tuple[int, str]]:
         """The leases to renew: every task held, but one whose outcome has waited to be written
@@ -167,14 +131,7 @@ class Worker:
         stuck_before = time.monotonic() - self.options.leases.stuck_outcome_seconds
         if health.down or health.recovered_at >= stuck_before:
             stuck_before = 0.0
-        finishing = self._finishing
-        held = [
-            job
-            for job in self._slots.held()
-            if finishing.get(_lease(job), stuck_before) >= stuck_before
-        ]
-        if self._completer.busy_since() >= stuck_before:  # its current write is not stuck
-            held += self._completer.pending()
+        held = self._outcomes.unstuck(self._slots.held(), stuck_before)
         return [(job.id, job.lease_token) for job in held if job.lease_token]
 
     def _mark_starts(self) -> bool:
@@ -209,7 +166,7 @@ class Worker:
         previous_limits = self.backend.limits
         self.backend.use_limits(Limits(self.options.leases.statement_seconds))
         self._maintenance.start()
-        self._completer.start()
+        self._outcomes.start()
         self._start_listener()
         self._slots.start()
         try:
@@ -218,7 +175,7 @@ class Worker:
         finally:
             self._stop.set()
             self._slots.close()
-            self._completer.close()
+            self._outcomes.close()
             self._shutdown()
             restore()
             self.backend.use_limits(previous_limits)
@@ -242,14 +199,13 @@ class Worker:
         self._execution.close()
 
     def _start_listener(self) -> None:
-        if self.options.burst or not isinstance(self.backend, SqlBackend):
+        if self.options.burst or not self.options.listen:
             return  # a burst worker stops once idle: nothing to be woken for
-        if self.options.listen and self.backend.notifies:
+        if self.backend.capabilities.wake_up is WakeUp.NOTIFY:
             self.listener = Listener(self.backend, self._wakeup, self._hungry)
-            self.listener.start()
-        elif self.options.listen and self.backend.change_watch_interval is not None:
+        else:
             self.listener = ChangeWatcher(self.backend, self._wakeup, self._hungry)
-            self.listener.start()
+        self.listener.start()
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         if (
@@ -278,6 +234,7 @@ class Worker:
         self._signalled = True
         self._signalled_at = time.monotonic()
         self._deadline = time.monotonic() + self.options.grace_seconds
+        self._outcomes.give_up_at(self._deadline)
         log.warning(
             "worker %s got %s: no new tasks; %d running get %.0f s to finish",
             self.worker_id,
@@ -308,28 +265,17 @@ class Worker:
         period ends, after a signal)."""
         self._hand_back_stale()
         for job in self._slots.take_unstarted():
-            self._give_back(job)
+            self._outcomes.give_back(job)
         timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
         if not self._slots.wait_idle(timeout):
             self._give_back_and_exit(self._slots.held())
 
-    def _give_back(self, job: Job) -> bool:
-        try:
-            if self.repository.backend.give_back(job):
-                self.stats.count("given_back")
-                return True
-        except StratixQueueError as exc:
-            log.error(
-                "could not give back task %s (%s): %s; its lease will expire", job.id, job.name, exc
-            )
-        return False
-
     def _hand_back_stale(self) -> None:
         """Return the tasks that waited in this worker's buffer while every slot stayed busy
-        (slots.py), so that a worker with a free slot runs them."""
+        (slot_threads.py), so that a worker with a free slot runs them."""
         stale = self._slots.take_stale()
         if stale:
-            given = sum(self._give_back(job) for job in stale)
+            given = sum(self._outcomes.give_back(job) for job in stale)
             log.info(
                 "worker %s: every slot busy for %.1f s; %d waiting task(s) handed back",
                 self.worker_id,
@@ -341,12 +287,12 @@ class Worker:
         """Grace period over: record what finished, stop everything else, then return the
         unfinished tasks and end the process at once. The give-back is the very last write, so
         no other worker can claim a task while this process still runs it for long."""
-        self._completer.close()  # bounded by the deadline through _persist
+        self._outcomes.close()  # bounded by the deadline: give_up_at
         self._execution.kill_processes()
         self._shutdown()
         self._hand_back_stale()
         for job in jobs:
-            self._give_back(job)
+            self._outcomes.give_back(job)
         log.warning(
             "worker %s stopped after the grace period; %d unfinished task(s) back to waiting: %s",
             self.worker_id,
@@ -440,9 +386,9 @@ class Worker:
                     self._retry_due.pop(job.id, None)
         return jobs
 
-    def _promote_due(self, force: bool = False) -> None:
+    def _promote_due(self) -> None:
         now = time.monotonic()
-        if force or now >= self._next_promote:
+        if now >= self._next_promote:
             self._next_promote = now + self.options.poll_interval
             self.backend.promote_due()
 
@@ -499,10 +445,10 @@ class Worker:
         if self._marked:
             self._marked.discard(_lease(job))
         if error is not None:
-            self._finishing[_lease(job)] = time.monotonic()  # its outcome is due from now on
+            self._outcomes.outcome_due(job)
             self._record_failure(job, spec, error)
             return
-        self._completer.submit(job, round((time.perf_counter() - started) * 1000))
+        self._outcomes.succeeded(job, round((time.perf_counter() - started) * 1000))
 
     def _start(self, job: Job) -> bool:
         """Before a slot runs the task. A task held by a worker that was lost may be what killed
@@ -517,7 +463,7 @@ class Worker:
             return False
         if job.error_code != LOST_CODE:
             return True
-        self._completer.wait_idle(SUSPECT_FLUSH_SECONDS)
+        self._outcomes.wait_idle(SUSPECT_FLUSH_SECONDS)
         try:
             if self.backend.mark_started([(job.id, str(job.lease_token))]):
                 self._marked.add(_lease(job))
@@ -528,111 +474,19 @@ class Worker:
         except DatabaseError as exc:
             log.error("could not record that task %s starts: %s; running it anyway", job.id, exc)
             return True
-        self._lost(job)
+        self._outcomes.lost(job)
         return False
 
     def _fail_unreadable(self, job: Job, problem: Unreadable) -> None:
         """A row another client wrote that cannot be read as a task: failed, never run."""
-        self.stats.count("unreadable")
-        error = error_data(problem.message, None, problem.code)
-        self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
-
-    def _on_success_recorded(self, jobs: Sequence[Job], moved: set[int]) -> None:
-        self.stats.count("succeeded", len(moved))
-        for job in jobs:
-            if job.id in self._settled:  # failed with SUCCESS_NOT_RECORDED, or given up
-                self._settled.discard(job.id)
-            elif job.id not in moved:
-                self._lost(job)
+        self._outcomes.unreadable(job, error_data(problem.message, None, problem.code))
 
     def _record_failure(self, job: Job, spec: ExecutorSpec | None, error: ErrorData) -> None:
-        if job.attempts < job.max_attempts:
-            delay = spec.delay_after(job.attempts) if spec else 1.0
-            if self._write_outcome(
-                job, lambda: self.repository.retry_later(job, error, delay), "retried"
-            ):
-                with self._retry_lock:
-                    self._retry_due[job.id] = time.monotonic() + delay
-        else:
-            self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
-
-    def _write_outcome(self, job: Job, write: Callable[[], bool], counter: str) -> bool:
-        """Write one task's failure or retry (fenced); True if it applied. A write the database
-        refuses for good is logged and given up: the lease then expires and the rescue decides."""
-        try:
-            written = self._persist(write, "record a task's failure")
-        except DatabaseError as exc:
-            self._not_recorded(job, exc)
-            return False
-        finally:
-            self._finishing.pop(_lease(job), None)
-        if written:
-            self.stats.count(counter)
-        else:
-            self._lost(job)
-        return written
-
-    def _record_successes(self, batch: Sequence[tuple[Job, int]]) -> set[int]:
-        """Write a batch of successes (the completer's thread); the ids moved. A write the
-        database refuses for good is split up, so that one bad task does not sink the others;
-        a success that cannot be written alone fails its task with SUCCESS_NOT_RECORDED."""
-        try:
-            return self._persist(
-                lambda: self.repository.move_many_to_success(batch), "record successes"
-            )
-        except (DatabaseUnavailableError, TransientDatabaseError) as exc:
-            for job, _ in batch:  # the grace period ended while the database was away
-                self._not_recorded(job, exc)
-                self._settled.add(job.id)
-            return set()
-        except DatabaseError as exc:
-            if len(batch) > 1:
-                return {moved for one in batch for moved in self._record_successes([one])}
-            [(job, ms)] = batch
-            self._settled.add(job.id)
-            message = f"the task succeeded in {ms} ms but its success could not be recorded: {exc}"
-            error = error_data(message, None, SUCCESS_NOT_RECORDED)
-            self._write_outcome(job, lambda: self.repository.mark_as_failed(job, error), "failed")
-            return set()
-
-    def _persist(self, write: Callable[[], T], doing: str) -> T:
-        """Record an outcome, retrying while the database is unreachable or contended, until it
-        is written (fenced: a late write after the lease was lost changes nothing) or the grace
-        period of a shutdown ends. Any other database error is raised at once: retrying a write
-        that breaks a constraint or names a missing column would only hang the worker."""
-        delay = 0.2
-        tries = 0
-        while True:
-            try:
-                written = write()
-            except (DatabaseUnavailableError, TransientDatabaseError) as exc:
-                if self._deadline is not None and time.monotonic() >= self._deadline:
-                    raise  # shutting down: the lease and the rescue take it from here
-                tries += 1
-                # An outage is logged at once; contention (the backend retried it already) when
-                # it persists: a write that keeps timing out is not silent either.
-                if isinstance(exc, DatabaseUnavailableError) or tries > 1:
-                    self.backend.health.failed(doing, exc)  # logged once per outage
-                time.sleep(delay)
-                delay = min(delay * 2, MAX_OUTAGE_BACKOFF)
-                continue
-            self.backend.health.ok()
-            return written
-
-    def _not_recorded(self, job: Job, exc: Exception) -> None:
-        log.error(
-            "could not record the outcome of task %s (%s, executor %s): %s; its lease will "
-            "expire and the rescue will take it back",
-            job.id,
-            job.name,
-            job.executor,
-            exc,
-        )
-
-    def _lost(self, job: Job) -> None:
-        self.stats.count("lost")
-        log.warning(
-            "task %s (%s) is no longer held by this worker; its outcome was not recorded",
-            job.id,
-            job.name,
-        )
+        """Write a failed attempt (synchronously: it is durable before the slot moves on)."""
+        if job.attempts >= job.max_attempts:
+            self._outcomes.failed(job, error)
+            return
+        delay = spec.delay_after(job.attempts) if spec else 1.0
+        if self._outcomes.retry(job, error, delay):
+            with self._retry_lock:
+                self._retry_due[job.id] = time.monotonic() + delay

@@ -3,7 +3,7 @@ database (as River's riverdrivertest does), not through QueueService nor a worke
 
 Everything here goes through three names, so that reshaping the backends into drivers changes
 one line each: the ``driver`` fixture (how a driver is opened), :func:`new_job` (how a task to
-insert is built) and the methods of the ``Backend`` protocol (plus ``close()``); no case
+insert is built) and the operations of the ``Driver`` protocol (and ``close()``); no case
 touches a private attribute. What a method wrote is read back with the driver itself or with raw
 SQL (tests/dbs.py).
 
@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from stratix_queue import Job, QueueService
-from stratix_queue.backends import Backend, open_backend
+from stratix_queue.backends import open_driver
+from stratix_queue.backends.driver import Driver
 from stratix_queue.params import ClaimParams, NewJob
 from stratix_queue.urls import parse_url
 from tests import dbs
@@ -63,19 +64,19 @@ def db_url(backend: str, _migrated_urls: Callable[[str], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def _drivers(server_dbs: ServerDatabases) -> Iterator[dict[str, Backend]]:
+def _drivers(server_dbs: ServerDatabases) -> Iterator[dict[str, Driver]]:
     """The drivers opened in this run, one per database, closed before the databases go."""
-    opened: dict[str, Backend] = {}
+    opened: dict[str, Driver] = {}
     yield opened
     for driver in opened.values():
         driver.close()
 
 
 @pytest.fixture
-def driver(db_url: str, _drivers: dict[str, Backend]) -> Backend:
+def driver(db_url: str, _drivers: dict[str, Driver]) -> Driver:
     """The driver under test, on a migrated database with empty tables."""
     if db_url not in _drivers:
-        _drivers[db_url] = open_backend(parse_url(db_url))  # the one line a rename touches
+        _drivers[db_url] = open_driver(parse_url(db_url))  # the one line a rename touches
     return _drivers[db_url]
 
 
@@ -109,7 +110,7 @@ def new_job(
 
 
 def claim(
-    driver: Backend,
+    driver: Driver,
     token: str = "token-1",
     *,
     limit: int = 10,
@@ -138,7 +139,7 @@ def stale(job: Job, **changes: Any) -> Job:
     return replace(job, **changes)
 
 
-def status_of(driver: Backend, job_id: int) -> str | None:
+def status_of(driver: Driver, job_id: int) -> str | None:
     job = driver.get_job(job_id)
     return None if job is None else job.status.value
 

@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 
 from stratix_queue import JobStatus
-from stratix_queue.backends import Backend
+from stratix_queue.backends.driver import Driver
 from tests import dbs
 from tests.backend.conftest import ago, claim, new_job, now, status_of
 
 
-def test_claim_takes_priority_then_run_at_then_id(driver: Backend) -> None:
+def test_claim_takes_priority_then_run_at_then_id(driver: Driver) -> None:
     early, late = ago(30).replace(microsecond=0), ago(10).replace(microsecond=0)
     a, b, c, d, e = driver.insert_jobs(
         [
@@ -32,7 +32,7 @@ def test_claim_takes_priority_then_run_at_then_id(driver: Backend) -> None:
     assert claim(driver, "t3") == []
 
 
-def test_a_claimed_row_is_executing_under_the_lease(driver: Backend, db_url: str) -> None:
+def test_a_claimed_row_is_executing_under_the_lease(driver: Driver, db_url: str) -> None:
     [job] = driver.insert_jobs([new_job(payload={"x": 1}, max_attempts=3, timeout=1.5)])
     before = now()
     [claimed] = claim(driver, "tok", worker="w-9", lease=30)
@@ -65,7 +65,7 @@ def test_a_claimed_row_is_executing_under_the_lease(driver: Backend, db_url: str
     assert dbs.scalar(db_url, "SELECT started_at FROM queue_jobs WHERE id = %s", (job.id,)) is None
 
 
-def test_claim_respects_its_limit(driver: Backend) -> None:
+def test_claim_respects_its_limit(driver: Driver) -> None:
     driver.insert_jobs([new_job(f"n{i}") for i in range(5)])
     assert len(claim(driver, "t1", limit=1)) == 1
     assert len(claim(driver, "t2", limit=3)) == 3
@@ -73,7 +73,7 @@ def test_claim_respects_its_limit(driver: Backend) -> None:
     assert driver.count_by_status() == {"executing": 5}
 
 
-def test_nothing_claimable_claims_nothing(driver: Backend) -> None:
+def test_nothing_claimable_claims_nothing(driver: Driver) -> None:
     assert claim(driver) == []
     driver.set_group_paused("p", True)
     [later, paused] = driver.insert_jobs([new_job(delay=60), new_job(group="p")])
@@ -84,7 +84,7 @@ def test_nothing_claimable_claims_nothing(driver: Backend) -> None:
     assert status_of(driver, paused.id) == "paused"
 
 
-def test_claim_in_groups(driver: Backend) -> None:
+def test_claim_in_groups(driver: Driver) -> None:
     jobs = driver.insert_jobs(
         [
             new_job("g1", group="g1"),
@@ -101,7 +101,7 @@ def test_claim_in_groups(driver: Backend) -> None:
     assert [job.name for job in claim(driver, "t3")] == ["none"]  # None: any group, or none
 
 
-def test_a_paused_group_is_not_claimed_and_comes_back_on_resume(driver: Backend) -> None:
+def test_a_paused_group_is_not_claimed_and_comes_back_on_resume(driver: Driver) -> None:
     a, b = driver.insert_jobs([new_job("a", group="g"), new_job("b", group="h")])
     assert driver.set_group_paused("g", True) == 1
     assert [job.id for job in claim(driver, "t1")] == [b.id]
@@ -110,7 +110,7 @@ def test_a_paused_group_is_not_claimed_and_comes_back_on_resume(driver: Backend)
     assert [job.id for job in claim(driver, "t3", groups=("g",))] == [a.id]
 
 
-def test_a_waiting_task_of_a_paused_group_is_never_claimed(driver: Backend, db_url: str) -> None:
+def test_a_waiting_task_of_a_paused_group_is_never_claimed(driver: Driver, db_url: str) -> None:
     """A task left waiting in a paused group (an insert that raced the pause): the claim passes
     over it and promote_due pauses it."""
     [job, other] = driver.insert_jobs([new_job("p", group="g", priority=9), new_job("other")])
@@ -123,7 +123,7 @@ def test_a_waiting_task_of_a_paused_group_is_never_claimed(driver: Backend, db_u
     assert status_of(driver, job.id) == "paused"
 
 
-def test_promote_due_wakes_only_what_fell_due(driver: Backend) -> None:
+def test_promote_due_wakes_only_what_fell_due(driver: Driver) -> None:
     due, not_yet, waiting = driver.insert_jobs(
         [new_job("due", run_at=ago(1)), new_job("later", delay=60), new_job("now")]
     )
@@ -136,7 +136,7 @@ def test_promote_due_wakes_only_what_fell_due(driver: Backend) -> None:
     assert driver.promote_due() == 0
 
 
-def test_mark_started_marks_only_what_is_held_under_its_token(driver: Backend, db_url: str) -> None:
+def test_mark_started_marks_only_what_is_held_under_its_token(driver: Driver, db_url: str) -> None:
     driver.insert_jobs([new_job("a"), new_job("b"), new_job("c")])
     a, b = claim(driver, "T", limit=2)
     [c] = claim(driver, "U")
@@ -156,7 +156,7 @@ def test_mark_started_marks_only_what_is_held_under_its_token(driver: Backend, d
     assert dbs.scalar(db_url, f"SELECT COUNT(*) FROM queue_jobs WHERE {where}") == 2
 
 
-def test_heartbeat_renews_only_the_leases_it_names(driver: Backend) -> None:
+def test_heartbeat_renews_only_the_leases_it_names(driver: Driver) -> None:
     driver.insert_jobs([new_job("a"), new_job("b"), new_job("c")])
     a, b, c = claim(driver, "T", limit=3, lease=-60)  # run out already
     assert driver.heartbeat(60, []) == 0
@@ -172,7 +172,7 @@ def test_heartbeat_renews_only_the_leases_it_names(driver: Backend) -> None:
 
 
 def test_heartbeat_does_not_renew_a_lease_under_another_tasks_token(
-    backend: str, driver: Backend, request: pytest.FixtureRequest
+    backend: str, driver: Driver, request: pytest.FixtureRequest
 ) -> None:
     """Each (id, lease_token) pair is its own fence: a worker that holds task a under T and b
     under U renews neither a under U nor b under T."""
@@ -190,7 +190,7 @@ def test_heartbeat_does_not_renew_a_lease_under_another_tasks_token(
     assert driver.heartbeat(60, [(a.id, "U"), (b.id, "T")]) == 0
 
 
-def test_release_claim_gives_back_uncounted_what_a_token_holds(driver: Backend) -> None:
+def test_release_claim_gives_back_uncounted_what_a_token_holds(driver: Driver) -> None:
     driver.set_group_paused("p", True)
     driver.insert_jobs([new_job("a"), new_job("b"), new_job("c")])
     a, b = claim(driver, "T", limit=2)
@@ -215,7 +215,7 @@ def test_release_claim_gives_back_uncounted_what_a_token_holds(driver: Backend) 
     assert driver.release_claim("nobody's") == 0
 
 
-def test_any_waiting(driver: Backend) -> None:
+def test_any_waiting(driver: Driver) -> None:
     assert driver.any_waiting(None) is False
     driver.insert_jobs([new_job("later", delay=60), new_job("g", group="g", delay=60)])
     assert driver.any_waiting(None) is False  # delayed tasks do not count
@@ -236,7 +236,7 @@ def test_any_waiting(driver: Backend) -> None:
     assert driver.any_waiting(["h", "g"]) is False  # a task without a group is in none
 
 
-def test_recently_prefetched(driver: Backend) -> None:
+def test_recently_prefetched(driver: Driver) -> None:
     assert driver.recently_prefetched(60, None, "w2") is False
     driver.insert_jobs([new_job("a", group="g"), new_job("b", group="g")])
     [a] = claim(driver, "T", worker="w1", limit=1)

@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 
 from stratix_queue import JobStatus
-from stratix_queue.backends import Backend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.params import JobFilter
 from tests import dbs
 from tests.backend.conftest import ago, claim, count, new_job, now
 
 
-def test_insert_one_comes_back_as_get_job_reads_it(driver: Backend, db_url: str) -> None:
+def test_insert_one_comes_back_as_get_job_reads_it(driver: Driver, db_url: str) -> None:
     before = now()
     [job] = driver.insert_jobs(
         [
@@ -44,7 +44,7 @@ def test_insert_one_comes_back_as_get_job_reads_it(driver: Backend, db_url: str)
     assert count(db_url, "queue_jobs") == 1
 
 
-def test_insert_many_keeps_the_order_with_increasing_ids(driver: Backend) -> None:
+def test_insert_many_keeps_the_order_with_increasing_ids(driver: Driver) -> None:
     jobs = driver.insert_jobs([new_job(f"n{i}", payload=i, priority=i % 3) for i in range(7)])
     assert [job.name for job in jobs] == [f"n{i}" for i in range(7)]
     assert [job.payload for job in jobs] == list(range(7))
@@ -56,13 +56,13 @@ def test_insert_many_keeps_the_order_with_increasing_ids(driver: Backend) -> Non
     assert more[0].id > ids[-1]
 
 
-def test_insert_nothing(driver: Backend, db_url: str) -> None:
+def test_insert_nothing(driver: Driver, db_url: str) -> None:
     assert driver.insert_jobs([]) == []
     assert count(db_url, "queue_jobs") == 0
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "batch"])
-def test_insert_status_delayed_and_paused(driver: Backend, batch: bool) -> None:
+def test_insert_status_delayed_and_paused(driver: Driver, batch: bool) -> None:
     """A delay or a run_at (even a past one) makes a delayed task; a paused group's task is
     paused, whether it is delayed or not. The one-task and the batch statements agree."""
     assert driver.set_group_paused("stopped", True) == 0
@@ -96,13 +96,13 @@ def test_insert_status_delayed_and_paused(driver: Backend, batch: bool) -> None:
         assert driver.get_job(job.id) == job
 
 
-def test_get_job_of_a_missing_id_is_none(driver: Backend) -> None:
+def test_get_job_of_a_missing_id_is_none(driver: Driver) -> None:
     [job] = driver.insert_jobs([new_job()])
     assert driver.get_job(job.id + 1000) is None
     assert driver.get_job(2**62) is None
 
 
-def test_count_by_status_names_only_the_statuses_present(driver: Backend) -> None:
+def test_count_by_status_names_only_the_statuses_present(driver: Driver) -> None:
     assert driver.count_by_status() == {}
     driver.set_group_paused("p", True)
     driver.insert_jobs(
@@ -112,7 +112,7 @@ def test_count_by_status_names_only_the_statuses_present(driver: Backend) -> Non
     assert driver.count_by_status() == {"waiting": 2, "executing": 1, "delayed": 1, "paused": 1}
 
 
-def test_list_jobs_filters_and_pages_in_id_order(driver: Backend) -> None:
+def test_list_jobs_filters_and_pages_in_id_order(driver: Driver) -> None:
     jobs = driver.insert_jobs(
         [
             new_job("a", executor="x", group="g1"),
@@ -141,7 +141,7 @@ def test_list_jobs_filters_and_pages_in_id_order(driver: Backend) -> None:
     assert listed == [driver.get_job(c)]
 
 
-def test_current_version_is_the_newest_migration(driver: Backend, db_url: str) -> None:
-    latest = max(migration.version for migration in load_migrations(driver.dialect))
+def test_current_version_is_the_newest_migration(driver: Driver, db_url: str) -> None:
+    latest = max(migration.version for migration in load_migrations(driver.migrations_dir))
     assert driver.current_version() == latest
     assert dbs.scalar(db_url, "SELECT MAX(version) FROM stratix_queue_migrations") == latest

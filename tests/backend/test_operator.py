@@ -8,13 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from stratix_queue import Job, JobStatus
-from stratix_queue.backends import Backend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.params import ErrorData, JobFilter, RetryLater
 from tests import dbs
 from tests.backend.conftest import OLD, claim, count, new_job, now, status_of
 
 
-def _fail(driver: Backend, code: str | None, **spec: Any) -> Job:
+def _fail(driver: Driver, code: str | None, **spec: Any) -> Job:
     """A task that failed with ``code``."""
     driver.insert_jobs([new_job(**spec)])
     [job] = claim(driver, f"fail-{code}-{spec}")
@@ -22,7 +22,7 @@ def _fail(driver: Backend, code: str | None, **spec: Any) -> Job:
     return job
 
 
-def _failed_set(driver: Backend) -> list[Job]:
+def _failed_set(driver: Driver) -> list[Job]:
     """e1/g1/E1, e1/None/E1, e2/g2/None, and a waiting task that matches every filter."""
     jobs = [
         _fail(driver, "E1", name="a", executor="e1", group="g1"),
@@ -33,7 +33,7 @@ def _failed_set(driver: Backend) -> list[Job]:
     return jobs
 
 
-def test_list_failed_newest_first_with_paging(driver: Backend) -> None:
+def test_list_failed_newest_first_with_paging(driver: Driver) -> None:
     assert driver.list_failed(10, 0) == []
     a, b, c = _failed_set(driver)
     listed = driver.list_failed(10, 0)
@@ -45,7 +45,7 @@ def test_list_failed_newest_first_with_paging(driver: Backend) -> None:
     assert driver.list_failed(5, 3) == []
 
 
-def test_failed_counts_and_by_code(driver: Backend) -> None:
+def test_failed_counts_and_by_code(driver: Driver) -> None:
     assert driver.failed_counts() == ({}, {})
     assert driver.failed_by_code() == {}
     _failed_set(driver)
@@ -53,7 +53,7 @@ def test_failed_counts_and_by_code(driver: Backend) -> None:
     assert driver.failed_by_code() == {"E1": 2, None: 1}
 
 
-def test_failed_ids_filters_failed_tasks_only(driver: Backend) -> None:
+def test_failed_ids_filters_failed_tasks_only(driver: Driver) -> None:
     a, b, c = _failed_set(driver)
     assert driver.failed_ids(JobFilter()) == [a.id, b.id, c.id]
     assert driver.failed_ids(JobFilter(group="g1")) == [a.id]
@@ -64,7 +64,7 @@ def test_failed_ids_filters_failed_tasks_only(driver: Backend) -> None:
     assert driver.failed_ids(JobFilter(group="nope")) == []
 
 
-def test_retry_failed_resets_only_failed_tasks(driver: Backend) -> None:
+def test_retry_failed_resets_only_failed_tasks(driver: Driver) -> None:
     a, b, c = _failed_set(driver)
     driver.set_group_paused("g2", True)
     [waiting] = driver.list_jobs(JobFilter(status="waiting"), 10, 0)
@@ -87,7 +87,7 @@ def test_retry_failed_resets_only_failed_tasks(driver: Backend) -> None:
     assert len(driver.list_attempt_errors(a.id)) == 1  # the history stays
 
 
-def test_pause_and_resume_a_group(driver: Backend, db_url: str) -> None:
+def test_pause_and_resume_a_group(driver: Driver, db_url: str) -> None:
     driver.insert_jobs([new_job("running", group="g")])
     [running] = claim(driver, groups=("g",))
     jobs = driver.insert_jobs(
@@ -117,7 +117,7 @@ def test_pause_and_resume_a_group(driver: Backend, db_url: str) -> None:
     assert driver.group_overview()[1] == set()
 
 
-def test_group_overview_counts_grouped_tasks_by_status(driver: Backend) -> None:
+def test_group_overview_counts_grouped_tasks_by_status(driver: Driver) -> None:
     assert driver.group_overview() == ([], set())
     driver.insert_jobs(
         [
@@ -139,7 +139,7 @@ def test_group_overview_counts_grouped_tasks_by_status(driver: Backend) -> None:
     assert paused == {"p"}
 
 
-def test_summary(driver: Backend, db_url: str) -> None:
+def test_summary(driver: Driver, db_url: str) -> None:
     empty = driver.summary(60)
     assert (int(empty["succeeded_recently"]), empty["oldest_waiting"], int(empty["running"])) == (
         0,
@@ -159,7 +159,7 @@ def test_summary(driver: Backend, db_url: str) -> None:
     assert int(driver.summary(10**9)["succeeded_recently"]) == 2
 
 
-def test_prune_success_dry_run_then_real(driver: Backend, db_url: str) -> None:
+def test_prune_success_dry_run_then_real(driver: Driver, db_url: str) -> None:
     driver.insert_jobs([new_job(f"n{i}", max_attempts=2) for i in range(4)])
     jobs = claim(driver, limit=4)
     # the first one failed an attempt before it succeeded: its history ages out with it

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from stratix_queue import DatabaseError, Job, JobStatus
-from stratix_queue.backends import Backend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.params import ErrorData, RetryLater
 from tests import dbs
 from tests.backend.conftest import claim, count, new_job, now, stale, status_of, success_rows
@@ -17,7 +17,7 @@ from tests.backend.conftest import claim, count, new_job, now, stale, status_of,
 ERROR = ErrorData(message="boom", stack="Traceback...\nValueError: boom", code="E_BOOM")
 
 
-def _claimed(driver: Backend, n: int = 1, token: str = "T", **spec: object) -> list[Job]:
+def _claimed(driver: Driver, n: int = 1, token: str = "T", **spec: object) -> list[Job]:
     driver.insert_jobs([new_job(f"n{i}", **spec) for i in range(n)])  # type: ignore[arg-type]
     return claim(driver, token, limit=n)
 
@@ -32,7 +32,7 @@ def _fenced_out(job: Job) -> list[Job]:
 
 
 def test_move_many_to_success_moves_only_rows_held_under_their_token(
-    driver: Backend, db_url: str
+    driver: Driver, db_url: str
 ) -> None:
     a, b, c = _claimed(driver, 3)
     [w] = driver.insert_jobs([new_job("waiting")])
@@ -50,7 +50,7 @@ def test_move_many_to_success_moves_only_rows_held_under_their_token(
 
 
 def test_move_many_to_success_fences_each_task_by_its_own_token(
-    driver: Backend, db_url: str
+    driver: Driver, db_url: str
 ) -> None:
     """Two tasks held under two tokens, reported with the tokens swapped: nothing moves."""
     [a] = _claimed(driver, 1, "T")
@@ -62,15 +62,15 @@ def test_move_many_to_success_fences_each_task_by_its_own_token(
 
 
 def test_move_many_to_success_moves_a_task_listed_twice_once(
-    backend: str, driver: Backend, db_url: str, request: pytest.FixtureRequest
+    backend: str, driver: Driver, db_url: str, request: pytest.FixtureRequest
 ) -> None:
     if backend == "sqlite":
         request.applymarker(
             pytest.mark.xfail(
                 raises=DatabaseError,
                 strict=True,
-                reason="sqlite.sql's INSERT joins every item: a task listed twice is inserted "
-                "twice (UNIQUE constraint failed: queue_success.id) and the batch fails",
+                reason="SQLite's success_copy INSERT joins every item: a task listed twice is "
+                "inserted twice (UNIQUE constraint failed: queue_success.id), the batch fails",
             )
         )
     a, b = _claimed(driver, 2)
@@ -78,7 +78,7 @@ def test_move_many_to_success_moves_a_task_listed_twice_once(
     assert count(db_url, "queue_success") == 2
 
 
-def test_move_to_success_is_fenced(driver: Backend, db_url: str) -> None:
+def test_move_to_success_is_fenced(driver: Driver, db_url: str) -> None:
     [job] = _claimed(driver, payload={"p": 1}, priority=4)
     for other in _fenced_out(job):
         assert driver.move_to_success(other, 9) is False
@@ -101,7 +101,7 @@ def _success_columns(url: str, job_id: int) -> tuple[object, ...]:
     return tuple(value.decode() if isinstance(value, bytes) else value for value in row)
 
 
-def test_mark_as_failed_is_fenced_and_keeps_the_error(driver: Backend) -> None:
+def test_mark_as_failed_is_fenced_and_keeps_the_error(driver: Driver) -> None:
     [job] = _claimed(driver, max_attempts=3)
     for other in _fenced_out(job):
         assert driver.mark_as_failed(other, ERROR) is False
@@ -131,7 +131,7 @@ def test_mark_as_failed_is_fenced_and_keeps_the_error(driver: Backend) -> None:
     assert len(driver.list_attempt_errors(job.id)) == 1
 
 
-def test_mark_as_failed_without_texts(driver: Backend) -> None:
+def test_mark_as_failed_without_texts(driver: Driver) -> None:
     [job] = _claimed(driver)
     assert driver.mark_as_failed(job, ErrorData(None, None, None)) is True
     failed = driver.get_job(job.id)
@@ -139,7 +139,7 @@ def test_mark_as_failed_without_texts(driver: Backend) -> None:
     assert (failed.error_message, failed.error_stack, failed.error_code) == (None, None, None)
 
 
-def test_retry_later_is_fenced_and_delays_the_task(driver: Backend) -> None:
+def test_retry_later_is_fenced_and_delays_the_task(driver: Driver) -> None:
     [job] = _claimed(driver, max_attempts=3)
     retry = RetryLater(error=ERROR, delay_seconds=30)
     for other in _fenced_out(job):
@@ -164,7 +164,7 @@ def test_retry_later_is_fenced_and_delays_the_task(driver: Backend) -> None:
     assert claim(driver, "U") == []
 
 
-def test_retry_later_without_delay_is_due_at_once(driver: Backend) -> None:
+def test_retry_later_without_delay_is_due_at_once(driver: Driver) -> None:
     [job] = _claimed(driver, max_attempts=3)
     assert driver.retry_later(job, RetryLater(error=ERROR, delay_seconds=0)) is True
     assert status_of(driver, job.id) == "delayed"
@@ -177,7 +177,7 @@ def test_retry_later_without_delay_is_due_at_once(driver: Backend) -> None:
     assert [(row["attempt"], row["error_code"]) for row in errors] == [(1, "E_BOOM"), (2, "E2")]
 
 
-def test_give_back_is_fenced_and_uncounts_the_attempt(driver: Backend) -> None:
+def test_give_back_is_fenced_and_uncounts_the_attempt(driver: Driver) -> None:
     a, b = _claimed(driver, 2, group="g")
     for other in _fenced_out(a):
         assert driver.give_back(other) is False
@@ -198,12 +198,12 @@ def test_give_back_is_fenced_and_uncounts_the_attempt(driver: Backend) -> None:
     assert status_of(driver, b.id) == "paused"  # its group was paused meanwhile
 
 
-def _expire(driver: Backend, *specs: dict[str, object], token: str = "T") -> list[Job]:
+def _expire(driver: Driver, *specs: dict[str, object], token: str = "T") -> list[Job]:
     driver.insert_jobs([new_job(f"x{i}", **spec) for i, spec in enumerate(specs)])  # type: ignore[arg-type]
     return claim(driver, token, limit=len(specs), worker="lost-worker", lease=-1)
 
 
-def test_rescue_expired_counts_a_started_attempt(driver: Backend) -> None:
+def test_rescue_expired_counts_a_started_attempt(driver: Driver) -> None:
     retried, used_up = _expire(driver, {"max_attempts": 2}, {"max_attempts": 1})
     assert driver.mark_started([(retried.id, "T"), (used_up.id, "T")]) == 2
     rows = driver.rescue_expired("worker lost", "worker lost before start")
@@ -243,7 +243,7 @@ def test_rescue_expired_counts_a_started_attempt(driver: Backend) -> None:
     assert driver.rescue_expired("worker lost", "worker lost before start") == []
 
 
-def test_rescue_expired_gives_back_an_unstarted_task_uncounted(driver: Backend) -> None:
+def test_rescue_expired_gives_back_an_unstarted_task_uncounted(driver: Driver) -> None:
     [job] = _expire(driver, {"max_attempts": 1})
     [row] = driver.rescue_expired("worker lost", "worker lost before start")
     assert (int(row["id"]), bool(row["started"]), int(row["attempts"])) == (job.id, False, 1)
@@ -259,7 +259,7 @@ def test_rescue_expired_gives_back_an_unstarted_task_uncounted(driver: Backend) 
 
 
 def test_rescue_expired_leaves_live_leases_and_pauses_a_paused_groups_task(
-    driver: Backend,
+    driver: Driver,
 ) -> None:
     driver.insert_jobs([new_job("live")])
     [live] = claim(driver, "L", lease=60)

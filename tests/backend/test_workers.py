@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from stratix_queue.backends import Backend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.clock import to_utc
 from stratix_queue.params import WorkerRecord
 from tests import dbs
@@ -18,7 +18,7 @@ def _record(worker_id: str, groups: str | None = None) -> WorkerRecord:
     )
 
 
-def test_register_and_list_workers_with_their_tasks(driver: Backend) -> None:
+def test_register_and_list_workers_with_their_tasks(driver: Driver) -> None:
     assert driver.list_workers() == []
     before = now()
     driver.register_worker(_record("w1", "g1,g2"))
@@ -45,7 +45,7 @@ def test_register_and_list_workers_with_their_tasks(driver: Backend) -> None:
     assert before - timedelta(seconds=2) < started <= heartbeat < now() + timedelta(seconds=2)
 
 
-def test_heartbeat_worker_touches_only_its_own_row(driver: Backend, db_url: str) -> None:
+def test_heartbeat_worker_touches_only_its_own_row(driver: Driver, db_url: str) -> None:
     driver.register_worker(_record("w1"))
     driver.register_worker(_record("w2"))
     dbs.query(db_url, "UPDATE queue_workers SET last_heartbeat_at = %s", (OLD,))
@@ -56,7 +56,7 @@ def test_heartbeat_worker_touches_only_its_own_row(driver: Backend, db_url: str)
     assert [row["id"] for row in driver.list_workers()] == ["w1"]
 
 
-def test_prune_workers_removes_only_the_stale(driver: Backend, db_url: str) -> None:
+def test_prune_workers_removes_only_the_stale(driver: Driver, db_url: str) -> None:
     driver.register_worker(_record("fresh"))
     driver.register_worker(_record("stale"))
     assert driver.prune_workers(60) == 0
@@ -68,7 +68,7 @@ def test_prune_workers_removes_only_the_stale(driver: Backend, db_url: str) -> N
     assert driver.prune_workers(60) == 0
 
 
-def test_unregister_worker(driver: Backend) -> None:
+def test_unregister_worker(driver: Driver) -> None:
     driver.register_worker(_record("w1"))
     driver.register_worker(_record("w2"))
     driver.unregister_worker("w1")

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from stratix_queue import QueueService
-from stratix_queue.sqlfile import load_queries, split_statements
 from tests import dbs
 from tests.conftest import only
+from tests.queries import queries_of, statements
 
 BACKLOG = 5000
 BATCH = 10
@@ -41,7 +41,7 @@ def test_postgres_claim_uses_the_claim_index(
         conn.execute("ANALYZE queue_jobs")
         with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE runs the UPDATE
             row = conn.execute(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + load_queries("postgres")["claim_jobs"],
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries_of("postgres")["claim_jobs"],
                 {"limit": BATCH, "worker_id": "w", "lease_token": "t", "lease_seconds": 30.0},
             ).fetchone()
     finally:
@@ -62,8 +62,8 @@ def test_postgres_claim_uses_the_claim_index(
 @only("mysql")
 def test_mariadb_claim_uses_the_claim_index(backend: str, queue: QueueService, db_url: str) -> None:
     # claim_jobs: [0] reset, [1] read the head without locks, [2] lock from the head SKIP LOCKED
-    statements = split_statements(load_queries("mysql")["claim_jobs"] + ";")
-    head, pick = statements[1], statements[2]
+    claim = statements("mysql", "claim_jobs")
+    head, pick = claim[1], claim[2]
     assert "SKIP LOCKED" in pick and "SKIP LOCKED" not in head
     _fill(queue)
     conn = dbs.connect(db_url)
@@ -72,7 +72,7 @@ def test_mariadb_claim_uses_the_claim_index(backend: str, queue: QueueService, d
         cursor.execute("ANALYZE TABLE queue_jobs")
         cursor.fetchall()
         conn.begin()
-        cursor.execute(statements[0])
+        cursor.execute(claim[0])
         cursor.execute(head)
         cursor.execute("ANALYZE FORMAT=JSON " + pick, {"limit": BATCH})
         plan = json.loads(cursor.fetchone()[0])
@@ -105,14 +105,13 @@ def test_sqlite_claim_uses_the_claim_index(
     params = {"limit": 10, "worker_id": "w", "lease_token": "t", "lease_seconds": 30}
     params["picked"] = json.dumps([1, 2, 3])
     params["claimed_at"] = params["leased_until"] = "2026-01-01 00:00:00.000"
-    queries = load_queries("sqlite")
-    pick = split_statements(queries[block].replace("{groups}", "'a', 'b'") + ";")[0]
-    statements = [pick, *split_statements(queries["claim_jobs"] + ";")[1:]]  # as the backend
+    pick, *rest = statements("sqlite", block)
+    claim = [pick.replace("{groups}", "'a', 'b'"), *rest]  # as the driver runs them
     conn = dbs.connect(db_url)
     try:
         plans = [
             " | ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
-            for sql in statements
+            for sql in claim
         ]
     finally:
         conn.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stratix_queue import Job, JobStatus, QueueService
-from stratix_queue.backends.sqlite import SqliteSession
+from stratix_queue.backends.sqlite.driver import SqliteSession
 from stratix_queue.job import Unreadable
 from stratix_queue.params import ClaimParams
 from tests import dbs
@@ -116,6 +116,6 @@ def test_sqlite_claim_reads_a_blob_payload_and_splits_a_read_back_too_big(
 
 
 def _limit_strings(queue: QueueService, length: int) -> None:
-    with queue.backend.session() as session:
+    with queue.backend._session() as session:
         assert isinstance(session, SqliteSession)
         session.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, length)

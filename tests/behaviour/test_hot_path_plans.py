@@ -9,9 +9,9 @@ from typing import Any
 
 from stratix_queue import QueueService
 from stratix_queue.params import ClaimParams
-from stratix_queue.sqlfile import load_queries, split_statements
 from tests import dbs
 from tests.conftest import only
+from tests.queries import queries_of, statements
 
 EXECUTING = 3000
 
@@ -30,7 +30,7 @@ def test_sqlite_batched_success_looks_rows_up_by_primary_key(
     backend: str, queue: QueueService, db_url: str
 ) -> None:
     items = json.dumps(_claim_many(queue))
-    statements = split_statements(load_queries("sqlite")["move_many_to_success"] + ";")
+    batch = statements("sqlite", "move_many_to_success")
     conn = dbs.connect(db_url)
     try:
         plans = [
@@ -40,7 +40,7 @@ def test_sqlite_batched_success_looks_rows_up_by_primary_key(
                     "EXPLAIN QUERY PLAN " + statement, {"items": items, "moved": "[1, 2, 3]"}
                 )
             ]
-            for statement in statements
+            for statement in batch
         ]
     finally:
         conn.close()
@@ -60,8 +60,7 @@ def test_postgres_batched_success_looks_rows_up_by_primary_key(
         conn.execute("ANALYZE queue_jobs")
         with conn.transaction(force_rollback=True):  # EXPLAIN ANALYZE runs the statement
             row = conn.execute(
-                "EXPLAIN (ANALYZE, FORMAT JSON) "
-                + load_queries("postgres")["move_many_to_success"],
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + queries_of("postgres")["move_many_to_success"],
                 {"items": items},
             ).fetchone()
     finally:
@@ -91,7 +90,7 @@ def test_mariadb_change_marker_reads_an_index_not_the_table(
     wait or run."""
     jobs = queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(EXECUTING)])
     queue.backend.claim(ClaimParams(worker_id="w", lease_token="tok", limit=1000, lease_seconds=60))
-    sql = load_queries("mysql")["change_marker"]
+    sql = queries_of("mysql")["change_marker"]
     assert dbs.query(db_url, sql) == [(jobs[-1].id, 100)]  # the newest id; 2,000 wait
     plan = dbs.query(db_url, "EXPLAIN " + sql)  # id, select_type, table, type, keys, key, ... Extra
     on_jobs = [row for row in plan if row[2] == "queue_jobs"]

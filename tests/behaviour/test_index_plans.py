@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from stratix_queue import QueueService
-from stratix_queue.sqlfile import load_queries, split_statements
 from tests import dbs
+from tests.queries import statements
 
 # block -> the index each backend must use for it (None: any index, no full scan)
 EXPECTED: dict[str, dict[str, str | None]] = {
@@ -79,7 +79,10 @@ VALUES: dict[str, Any] = {
     "group": None,
     "groups": ["g1"],
     "ids": [1, 2],
-    "picked": "[1, 2]",  # SQLite's claim: a column of an earlier statement's one row
+    # SQLite's claim: columns of an earlier statement's one row
+    "picked": "[1, 2]",
+    "claimed_at": "2026-01-01 00:00:00.000",
+    "leased_until": "2026-01-01 00:00:30.000",
 }
 GROUP_OF = {"pause_group": "g1", "resume_group": "gp", "failed_ids": None}
 
@@ -112,11 +115,11 @@ def _fill(queue: QueueService, url: str) -> None:
 
 
 def _statements(dialect: str, name: str) -> list[tuple[str, dict[str, Any]]]:
-    """The block's statements with its lists expanded (as SqlBackend does) and values bound."""
+    """The block's statements with its lists expanded (as the driver does) and values bound."""
     mark = (lambda key: f":{key}") if dialect == "sqlite" else (lambda key: f"%({key})s")
     values = {**VALUES, "group": GROUP_OF.get(name, VALUES["group"])}
     found = []
-    for statement in split_statements(load_queries(dialect)[name] + ";"):
+    for statement in statements(dialect, name):
         params = {key: value for key, value in values.items() if not isinstance(value, list)}
         for key in re.findall(r"\{(\w+)\}", statement):
             items = values[key]

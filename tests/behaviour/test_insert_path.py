@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from stratix_queue import DatabaseError, Job, JobStatus, QueueService
-from stratix_queue.backends import base
 from stratix_queue.backends import session as session_module
+from stratix_queue.backends import sql_driver
 from stratix_queue.backends.session import Session
 from tests import dbs
 from tests.conftest import only
@@ -179,7 +179,7 @@ def statements(queue: QueueService, monkeypatch: pytest.MonkeyPatch) -> list[str
 
 
 def _pooled_session(queue: QueueService) -> Session:
-    with queue.backend.session() as session:
+    with queue.backend._session() as session:
         assert isinstance(session, Session)
         return session
 
@@ -209,7 +209,7 @@ def test_a_connection_idle_for_a_while_inserts_in_a_transaction(
 
 
 def _kill_pooled_connection(queue: QueueService, db_url: str) -> None:
-    with queue.backend.session() as session:
+    with queue.backend._session() as session:
         if queue.backend.dialect == "postgres":
             pid = session.run("SELECT pg_backend_pid() AS pid").rows[0]["pid"]
             dbs.query(db_url, "SELECT pg_terminate_backend(%s)", [pid])
@@ -272,7 +272,7 @@ def test_a_waiting_task_notifies_listeners_and_a_delayed_one_does_not(
 def test_large_payloads_in_a_batch_are_statements_of_their_own(
     queue: QueueService, statements: list[str]
 ) -> None:
-    big = {"blob": "x" * (base.ALONE_PAYLOAD_CHARS + 1), "text": '数据 " \\'}
+    big = {"blob": "x" * (sql_driver.ALONE_PAYLOAD_CHARS + 1), "text": '数据 " \\'}
     specs = [
         {"name": "small-1", "executor": "e"},
         {"name": "big-1", "executor": "e", "payload": big},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -19,17 +19,30 @@ from tests import dbs
 from tests.conftest import only
 
 if TYPE_CHECKING:  # PyMySQL is imported where it is used: unit tests run without it
-    from stratix_queue.backends.mysql import MysqlBackend
+    from stratix_queue.backends.mariadb.driver import MariadbDriver
 
 BATCH = 16
 
 
-def _backend(queue: QueueService) -> MysqlBackend:
-    from stratix_queue.backends.mysql import MysqlBackend
+def _backend(queue: QueueService) -> MariadbDriver:
+    from stratix_queue.backends.mariadb.driver import MariadbDriver
 
     backend = queue.backend
-    assert isinstance(backend, MysqlBackend)
+    assert isinstance(backend, MariadbDriver)
     return backend
+
+
+def _bound(
+    backend: MariadbDriver, names: Sequence[str], params: dict[str, Any]
+) -> tuple[list[str], dict[str, Any]]:
+    """The statements as the driver sends them in one round trip, and their values."""
+    statements, values = [], {}
+    for name in names:
+        bound = backend._bind(name, params)
+        assert bound is not None
+        statements.append(bound[0])
+        values.update(bound[1])
+    return statements, values
 
 
 def _claim(
@@ -88,10 +101,10 @@ def test_claim_success_batch_and_heartbeat_are_one_round_trip_each(
 def test_an_error_part_way_through_changes_nothing(backend: str, queue: QueueService) -> None:
     import pymysql
 
-    from stratix_queue.backends.mysql import MysqlSession
+    from stratix_queue.backends.mariadb.driver import MysqlSession
 
     job = queue.add_task(name="n", executor="e")
-    with _backend(queue)._pool.acquire() as session:  # the raw session, errors untranslated
+    with _backend(queue).dedicated_session() as session:  # errors come out of it untranslated
         assert isinstance(session, MysqlSession)
         with pytest.raises(pymysql.Error, match="chk_queue_jobs_status"):
             session.run_together(
@@ -116,7 +129,7 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
     rolls the rest back, and the backend reports a transient error."""
     import pymysql
 
-    from stratix_queue.backends.mysql import MysqlSession
+    from stratix_queue.backends.mariadb.driver import MysqlSession
 
     first, second = queue.add_tasks([{"name": "a", "executor": "e"}] * 2)
     holder = dbs.connect(db_url)
@@ -127,7 +140,7 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
     try:
         holder.begin()
         holder.cursor().execute(f"SELECT id FROM queue_jobs WHERE id = {second.id} FOR UPDATE")
-        with _backend(queue).session() as session:
+        with _backend(queue)._session() as session:
             assert isinstance(session, MysqlSession)
             session.run("SET SESSION innodb_lock_wait_timeout = 1")
             with pytest.raises(pymysql.err.OperationalError) as raised:
@@ -144,10 +157,10 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
 def test_a_pooled_connection_dropped_while_idle_is_replaced_before_a_claim(
     backend: str, queue: QueueService, db_url: str, round_trips: list[str]
 ) -> None:
-    from stratix_queue.backends.mysql import MysqlSession
+    from stratix_queue.backends.mariadb.driver import MysqlSession
 
     queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(3)])
-    with _backend(queue).session() as session:
+    with _backend(queue)._session() as session:
         assert isinstance(session, MysqlSession)
         [row] = session.run("SELECT CONNECTION_ID() AS id").rows
         session.answered_at -= 60  # as if it had sat in the pool for a minute
@@ -166,19 +179,20 @@ def test_the_claim_starts_at_the_head_of_the_queue(
     """Claimed rows leave delete-marked entries at the start of the claim index until purge
     removes them; a locking scan would visit each one. The claim reads the head without locks
     and locks from there: a range scan that reads the batch and not much more."""
+    from stratix_queue.backends.mariadb.driver import CLAIM
+
     queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(3000)])
     for i in range(100):
         assert len(_claim(queue, f"earlier-{i}")) == BATCH
     backend_ = _backend(queue)
-    expanded = backend_._expand_lists(
-        "claim_jobs",
+    statements, values = _bound(
+        backend_,
+        CLAIM,
         {"limit": BATCH, "worker_id": "w", "lease_token": "t", "lease_seconds": 60.0},
     )
-    assert expanded is not None
-    statements, values = expanded
     head, pick = statements[1], statements[2]
     assert "SKIP LOCKED" in pick and "SKIP LOCKED" not in head
-    with backend_.session() as session:
+    with backend_._session() as session:
         session.begin()
         session.run(statements[0], values)
         session.run(head, values)
@@ -322,16 +336,15 @@ def test_batched_success_looks_rows_up_by_primary_key(
     jobs = _claim(queue, "tok", limit=3000)
     batch = sorted(jobs, key=lambda job: job.id)[:50]
     backend_ = _backend(queue)
-    expanded = backend_._expand_lists(
-        "move_many_to_success",
+    statements, values = _bound(
+        backend_,
+        ("success_copy", "success_delete"),
         {
             "items": json.dumps([[job.id, job.lease_token, 1] for job in batch]),
             "pairs": [(job.id, job.lease_token) for job in batch],
         },
     )
-    assert expanded is not None
-    statements, values = expanded
-    with backend_.session() as session:
+    with backend_._session() as session:
         session.run("ANALYZE TABLE queue_jobs")
         plans = [
             json.dumps(session.run("EXPLAIN FORMAT=JSON " + sql, values).rows) for sql in statements

@@ -11,7 +11,12 @@ import pytest
 
 from stratix_queue import QueueService
 from stratix_queue.errors import InvalidInputError
-from stratix_queue.slots import BUFFER_WAIT_SECONDS, MAX_AUTO_PREFETCH, PREFETCH_WINDOW, Slots
+from stratix_queue.slot_threads import (
+    BUFFER_WAIT_SECONDS,
+    MAX_AUTO_PREFETCH,
+    PREFETCH_WINDOW,
+    Slots,
+)
 from tests import dbs
 
 

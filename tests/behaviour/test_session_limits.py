@@ -33,9 +33,9 @@ def _settings(backend: str, session: Session) -> tuple[Any, ...]:
 @only("postgres", "mysql")
 def test_sessions_carry_the_limits_and_migrations_have_none(backend: str, server_dbs: Any) -> None:
     with QueueService(server_dbs.migrated(backend), statement_timeout=4) as queue:
-        with queue.backend.session() as session:
+        with queue.backend._session() as session:
             limited = _settings(backend, session)
-        with queue.backend.unlimited_session() as session:
+        with queue.backend.migration_session() as session:
             unlimited = _settings(backend, session)
     if backend == "postgres":
         assert limited == ("4s", "2s", "8s")
@@ -51,7 +51,7 @@ def test_a_statement_over_the_timeout_is_cancelled_by_the_server(
 ) -> None:
     with QueueService(server_dbs.migrated(backend), statement_timeout=1) as queue:
         started = time.monotonic()
-        with pytest.raises(TransientDatabaseError), queue.backend.session() as session:
+        with pytest.raises(TransientDatabaseError), queue.backend._session() as session:
             session.run(SLEEP[backend])
         assert time.monotonic() - started < 2.5  # the server's cancel, not the client's deadline
         assert queue.count_by_status()["waiting"] >= 0  # the connection is usable again

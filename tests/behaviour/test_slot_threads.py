@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from stratix_queue import QueueService
-from stratix_queue.slots import _threads_wanted
+from stratix_queue.slot_threads import _threads_wanted
 
 
 class Peak:

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from stratix_queue import QueueService
-from stratix_queue.backends.sqlite import NEW_FILE_PAGE_SIZE
+from stratix_queue.backends.sqlite.driver import NEW_FILE_PAGE_SIZE
 from tests.migrations.helpers import migrate_together
 
 ROUNDS = 40

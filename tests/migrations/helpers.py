@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stratix_queue import Job, JobStatus, QueueService
+from stratix_queue.backends import migrations_dir
 from stratix_queue.migrations.runner import load_migrations
 from stratix_queue.urls import parse_url
 from tests import dbs
@@ -454,7 +455,7 @@ def snapshot(url: str) -> dict[str, Any]:
 
 
 # The shipped migrations, so the tests follow when a new one is added.
-ALL_VERSIONS = [(m.version, m.name) for m in load_migrations("sqlite")]
+ALL_VERSIONS = [(m.version, m.name) for m in load_migrations(migrations_dir("sqlite"))]
 LATEST = ALL_VERSIONS[-1][0]
 ABOVE_1 = [version for version, _ in ALL_VERSIONS if version > 1]
 

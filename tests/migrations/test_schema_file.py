@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from stratix_queue import QueueService
+from stratix_queue.backends import migrations_dir
 from stratix_queue.migrations.runner import load_schema
 from tests.migrations import helpers as h
 
@@ -34,7 +35,7 @@ def test_sql_on_an_empty_database_is_the_fresh_install(
         assert script.startswith("-- install: schema.sql, the latest schema (")
         for legacy in ("queue_failures", "metadata", "DROP ", "ALTER TABLE"):
             assert legacy not in script, legacy
-        schema = load_schema(h.dialect(fresh_url))
+        schema = load_schema(migrations_dir(h.dialect(fresh_url)))
         assert schema is not None
         statements = h.split_script(script)
         tables = h.split_script(schema)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stratix_queue.backends.base import (
+from stratix_queue.backends.sql_driver import (
     ALONE_PAYLOAD_CHARS,
     INSERT_CHUNK_BYTES,
     INSERT_CHUNK_ROWS,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from stratix_queue.job import Job, JobStatus
-from stratix_queue.slots import BUFFER_WAIT_SECONDS, Slots
+from stratix_queue.slot_threads import BUFFER_WAIT_SECONDS, Slots
 
 
 def _job(job_id: int, lost: bool = False) -> Job:

@@ -9,7 +9,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,16 +97,6 @@ class Pool:
         self._slots = threading.BoundedSemaphore(max_size) if max_size else None
         self._closed = False
         self._generation = 0  # sessions opened before the last invalidate() are not kept
-
-    @contextmanager
-    def acquire(self) -> Iterator[Session]:
-        session = self.checkout()
-        try:
-            yield session
-        except BaseException:
-            self.checkin(session, failed=True)
-            raise
-        self.checkin(session)
 
     def checkout(self) -> Session:
         """A session for the caller alone; hand it back with ``checkin``."""

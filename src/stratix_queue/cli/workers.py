@@ -18,6 +18,9 @@ from stratix_queue.cli.common import (
 )
 from stratix_queue.cli.root import cli
 from stratix_queue.supervisor import WorkerCommand, run_worker_command
+from stratix_queue.worker_options import MAX_CONCURRENCY, MAX_PREFETCH, WorkerOptions
+
+DEFAULTS = WorkerOptions()  # the defaults shown in --help are the options object's own
 
 
 @cli.command(
@@ -30,14 +33,14 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
 )
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 1024),
-    default=4,
+    type=click.IntRange(1, MAX_CONCURRENCY),
+    default=DEFAULTS.concurrency,
     show_default=True,
     help="Slots (threads) per process.",
 )
 @click.option(
     "--prefetch",
-    type=click.IntRange(0, 10_000),
+    type=click.IntRange(0, MAX_PREFETCH),
     help="Claimed tasks held waiting for a slot [default: adapts to task length]; 0: none.",
 )
 @click.option(
@@ -49,7 +52,13 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
 )
 @click.option("--groups", help="Only these groups, comma-separated.")
 @click.option("--burst", is_flag=True, help="Exit once nothing is runnable.")
-@click.option("--lease", type=Duration(), default=30.0, show_default=True, help="Lease length.")
+@click.option(
+    "--lease",
+    type=Duration(),
+    default=DEFAULTS.lease_seconds,
+    show_default=True,
+    help="Lease length.",
+)
 @click.option("--heartbeat", type=Duration(), help="Heartbeat interval [default: lease/3].")
 @click.option(
     "--rescue-interval", type=Duration(), help="Rescue sweep interval [default: heartbeat]."
@@ -57,11 +66,17 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
 @click.option(
     "--grace",
     type=Duration(),
-    default=30.0,
+    default=DEFAULTS.grace_seconds,
     show_default=True,
     help="Time running tasks get on SIGTERM.",
 )
-@click.option("--poll", type=Duration(), default=1.0, show_default=True, help="Longest idle poll.")
+@click.option(
+    "--poll",
+    type=Duration(),
+    default=DEFAULTS.poll_interval,
+    show_default=True,
+    help="Longest idle poll.",
+)
 @click.option(
     "--no-listen",
     is_flag=True,
@@ -87,23 +102,19 @@ def worker(
     if not state.debug:  # a worker's log is its record: task lines are INFO
         logging.getLogger("stratix_queue").setLevel(logging.INFO)
     names = [g.strip() for g in groups.split(",") if g.strip()] if groups else None
-    command = WorkerCommand(
-        app=app,
-        url=state.url,
-        processes=processes,
-        worker_args={
-            "concurrency": concurrency,
-            "prefetch": prefetch,
-            "burst": burst,
-            "groups": names,
-            "lease_seconds": lease,
-            "heartbeat_seconds": heartbeat,
-            "rescue_interval": rescue_interval,
-            "grace_seconds": grace,
-            "poll_interval": poll,
-            "listen": not no_listen,
-        },
+    options = WorkerOptions(  # a bad value fails here, before any process or connection
+        concurrency=concurrency,
+        prefetch=prefetch,
+        burst=burst,
+        groups=names,
+        lease_seconds=lease,
+        heartbeat_seconds=heartbeat,
+        rescue_interval=rescue_interval,
+        grace_seconds=grace,
+        poll_interval=poll,
+        listen=not no_listen,
     )
+    command = WorkerCommand(app=app, url=state.url, processes=processes, options=options)
     click.get_current_context().exit(run_worker_command(command))
 
 

@@ -1,16 +1,14 @@
-"""Numbered up/down SQL migrations per backend (``runner.py`` applies them)."""
+"""The migration runner (``runner.py``); each database's numbered up/down SQL files are in
+its package, ``backends/<database>/migrations/``."""
 
 from __future__ import annotations
 
 import os
 
-from stratix_queue.sqlfile import PACKAGE_DIR
 
-
-def latest_version(dialect: str) -> int:
-    """The newest migration shipped for ``dialect``, from the file names alone (a worker checks
-    its database against it at start, without loading the runner or reading the SQL)."""
-    folder = os.path.join(PACKAGE_DIR, "migrations", dialect)
+def latest_version(folder: str) -> int:
+    """The newest migration in a database's migrations folder, from the file names alone (a
+    worker checks its database against it at start, without loading the runner or the SQL)."""
     return max(
         (int(name[:3]) for name in os.listdir(folder) if name[:3].isdigit()),
         default=0,

@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.driver import Driver
 from stratix_queue.backends.session import Session
 from stratix_queue.clock import to_utc
 from stratix_queue.errors import MigrationError, StratixQueueError
 from stratix_queue.migrations import adoption
-from stratix_queue.sqlfile import PACKAGE_DIR, parse_blocks, read_package_file, split_statements
+from stratix_queue.sqlfile import parse_blocks, split_statements
 
 log = logging.getLogger("stratix_queue.migrations")
 _FILE = re.compile(r"^(\d{3})_(\w+)\.(up|down|adopt)\.sql$")
@@ -93,64 +93,66 @@ class _State:
         return max((a.version for a in self.applied), default=0)
 
 
-def load_migrations(dialect: str) -> list[Migration]:
-    """Every migration of one backend, in version order; up and down must both exist."""
+def load_migrations(folder: str) -> list[Migration]:
+    """Every migration in a database's migrations folder, in version order; up and down must
+    both exist."""
     parts: dict[int, dict[str, str]] = {}
     names: dict[int, str] = {}
-    for entry in os.listdir(os.path.join(PACKAGE_DIR, "migrations", dialect)):
+    for entry in os.listdir(folder):
         match = _FILE.match(entry)
         if match is None:
             continue
         version = int(match.group(1))
         names[version] = match.group(2)
-        parts.setdefault(version, {})[match.group(3)] = read_package_file(
-            "migrations", dialect, entry
-        )
+        parts.setdefault(version, {})[match.group(3)] = _read(os.path.join(folder, entry))
     return [
-        _migration(dialect, version, names[version], parts[version]) for version in sorted(parts)
+        _migration(folder, version, names[version], parts[version]) for version in sorted(parts)
     ]
 
 
-def _migration(dialect: str, version: int, name: str, files: dict[str, str]) -> Migration:
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()
+
+
+def _migration(folder: str, version: int, name: str, files: dict[str, str]) -> Migration:
+    where = os.path.basename(os.path.dirname(folder))  # the database's package
     if not {"up", "down"} <= set(files):
-        raise MigrationError(f"migration {version:03d} of {dialect} lacks an up or down file")
+        raise MigrationError(f"migration {version:03d} of {where} lacks an up or down file")
     blocks = parse_blocks(files.get("adopt", ""))
-    adoption.check_blocks(f"{dialect} {version:03d}_{name}.adopt.sql", files["up"], blocks)
+    adoption.check_blocks(f"{where} {version:03d}_{name}.adopt.sql", files["up"], blocks)
     return Migration(version, name, files["up"], files["down"], blocks)
 
 
-def load_schema(dialect: str) -> str | None:
-    """The latest schema of one backend in one script, if it ships one."""
-    path = os.path.join(PACKAGE_DIR, "migrations", dialect, SCHEMA_FILE)
-    return read_package_file("migrations", dialect, SCHEMA_FILE) if os.path.exists(path) else None
+def load_schema(folder: str) -> str | None:
+    """The latest schema of one database in one script, if it ships one."""
+    path = os.path.join(folder, SCHEMA_FILE)
+    return _read(path) if os.path.exists(path) else None
 
 
 class MigrationRunner:
     """Plans and applies migrations for one backend under a migration lock."""
 
-    def __init__(self, backend: SqlBackend) -> None:
+    def __init__(self, backend: Driver) -> None:
         self.backend = backend
-        self.migrations = load_migrations(backend.dialect)
-        self.schema = load_schema(backend.dialect)
+        self.migrations = load_migrations(backend.migrations_dir)
+        self.schema = load_schema(backend.migrations_dir)
         self.latest = self.migrations[-1].version if self.migrations else 0
 
     # -- reading ----------------------------------------------------------------------------
 
     def _exists(self, session: Session, table: str) -> bool:
-        rows = session.run(self.backend.queries["table_exists"], {"table": table}).rows
-        return bool(rows)
+        return self.backend.table_exists(session, table)
 
     def _has_column(self, session: Session, table: str, column: str) -> bool:
-        params = {"table": table, "column": column}
-        return bool(session.run(self.backend.queries["column_exists"], params).rows)
+        return self.backend.column_exists(session, table, column)
 
     def _read(self, session: Session) -> _State:
         if self._exists(session, VERSION_TABLE):
             has_method = self._has_column(session, VERSION_TABLE, "method")
-            query = "applied_migrations" if has_method else "applied_migrations_without_method"
             applied = [
                 AppliedMigration(int(r["version"]), r["name"], to_utc(r["applied_at"]), r["method"])
-                for r in session.run(self.backend.queries[query]).rows
+                for r in self.backend.applied_migrations(session, has_method)
             ]
             return _State(applied, add_method=not has_method)
         if self._exists(session, "queue_jobs"):
@@ -170,9 +172,9 @@ class MigrationRunner:
     def _look(self) -> tuple[_State, dict[int, tuple[str, ...]]]:
         """The state, and the parts of each pending migration found in place now. (A pending
         migration's probes see the database as it is now, before the steps ahead of it.)"""
-        if not self.backend.exists():  # e.g. no SQLite file yet: version 0, nothing created
+        if not self.backend.database_exists():  # no SQLite file yet: version 0, none created
             return _State([]), {}
-        with self.backend.session() as session:
+        with self.backend.migration_session() as session:
             state = self._read(session)
             # an empty database is installed whole: nothing of it to find
             pending = [m for m in self.migrations if m.version > state.current > 0]
@@ -228,20 +230,19 @@ class MigrationRunner:
         return [header, step.sql.strip(), self._sql_bookkeeping(step)]
 
     def _sql_prepare(self, state: _State) -> list[str]:
-        queries = self.backend.queries
         if state.add_method:
-            return [queries["add_migrations_method"] + ";"]
+            return [self.backend.add_method_column_sql() + ";"]
         if not state.legacy:
             return []
         legacy = Step("up", self.migrations[LEGACY_VERSION - 1], LEGACY)
-        return [f"{queries['create_migrations_table']};\n" + _literal_record(legacy)]
+        return [f"{self.backend.version_table_sql()};\n" + _literal_record(legacy)]
 
     def _sql_install(self, steps: list[Step]) -> str:
         assert self.schema is not None  # _installs checked it
         records = "\n".join(_literal_record(Step("up", s.migration, SCHEMA)) for s in steps)
         return (
             f"-- install: {SCHEMA_FILE}, the latest schema ({steps[-1].migration.label})\n"
-            f"{self.backend.queries['create_migrations_table']};\n\n"
+            f"{self.backend.version_table_sql()};\n\n"
             f"{self.schema.strip()}\n\n{records}"
         )
 
@@ -251,25 +252,23 @@ class MigrationRunner:
             return f"DELETE FROM {VERSION_TABLE} WHERE version = {version};"
         prefix = ""
         if version == 1:
-            prefix = self.backend.queries["create_migrations_table"] + ";\n"
+            prefix = self.backend.version_table_sql() + ";\n"
         return prefix + _literal_record(step)
 
     # -- writing ----------------------------------------------------------------------------
 
     @contextmanager
     def _locked(self) -> Iterator[Session]:
-        queries = self.backend.queries
-        with self.backend.unlimited_session() as session:  # an ALTER TABLE may take minutes
-            session.run(queries["lock_migrations"])
+        with self.backend.migration_session() as session:
+            self.backend.lock_migrations(session)
             try:
                 yield session
             finally:
-                session.run(queries["unlock_migrations"])
+                self.backend.unlock_migrations(session)
 
     def migrate(self, target: int | None = None) -> list[Step]:
         """Bring the schema to ``target`` (default: latest); returns the steps applied."""
         self.plan(0, target)  # a bad target fails here, before anything is written
-        self.backend.create_missing = True  # migrating is what creates a SQLite file
         with self._locked() as session:
             current = self._prepare(session)
             steps = self.plan(current, target)
@@ -288,13 +287,12 @@ class MigrationRunner:
         """Create the version table (or give an old one its method column) and adopt a
         pre-update database as version 1, inside one write transaction (on SQLite that is the
         only lock there is); returns the version."""
-        queries = self.backend.queries
         session.begin()
         try:
             state = self._read(session)
-            session.run(queries["create_migrations_table"])
+            session.run(self.backend.version_table_sql())
             if state.add_method:
-                session.run(queries["add_migrations_method"])
+                session.run(self.backend.add_method_column_sql())
             if state.legacy:
                 log.info("found a pre-update queue database; recording it as version 1")
                 self._record(session, Step("up", self.migrations[LEGACY_VERSION - 1], LEGACY))
@@ -311,7 +309,7 @@ class MigrationRunner:
         done = [Step("up", step.migration, SCHEMA) for step in steps]
         session.begin()
         try:
-            if session.run(self.backend.queries["applied_migrations"]).rows:
+            if self.backend.applied_migrations(session, True):
                 session.rollback()
                 return None
             for statement in split_statements(self.schema):
@@ -334,7 +332,7 @@ class MigrationRunner:
         label = f"{migration.label} ({step.direction})"
         session.begin()
         try:
-            rows = session.run(self.backend.queries["applied_migrations"]).rows
+            rows = self.backend.applied_migrations(session, True)
             if (step.direction == "up") == (migration.version in {int(r["version"]) for r in rows}):
                 session.rollback()
                 return None
@@ -353,13 +351,11 @@ class MigrationRunner:
         return step
 
     def _record(self, session: Session, step: Step) -> None:
-        queries = self.backend.queries
         migration = step.migration
         if step.direction == "down":
-            session.run(queries["forget_migration"], {"version": migration.version})
+            self.backend.forget_migration(session, migration.version)
             return
-        record = {"version": migration.version, "name": migration.name, "method": step.method}
-        session.run(queries["record_migration"], record)
+        self.backend.record_migration(session, migration.version, migration.name, step.method)
 
     def _failure(self, what: str, exc: Exception) -> MigrationError:
         translated = exc if isinstance(exc, StratixQueueError) else None

@@ -41,7 +41,6 @@ class Execution:
     def __init__(self) -> None:
         self._async = AsyncRunner()
         self._processes = ProcessSlots()
-        self.abandoned_threads = 0
 
     def run(self, spec: ExecutorSpec, job: Job) -> ErrorData | None:
         timeout = job.timeout if job.timeout is not None else spec.timeout
@@ -75,7 +74,6 @@ class Execution:
         thread.join(timeout)
         if thread.is_alive():
             # Python cannot stop a thread: it runs on unobserved; isolation="process" kills.
-            self.abandoned_threads += 1
             log.warning(
                 "task %s (%s) timed out; its thread keeps running in the background "
                 "(use isolation='process' for hard timeouts)",

@@ -73,7 +73,7 @@ WHERE status = 'failed' GROUP BY group_name;
 -- name: count_by_status
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
--- name: claim_jobs
+-- name: claim_reset_head
 -- One transaction in one round trip: MysqlBackend sends these statements together between BEGIN
 -- and COMMIT. There is no UPDATE ... RETURNING in MariaDB, so the ids travel in a session
 -- variable from the statement that locks them to the UPDATE and the read-back (both by primary
@@ -95,11 +95,15 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 --    promote_due marks it paused again.
 -- A claim whose reply is lost with the connection is released by its token (release_claim).
 SET @stratix_head_priority = NULL, @stratix_head_run_at = NULL, @stratix_head_id = NULL;
+
+-- name: claim_read_head
 SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
 FROM queue_jobs
 WHERE status = 'waiting'
 ORDER BY priority DESC, run_at, id
 LIMIT 1;
+
+-- name: claim_lock
 SELECT JSON_ARRAYAGG(id) INTO @stratix_claimed
 FROM (SELECT id FROM queue_jobs
       WHERE status = 'waiting'
@@ -110,6 +114,8 @@ FROM (SELECT id FROM queue_jobs
       ORDER BY priority DESC, run_at, id
       LIMIT %(limit)s
       FOR UPDATE SKIP LOCKED) AS picked;
+
+-- name: claim_mark
 UPDATE JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_id)s,
@@ -120,6 +126,8 @@ WHERE j.status = 'waiting'
   AND (j.group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = j.group_name AND g.status = 'paused'));
+
+-- name: claim_read
 -- The claimed rows' columns: job.CLAIMED_COLUMNS.
 SELECT j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
        j.attempts, j.max_attempts, j.run_at, j.created_at, j.updated_at, j.locked_until,
@@ -128,7 +136,7 @@ FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
 STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
 WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 
--- name: move_to_success
+-- name: copy_to_success
 -- Two statements in one transaction; both must touch exactly one row or it rolls back (under
 -- READ COMMITTED the INSERT reads a snapshot; the DELETE's locking read re-checks the fence).
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
@@ -136,15 +144,19 @@ INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority
 SELECT id, job_name, executor, group_name, payload, priority, attempts, %(execution_time)s,
        created_at, COALESCE(started_at, updated_at), UTC_TIMESTAMP(6)
 FROM queue_jobs WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
+
+-- name: delete_succeeded
 DELETE FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
   AND lease_token <=> %(lease_token)s;
 
--- name: mark_as_failed
+-- name: record_attempt_error
 -- The attempt's error joins the history in the same transaction (both fenced).
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, UTC_TIMESTAMP(6)
 FROM queue_jobs WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
+
+-- name: mark_as_failed
 UPDATE queue_jobs
 SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s, failed_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6),
@@ -152,11 +164,6 @@ SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
 WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 
 -- name: retry_later
--- The attempt's error joins the history in the same transaction (both fenced).
-INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, UTC_TIMESTAMP(6)
-FROM queue_jobs WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 UPDATE queue_jobs
 SET status = 'delayed', error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s,
@@ -198,21 +205,25 @@ WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
   AND updated_at > UTC_TIMESTAMP(6) - INTERVAL ROUND(%(seconds)s * 1000000) MICROSECOND
 LIMIT 1;
 
--- name: promote_due
+-- name: pause_jobs_of_paused_groups
 -- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
 -- delayed tasks that fell due become waiting.
 UPDATE queue_jobs SET status = 'paused', updated_at = UTC_TIMESTAMP(6)
 WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
   AND group_name IN (SELECT group_name FROM queue_groups WHERE status = 'paused');
+
+-- name: promote_due
 UPDATE queue_jobs SET status = 'waiting', updated_at = UTC_TIMESTAMP(6)
 WHERE status = 'delayed' AND run_at <= UTC_TIMESTAMP(6);
 
--- name: retry_failed
+-- name: lock_failed
 -- The locking read sees the latest committed status, so two concurrent retries of one task
 -- return it once between them.
 SELECT id, job_name, executor FROM queue_jobs
 WHERE id IN ({ids}) AND status = 'failed'
 FOR UPDATE;
+
+-- name: retry_failed
 UPDATE queue_jobs AS j
 LEFT JOIN queue_groups AS g ON g.group_name = j.group_name AND g.status = 'paused'
 SET j.status = IF(g.group_name IS NULL, 'waiting', 'paused'),
@@ -225,6 +236,8 @@ WHERE j.id IN ({ids}) AND j.status = 'failed';
 INSERT INTO queue_groups (group_name, status, updated_at)
 VALUES (%(group)s, 'paused', UTC_TIMESTAMP(6))
 ON DUPLICATE KEY UPDATE status = 'paused', updated_at = UTC_TIMESTAMP(6);
+
+-- name: pause_group_jobs
 UPDATE queue_jobs SET status = 'paused', updated_at = UTC_TIMESTAMP(6)
 WHERE group_name = %(group)s AND status IN ('waiting', 'delayed');
 
@@ -232,6 +245,8 @@ WHERE group_name = %(group)s AND status IN ('waiting', 'delayed');
 INSERT INTO queue_groups (group_name, status, updated_at)
 VALUES (%(group)s, 'active', UTC_TIMESTAMP(6))
 ON DUPLICATE KEY UPDATE status = 'active', updated_at = UTC_TIMESTAMP(6);
+
+-- name: resume_group_jobs
 UPDATE queue_jobs
 SET status = IF(run_at > UTC_TIMESTAMP(6), 'delayed', 'waiting'),
     updated_at = UTC_TIMESTAMP(6)
@@ -285,15 +300,14 @@ SELECT GET_LOCK(CONCAT('stratix_queue_migrate:', DATABASE()), 600) AS locked;
 -- name: unlock_migrations
 SELECT RELEASE_LOCK(CONCAT('stratix_queue_migrate:', DATABASE())) AS unlocked;
 
--- name: claim_jobs_in_groups
--- A worker restricted to some groups ({groups} expands to one placeholder per group): the
--- steps of claim_jobs, with the head read among those groups.
-SET @stratix_head_priority = NULL, @stratix_head_run_at = NULL, @stratix_head_id = NULL;
+-- name: claim_read_head_in_groups
 SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
 FROM queue_jobs
 WHERE status = 'waiting' AND group_name IN ({groups})
 ORDER BY priority DESC, run_at, id
 LIMIT 1;
+
+-- name: claim_lock_in_groups
 SELECT JSON_ARRAYAGG(id) INTO @stratix_claimed
 FROM (SELECT id FROM queue_jobs
       WHERE status = 'waiting' AND group_name IN ({groups})
@@ -304,23 +318,6 @@ FROM (SELECT id FROM queue_jobs
       ORDER BY priority DESC, run_at, id
       LIMIT %(limit)s
       FOR UPDATE SKIP LOCKED) AS picked;
-UPDATE JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
-STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
-SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_id)s,
-    j.lease_token = %(lease_token)s,
-    j.locked_until = UTC_TIMESTAMP(6) + INTERVAL ROUND(%(lease_seconds)s * 1000000) MICROSECOND,
-    j.started_at = NULL, j.updated_at = UTC_TIMESTAMP(6)
-WHERE j.status = 'waiting'
-  AND (j.group_name IS NULL
-       OR NOT EXISTS (SELECT 1 FROM queue_groups g
-                      WHERE g.group_name = j.group_name AND g.status = 'paused'));
--- The claimed rows' columns: job.CLAIMED_COLUMNS.
-SELECT j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.payload, j.priority,
-       j.attempts, j.max_attempts, j.run_at, j.created_at, j.updated_at, j.locked_until,
-       j.error_message, j.error_stack, j.error_code, j.failed_at, j.timeout_seconds
-FROM JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
-STRAIGHT_JOIN queue_jobs AS j ON j.id = c.id
-WHERE j.status = 'executing' AND j.lease_token = %(lease_token)s;
 
 -- name: heartbeat_jobs
 -- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
@@ -375,7 +372,7 @@ FROM queue_workers w ORDER BY w.started_at, w.id;
 -- name: list_attempt_errors
 SELECT * FROM queue_job_errors WHERE job_id = %(id)s ORDER BY attempt, id;
 
--- name: rescue_expired
+-- name: pick_expired
 -- Tasks whose lease ran out (the database's clock decides). One that had started goes back to
 -- waiting with the attempt counted, or is failed with WORKER_LOST once attempts are used up; one
 -- that never started (it waited in the lost worker's buffer) goes back uncounted. Both carry
@@ -388,10 +385,14 @@ SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by,
 FROM queue_jobs
 WHERE status = 'executing' AND locked_until < UTC_TIMESTAMP(6)
 ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
+
+-- name: record_lost_attempts
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, UTC_TIMESTAMP(6)
 FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
+
+-- name: rescue_jobs
 UPDATE queue_jobs
 SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed'
                   WHEN EXISTS (SELECT 1 FROM queue_groups g
@@ -406,10 +407,6 @@ SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 
     attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END
 WHERE id IN ({ids}) AND status = 'executing';
 
--- name: listen
--- Only PostgreSQL has LISTEN/NOTIFY (never run on this backend).
-SELECT 1 AS listening;
-
 -- name: release_claim
 -- A claim whose reply was lost with the connection may have committed: once the database is
 -- back, the worker releases the rows it never learned it held (by the claim's lease token), so
@@ -422,7 +419,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6)
 WHERE status = 'executing' AND lease_token = %(lease_token)s;
 
--- name: move_many_to_success
+-- name: success_copy
 -- A batch of successes: one transaction in one round trip (MysqlBackend sends both statements
 -- between BEGIN and COMMIT). %(items)s is JSON [[id, lease_token, ms], ...] in id order and
 -- {pairs} the same (id, lease_token) pairs as row constructors. The INSERT copies the rows still
@@ -441,6 +438,8 @@ FROM JSON_TABLE(%(items)s, '$[*]' COLUMNS (
 STRAIGHT_JOIN queue_jobs AS j ON j.id = d.id
 WHERE j.status = 'executing' AND j.lease_token = d.token
 FOR UPDATE;
+
+-- name: success_delete
 DELETE FROM queue_jobs
 WHERE status = 'executing' AND (id, lease_token) IN ({pairs})
 RETURNING id;
@@ -506,10 +505,6 @@ WHERE failed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MI
 SELECT (SELECT MAX(id) FROM queue_jobs) AS newest,
        (SELECT COUNT(*) FROM (SELECT 1 FROM queue_jobs WHERE status = 'waiting' LIMIT 100) AS w)
        AS waiting;
-
--- name: ping
--- A LISTENing connection only receives: asked this now and then, it shows it still answers.
-SELECT 1 AS alive;
 
 -- name: session_limits
 -- Set on every new connection (limits.py): the server interrupts a statement that runs too long,

@@ -1,14 +1,16 @@
-"""PostgreSQL backend (psycopg 3): FOR UPDATE SKIP LOCKED claims, one-statement moves."""
+"""PostgreSQL (psycopg 3): FOR UPDATE SKIP LOCKED claims, one-statement moves, LISTEN/NOTIFY."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Session, bound, shutdown_socket
+from stratix_queue.backends.sql_driver import SqlDriver
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -17,7 +19,7 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.sqlfile import load_queries
+from stratix_queue.job import Job
 from stratix_queue.urls import scrub
 
 try:
@@ -118,13 +120,18 @@ class PostgresSession(Session):
             yield notify.payload
 
 
-class PostgresBackend(SqlBackend):
+class PostgresDriver(SqlDriver):
     dialect: ClassVar[str] = "postgres"
-    queries: ClassVar[dict[str, str]] = load_queries("postgres")
-    autocommit_statements: ClassVar[bool] = True
-    notifies: ClassVar[bool] = True
+    package_dir: ClassVar[str] = os.path.dirname(os.path.abspath(__file__))
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        wake_up=WakeUp.NOTIFY,  # the insert, a give-back and a released claim NOTIFY at commit
+        change_watch_seconds=None,
+        server=True,
+        returning=True,
+        one_trip_transactions=False,
+    )
 
-    def _open_session(self, limits: Limits) -> Session:
+    def _open_session(self, limits: Limits, _create: bool) -> Session:
         url = self.url
         try:
             conn = psycopg.connect(
@@ -151,7 +158,7 @@ class PostgresBackend(SqlBackend):
             ) from exc
         session = PostgresSession(conn)
         try:
-            session.run(self.queries["session_limits"], limits.session_params())
+            self._run(session, "session_limits", limits.session_params())
         except BaseException:
             conn.close()
             raise
@@ -174,3 +181,10 @@ class PostgresBackend(SqlBackend):
         if isinstance(exc, _UNAVAILABLE):
             return DatabaseUnavailableError(f"lost PostgreSQL at {self.url.where}: {text}")
         return DatabaseError(f"PostgreSQL: {text}")
+
+    def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
+        """One statement: a data-modifying CTE deletes the row and inserts it in queue_success."""
+        return self._fenced(job, ("move_to_success",), {"execution_time": execution_time_ms})
+
+    def listen(self, session: Session) -> None:
+        self._run(session, "listen")

@@ -117,13 +117,15 @@ SELECT id, job_name, executor, group_name, payload, priority, attempts, %(execut
        created_at, COALESCE(started_at, updated_at), timezone('UTC', now())
 FROM moved;
 
--- name: mark_as_failed
+-- name: record_attempt_error
 -- The attempt's error joins the history in the same transaction (both fenced).
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, timezone('UTC', now())
 FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
+
+-- name: mark_as_failed
 UPDATE queue_jobs
 SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s, failed_at = timezone('UTC', now()),
@@ -133,12 +135,6 @@ WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 
 -- name: retry_later
--- The attempt's error joins the history in the same transaction (both fenced).
-INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, timezone('UTC', now())
-FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
-  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 UPDATE queue_jobs
 SET status = 'delayed', error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s,
@@ -181,13 +177,15 @@ WHERE status = 'executing' AND started_at IS NULL AND locked_by <> %(worker_id)s
   AND updated_at > timezone('UTC', now()) - %(seconds)s::float8 * interval '1 second'
 LIMIT 1;
 
--- name: promote_due
+-- name: pause_jobs_of_paused_groups
 -- First a task of a paused group that is not paused becomes paused (an insert that raced
 -- pause_group, a retry scheduled while its group was paused; the claim passes over them
 -- meanwhile), then the delayed tasks that fell due become waiting.
 UPDATE queue_jobs SET status = 'paused', updated_at = timezone('UTC', now())
 WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
   AND group_name IN (SELECT group_name FROM queue_groups WHERE status = 'paused');
+
+-- name: promote_due
 UPDATE queue_jobs SET status = 'waiting', updated_at = timezone('UTC', now())
 WHERE status = 'delayed' AND run_at <= timezone('UTC', now());
 
@@ -208,6 +206,8 @@ RETURNING j.id, j.job_name, j.executor, j.status;
 INSERT INTO queue_groups (group_name, status, updated_at)
 VALUES (%(group)s, 'paused', timezone('UTC', now()))
 ON CONFLICT (group_name) DO UPDATE SET status = 'paused', updated_at = EXCLUDED.updated_at;
+
+-- name: pause_group_jobs
 UPDATE queue_jobs SET status = 'paused', updated_at = timezone('UTC', now())
 WHERE group_name = %(group)s AND status IN ('waiting', 'delayed');
 
@@ -215,6 +215,8 @@ WHERE group_name = %(group)s AND status IN ('waiting', 'delayed');
 INSERT INTO queue_groups (group_name, status, updated_at)
 VALUES (%(group)s, 'active', timezone('UTC', now()))
 ON CONFLICT (group_name) DO UPDATE SET status = 'active', updated_at = EXCLUDED.updated_at;
+
+-- name: resume_group_jobs
 UPDATE queue_jobs
 SET status = CASE WHEN run_at > timezone('UTC', now()) THEN 'delayed' ELSE 'waiting' END,
     updated_at = timezone('UTC', now())
@@ -306,15 +308,21 @@ WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing'
 
 -- name: give_back
 -- Graceful shutdown, or a task that waited too long in a busy worker's buffer: it returns to
--- waiting, its attempt not counted, and idle workers are woken for it (at commit).
-UPDATE queue_jobs
-SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name = queue_jobs.group_name
-                               AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
-    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
-WHERE id = %(id)s AND status = %(status)s
-  AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
-SELECT pg_notify('stratix_queue', '') AS woken;
+-- waiting, its attempt not counted, and idle workers are woken for it (at commit). One row back
+-- when it applied (the fence held).
+WITH given AS (
+    UPDATE queue_jobs
+    SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                                   WHERE g.group_name = queue_jobs.group_name
+                                     AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
+        attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+        locked_by = NULL, locked_until = NULL, lease_token = NULL,
+        updated_at = timezone('UTC', now())
+    WHERE id = %(id)s AND status = %(status)s
+      AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar
+    RETURNING id
+)
+SELECT id, pg_notify('stratix_queue', '') AS woken FROM given;
 
 -- name: register_worker
 INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
@@ -343,7 +351,7 @@ FROM queue_workers w ORDER BY w.started_at, w.id;
 -- name: list_attempt_errors
 SELECT * FROM queue_job_errors WHERE job_id = %(id)s ORDER BY attempt, id;
 
--- name: rescue_expired
+-- name: pick_expired
 -- Tasks whose lease ran out (the database's clock decides). One that had started goes back to
 -- waiting with the attempt counted, or is failed with WORKER_LOST once attempts are used up; one
 -- that never started (it waited in the lost worker's buffer) goes back uncounted. Both carry
@@ -355,10 +363,14 @@ SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by,
 FROM queue_jobs
 WHERE status = 'executing' AND locked_until < timezone('UTC', now())
 ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
+
+-- name: record_lost_attempts
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, timezone('UTC', now())
 FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
+
+-- name: rescue_jobs
 UPDATE queue_jobs
 SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed'
                   WHEN EXISTS (SELECT 1 FROM queue_groups g
@@ -379,15 +391,22 @@ LISTEN stratix_queue;
 -- name: release_claim
 -- A claim whose reply was lost with the connection may have committed: once the database is
 -- back, the worker releases the rows it never learned it held (by the claim's lease token), so
--- they run again without the attempt being counted or waiting for the lease to expire.
-UPDATE queue_jobs
-SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                               WHERE g.group_name = queue_jobs.group_name
-                                 AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
-    attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
-    locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())
-WHERE status = 'executing' AND lease_token = %(lease_token)s;
-SELECT pg_notify('stratix_queue', '') AS woken;
+-- they run again without the attempt being counted or waiting for the lease to expire. Idle
+-- workers are woken for them (at commit).
+WITH released AS (
+    UPDATE queue_jobs
+    SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
+                                   WHERE g.group_name = queue_jobs.group_name
+                                     AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
+        attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+        locked_by = NULL, locked_until = NULL, lease_token = NULL,
+        updated_at = timezone('UTC', now())
+    WHERE status = 'executing' AND lease_token = %(lease_token)s
+    RETURNING id
+), woken AS (
+    SELECT pg_notify('stratix_queue', '') FROM released LIMIT 1
+)
+SELECT id FROM released WHERE (SELECT COUNT(*) FROM woken) >= 0;
 
 -- name: move_many_to_success
 -- A batch of successes in one statement. %(items)s is JSON [[id, lease_token, ms], ...]; only
@@ -462,10 +481,6 @@ DELETE FROM queue_success WHERE id IN (
 DELETE FROM queue_job_errors
 WHERE failed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
   AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
-
--- name: change_marker
--- SQLite and MySQL/MariaDB only (PostgreSQL has LISTEN/NOTIFY): never run here.
-SELECT 1 AS marker;
 
 -- name: ping
 -- A LISTENing connection only receives: asked this now and then, it shows it still answers.

@@ -1,18 +1,22 @@
-"""MySQL 8 / MariaDB 10.6+ backend (PyMySQL): SKIP LOCKED claims, deadlock retries, and the
-worker's hot path in one round trip per claim and per batch of successes."""
+"""MariaDB 10.6+ (PyMySQL): SKIP LOCKED claims, and the worker's hot path in one round trip per
+claim and per batch of successes. MySQL 8 is refused at connect: it has no INSERT/DELETE ...
+RETURNING, which the insert path and the batched success read their answers from."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from functools import partial
 from typing import Any, ClassVar
 
-from stratix_queue.backends.base import ID_CHUNK, ScriptResult, SqlBackend
+from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
-from stratix_queue.backends.session import Params, Result, Session
+from stratix_queue.backends.session import Params, Result, Row, Session
+from stratix_queue.backends.sql_driver import ID_CHUNK, SqlDriver, _claim_values
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -20,9 +24,10 @@ from stratix_queue.errors import (
     SchemaNotReadyError,
     StratixQueueError,
     TransientDatabaseError,
+    UnsupportedURLError,
 )
 from stratix_queue.job import Job
-from stratix_queue.sqlfile import load_queries
+from stratix_queue.params import ClaimParams
 from stratix_queue.urls import scrub
 
 try:
@@ -44,10 +49,15 @@ CONNECTION_ERRORS = {2002, 2003, 2005, 2006, 2013, 2014, 2055, 1053, 1927, 4031}
 # group_concat_max_len also bounds JSON_ARRAYAGG, which carries a claim's ids (claim_jobs).
 SESSION_SETUP = "SET time_zone = '+00:00', group_concat_max_len = 1073741824"
 ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
-# The worker's hot path: blocks whose statements need nothing back from one another before
-# the next runs, so the whole block goes to the server in one round trip (see run_together).
-ONE_TRIP = frozenset(
-    {"claim_jobs", "claim_jobs_in_groups", "move_many_to_success", "heartbeat_jobs"}
+# The claim's statements (queries.sql, claim_read_head): the ids travel between them in session
+# variables, so they need nothing back from one another and go in one round trip.
+CLAIM = ("claim_reset_head", "claim_read_head", "claim_lock", "claim_mark", "claim_read")
+CLAIM_IN_GROUPS = (
+    "claim_reset_head",
+    "claim_read_head_in_groups",
+    "claim_lock_in_groups",
+    "claim_mark",
+    "claim_read",
 )
 
 
@@ -150,16 +160,20 @@ def _result(cursor: pymysql.cursors.DictCursor) -> Result:
     return Result(rows=rows, rowcount=len(rows), returned_rows=True)
 
 
-class MysqlBackend(SqlBackend):
-    dialect: ClassVar[str] = "mysql"
-    # A round trip (~60 µs of the worker's CPU; on the server a primary-key lookup and a count
-    # of at most 100 index entries) 100 times a second while hungry, <1% of a core, for tasks
-    # started ~10 ms after they are added instead of up to the poll interval.
-    change_watch_interval: ClassVar[float | None] = 0.01
-    queries: ClassVar[dict[str, str]] = load_queries("mysql")
-    autocommit_statements: ClassVar[bool] = True
+class MariadbDriver(SqlDriver):
+    dialect: ClassVar[str] = "mysql"  # the URL's name for the protocol (mysql:// or mariadb://)
+    package_dir: ClassVar[str] = os.path.dirname(os.path.abspath(__file__))
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        wake_up=WakeUp.CHANGE_MARKER,
+        # A marker read 100 times a second while hungry (<1% of a core; bench/README.md): tasks
+        # start ~10 ms after they are added instead of up to the poll interval.
+        change_watch_seconds=0.01,
+        server=True,
+        returning=True,
+        one_trip_transactions=True,  # CLIENT.MULTI_STATEMENTS: see MysqlSession.run_together
+    )
 
-    def _open_session(self, limits: Limits) -> Session:
+    def _open_session(self, limits: Limits, _create: bool) -> Session:
         url = self.url
         try:
             conn = pymysql.connect(
@@ -185,8 +199,9 @@ class MysqlBackend(SqlBackend):
             ) from exc
         session = MysqlSession(conn)
         try:
+            _refuse_mysql(conn, url.where)
             session.run(ISOLATION)  # fewer gap locks between claimers than REPEATABLE READ
-            session.run(self.queries["session_limits"], limits.session_params())
+            self._run(session, "session_limits", limits.session_params())
         except BaseException:
             with suppress(Exception):
                 conn.close()
@@ -215,40 +230,38 @@ class MysqlBackend(SqlBackend):
 
     # -- the worker's hot path, one round trip each ---------------------------------------------
 
-    def _write_hot(
-        self, name: str, params: Params, ids: Sequence[int] | None = None
-    ) -> ScriptResult:
-        """A ONE_TRIP block runs in one round trip (one transaction when it has several
-        statements); deadlocks and lock wait timeouts are retried as for any write, and a lost
-        connection is raised (the worker recovers: a claim is released by its token, a batch of
-        successes written again, fenced). Other blocks run as the shared core runs them."""
-        if name not in ONE_TRIP or ids is not None:
-            return super()._write_hot(name, params, ids)
-        expanded = self._expand_lists(name, params)
-        if expanded is None:
-            return ScriptResult([], [0])  # an empty IN () list: nothing to do
-        statements, values = expanded
+    def _one_trip(self, names: Sequence[str], params: dict[str, Any]) -> list[Result]:
+        """The named statements in one round trip (one transaction when there are several), on
+        a pooled connection that answered lately or passed a ping: nothing else tells a dead
+        connection from a packet lost half-way. A lost connection is raised: the worker recovers
+        (a claim is released by its token, a batch of successes written again, fenced)."""
+        statements, values = [], {}
+        for name in names:
+            bound = self._bind(name, params)
+            assert bound is not None, "no list parameter is empty here"
+            statements.append(bound[0])
+            values.update(bound[1])
+        while True:  # each stale connection found leaves the pool; a new one is fresh
+            try:
+                with self._session() as session:
+                    assert isinstance(session, MysqlSession)
+                    if session.stale():
+                        raise _StaleSessionError
+                    return session.run_together(statements, values)
+            except _StaleSessionError:
+                continue
 
-        def once() -> ScriptResult:
-            while True:  # each stale connection found leaves the pool; a new one is fresh
-                try:
-                    with self.session() as session:
-                        assert isinstance(session, MysqlSession)
-                        if session.stale():
-                            raise _StaleSessionError
-                        results = session.run_together(statements, values)
-                    break
-                except _StaleSessionError:
-                    continue
-            rows = next((r.rows for r in reversed(results) if r.returned_rows), [])
-            return ScriptResult(rows, [r.rowcount for r in results])
-
-        return self._retry_transient(once)
+    def _claimed_rows(self, params: ClaimParams) -> list[tuple[Any, ...]]:
+        if params.groups is not None and not params.groups:
+            return []  # no group to claim from
+        names = CLAIM if params.groups is None else CLAIM_IN_GROUPS
+        results = self._retry_transient(lambda: self._one_trip(names, _claim_values(params)))
+        return [tuple(row.values()) for row in results[-1].rows]  # job.CLAIMED_COLUMNS
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
-        """As the shared core's, with the (id, lease_token) pairs also as a list: the DELETE
-        finds its rows by primary key and returns their ids. Items go in id order, the order in
-        which heartbeat_jobs locks rows too."""
+        """A copy and a delete in one round trip, with the (id, lease_token) pairs also as a
+        list: the DELETE finds its rows by primary key and returns their ids. Items go in id
+        order, the order in which heartbeat_jobs locks rows too."""
         latest = {job.id: (job, ms) for job, ms in done}  # a task listed twice moves once
         ordered = [latest[job_id] for job_id in sorted(latest)]
         if not ordered:
@@ -257,8 +270,8 @@ class MysqlBackend(SqlBackend):
             "items": json.dumps([[job.id, job.lease_token, ms] for job, ms in ordered]),
             "pairs": [(job.id, job.lease_token) for job, _ in ordered],
         }
-        rows = self._write_hot("move_many_to_success", params).rows
-        return {int(row["id"]) for row in rows}
+        results = self._one_trip(("success_copy", "success_delete"), params)
+        return {int(row["id"]) for row in results[-1].rows}
 
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int:
         """Renew each lease under its own token ((id, lease_token) pairs, in id order)."""
@@ -266,5 +279,23 @@ class MysqlBackend(SqlBackend):
         renewed = 0
         for start in range(0, len(ordered), ID_CHUNK):
             params = {"lease_seconds": lease_seconds, "leases": ordered[start : start + ID_CHUNK]}
-            renewed += self._write_hot("heartbeat_jobs", params).rowcounts[-1]
+            [result] = self._retry_transient(partial(self._one_trip, ("heartbeat_jobs",), params))
+            renewed += result.rowcount
         return renewed
+
+    def _reset_failed(self, session: Session, ids: list[int]) -> list[Row]:
+        """No UPDATE ... RETURNING: the rows are locked and read first (the locking read sees
+        the latest committed status: two concurrent retries of one task return it once)."""
+        rows = self._run(session, "lock_failed", {"ids": ids}).rows
+        self._run(session, "retry_failed", {"ids": ids})
+        return rows
+
+
+def _refuse_mysql(conn: pymysql.connections.Connection[Any], where: str) -> None:
+    """MySQL 8 has no INSERT/DELETE ... RETURNING: say so at once, not at the first insert."""
+    version: str = conn.get_server_info()  # type: ignore[no-untyped-call]
+    if "mariadb" not in version.lower():
+        raise UnsupportedURLError(
+            f"the server at {where} is MySQL {version}; stratix-queue needs MariaDB 10.6+ "
+            "(MySQL has no INSERT ... RETURNING)"
+        )

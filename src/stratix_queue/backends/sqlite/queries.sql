@@ -63,7 +63,7 @@ WHERE status = 'failed' GROUP BY group_name;
 -- name: count_by_status
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
--- name: claim_jobs
+-- name: claim_pick
 -- Four statements in one transaction: the ids picked (one row, a JSON array), the claim's time
 -- and lease end, the update, the claimed rows (one row, a JSON array of arrays). The attempt is
 -- counted now; started_at stays empty until the task has run a while (mark_started), so a lost
@@ -85,13 +85,19 @@ SELECT json_group_array(id) AS picked FROM (
            OR NOT EXISTS (SELECT 1 FROM queue_groups g
                           WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
     ORDER BY priority DESC, run_at, id LIMIT :limit);
+
+-- name: claim_times
 SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS claimed_at,
        strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :lease_seconds)) AS leased_until;
+
+-- name: claim_mark
 UPDATE queue_jobs
 SET status = 'executing', attempts = attempts + 1, locked_by = :worker_id,
     lease_token = :lease_token, locked_until = :leased_until, started_at = NULL,
     updated_at = :claimed_at
 WHERE id IN (SELECT value FROM json_each(:picked));
+
+-- name: claim_read
 SELECT json_group_array(json_array(
     id, job_name, executor, group_name, iif(json_valid(p), json(p), NULL),
     iif(json_valid(p), NULL, p), priority, attempts, max_attempts, run_at, created_at,
@@ -101,21 +107,25 @@ SELECT json_group_array(json_array(
 FROM (SELECT *, CAST(payload AS TEXT) AS p FROM queue_jobs
       WHERE id IN (SELECT value FROM json_each(:picked)));
 
--- name: move_to_success
+-- name: copy_to_success
 -- Two statements in one transaction; both must touch exactly one row or it rolls back.
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT id, job_name, executor, group_name, payload, priority, attempts, :execution_time,
        created_at, COALESCE(started_at, updated_at), strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+
+-- name: delete_succeeded
 DELETE FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
--- name: mark_as_failed
+-- name: record_attempt_error
 -- The attempt's error joins the history in the same transaction (both fenced).
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, :message, :stack, :code, locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
+
+-- name: mark_as_failed
 UPDATE queue_jobs
 SET status = 'failed', error_message = :message, error_stack = :stack, error_code = :code,
     failed_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
@@ -124,11 +134,6 @@ SET status = 'failed', error_message = :message, error_stack = :stack, error_cod
 WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
 -- name: retry_later
--- The attempt's error joins the history in the same transaction (both fenced).
-INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, :message, :stack, :code, locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
-FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 UPDATE queue_jobs
 SET status = 'delayed', error_message = :message, error_stack = :stack, error_code = :code,
     run_at = strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay)),
@@ -169,12 +174,14 @@ WHERE status = 'executing' AND started_at IS NULL AND locked_by <> :worker_id
   AND updated_at > strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:seconds))
 LIMIT 1;
 
--- name: promote_due
+-- name: pause_jobs_of_paused_groups
 -- A task of a paused group that is not paused becomes paused (see postgres.sql), then the
 -- delayed tasks that fell due become waiting.
 UPDATE queue_jobs SET status = 'paused', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
   AND group_name IN (SELECT group_name FROM queue_groups WHERE status = 'paused');
+
+-- name: promote_due
 UPDATE queue_jobs SET status = 'waiting', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status = 'delayed' AND run_at <= strftime('%Y-%m-%d %H:%M:%f', 'now');
 
@@ -194,6 +201,8 @@ RETURNING id, job_name, executor, status;
 INSERT INTO queue_groups (group_name, status, updated_at)
 VALUES (:group, 'paused', strftime('%Y-%m-%d %H:%M:%f', 'now'))
 ON CONFLICT (group_name) DO UPDATE SET status = 'paused', updated_at = excluded.updated_at;
+
+-- name: pause_group_jobs
 UPDATE queue_jobs SET status = 'paused', updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE group_name = :group AND status IN ('waiting', 'delayed');
 
@@ -201,6 +210,8 @@ WHERE group_name = :group AND status IN ('waiting', 'delayed');
 INSERT INTO queue_groups (group_name, status, updated_at)
 VALUES (:group, 'active', strftime('%Y-%m-%d %H:%M:%f', 'now'))
 ON CONFLICT (group_name) DO UPDATE SET status = 'active', updated_at = excluded.updated_at;
+
+-- name: resume_group_jobs
 UPDATE queue_jobs
 SET status = CASE WHEN run_at > strftime('%Y-%m-%d %H:%M:%f', 'now') THEN 'delayed'
                   ELSE 'waiting' END,
@@ -253,7 +264,7 @@ SELECT 1 AS locked;
 -- name: unlock_migrations
 SELECT 1 AS unlocked;
 
--- name: claim_jobs_in_groups
+-- name: claim_pick_in_groups
 -- A worker restricted to some groups ({groups} expands to one placeholder per group). Only the
 -- pick differs from claim_jobs: SqliteBackend runs claim_jobs' update and read-back after it.
 SELECT json_group_array(id) AS picked FROM (
@@ -314,7 +325,7 @@ FROM queue_workers w ORDER BY w.started_at, w.id;
 -- name: list_attempt_errors
 SELECT * FROM queue_job_errors WHERE job_id = :id ORDER BY attempt, id;
 
--- name: rescue_expired
+-- name: pick_expired
 -- Tasks whose lease ran out (the database's clock decides). One that had started goes back to
 -- waiting with the attempt counted, or is failed with WORKER_LOST once attempts are used up; one
 -- that never started (it waited in the lost worker's buffer) goes back uncounted. Both carry
@@ -325,10 +336,14 @@ SELECT id, job_name, executor, group_name, attempts, max_attempts, locked_by,
 FROM queue_jobs
 WHERE status = 'executing' AND locked_until < strftime('%Y-%m-%d %H:%M:%f', 'now')
 ORDER BY locked_until LIMIT 500;
+
+-- name: record_lost_attempts
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
                               worker_id, failed_at)
 SELECT id, attempts, :message, NULL, 'WORKER_LOST', locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
+
+-- name: rescue_jobs
 UPDATE queue_jobs
 SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 'failed'
                   WHEN EXISTS (SELECT 1 FROM queue_groups g
@@ -343,10 +358,6 @@ SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE id IN ({ids}) AND status = 'executing';
 
--- name: listen
--- Only PostgreSQL has LISTEN/NOTIFY (never run on this backend).
-SELECT 1 AS listening;
-
 -- name: release_claim
 -- A claim whose reply was lost with the connection may have committed: once the database is
 -- back, the worker releases the rows it never learned it held (by the claim's lease token), so
@@ -359,7 +370,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
 WHERE status = 'executing' AND lease_token = :lease_token;
 
--- name: move_many_to_success
+-- name: success_pick
 -- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
 -- rows still executing under that token move (fenced). The first statement answers their ids in
 -- one row (:moved, a JSON array; one step, see claim_jobs; the block runs only through
@@ -369,6 +380,8 @@ WHERE status = 'executing' AND lease_token = :lease_token;
 SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
 CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
+
+-- name: success_copy
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
 SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.attempts,
@@ -376,6 +389,8 @@ SELECT j.id, j.job_name, j.executor, j.group_name, j.payload, j.priority, j.atte
        strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
+
+-- name: success_delete
 DELETE FROM queue_jobs WHERE id IN (SELECT value FROM json_each(:moved));
 
 -- name: list_jobs
@@ -435,12 +450,3 @@ WHERE failed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -
 -- Grows whenever another connection commits: a nearly free "something happened" check that
 -- wakes hungry SQLite workers in other processes (no table is read).
 SELECT data_version AS marker FROM pragma_data_version();
-
--- name: ping
--- A LISTENing connection only receives: asked this now and then, it shows it still answers.
-SELECT 1 AS alive;
-
--- name: session_limits
--- A file has no network to fall silent and no server to time statements: nothing is set (the
--- parameters are named as on the servers).
-SELECT :statement_s AS statement_s, :lock_s AS lock_s, :idle_s AS idle_s;

@@ -3,7 +3,7 @@
 The worker's hot path (claim, batched success) reads its answer in one row per statement:
 sqlite3 releases Python's GIL around each row it steps through, and every release while the
 worker's other threads run tasks is a hand-off (a claim of 250 rows answered row by row spent
-more time trading the GIL than in SQLite). See ``_run_chain``.
+more time trading the GIL than in SQLite). See ``_claimed_rows``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from stratix_queue.backends.base import SqlBackend
+from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
+from stratix_queue.backends.sql_driver import SqlDriver, _claim_values
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -25,8 +27,8 @@ from stratix_queue.errors import (
     StratixQueueError,
     TransientDatabaseError,
 )
-from stratix_queue.job import Job, claimed_jobs
-from stratix_queue.sqlfile import load_queries
+from stratix_queue.job import Job
+from stratix_queue.params import ClaimParams
 
 BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_PAUSE_S = 0.005
@@ -87,12 +89,16 @@ class SqliteSession(Session):
         self.conn.close()
 
 
-class SqliteBackend(SqlBackend):
+class SqliteDriver(SqlDriver):
     dialect: ClassVar[str] = "sqlite"
-    change_watch_interval: ClassVar[float | None] = 0.005  # in-process, no table read
-    queries: ClassVar[dict[str, str]] = load_queries("sqlite")
-    create_missing = False  # only migrate() creates the database file
-    stale_connections: ClassVar[bool] = False  # a file: an open connection stays usable
+    package_dir: ClassVar[str] = os.path.dirname(os.path.abspath(__file__))
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        wake_up=WakeUp.CHANGE_MARKER,
+        change_watch_seconds=0.005,  # PRAGMA data_version: in-process, no table read
+        server=False,  # a file: an open connection stays usable, and has no server to limit
+        returning=True,
+        one_trip_transactions=False,
+    )
 
     @property
     def _memory(self) -> bool:
@@ -102,11 +108,11 @@ class SqliteBackend(SqlBackend):
         # Each connection to ":memory:" is a database of its own: share exactly one.
         return 1 if self._memory else None
 
-    def exists(self) -> bool:
+    def database_exists(self) -> bool:
         return self._memory or os.path.exists(self.url.path)
 
-    def _open_session(self, _limits: Limits) -> Session:  # a file: no server to limit
-        if not self.create_missing and not self.exists():
+    def _open_session(self, _limits: Limits, create: bool) -> Session:
+        if not create and not self.database_exists():
             # A mistyped path must not leave an empty database file behind.
             raise SchemaNotReadyError(
                 f"the SQLite database {self.url.path!r} is not migrated (the file does not "
@@ -139,29 +145,40 @@ class SqliteBackend(SqlBackend):
 
     # -- the worker's hot path: one row per statement ------------------------------------------
 
-    def _claimed_jobs(self, name: str, params: Params) -> list[Job]:
-        pick, *rest = self._scripts["claim_jobs"]
-        if name != "claim_jobs":  # a claim in groups: its own pick, then claim_jobs' rest
-            [pick] = self._scripts[name]
-        *mark, read = rest
-        expanded = self._expand_statements([pick, *mark], params)
-        if expanded is None:
+    def _claimed_rows(self, params: ClaimParams) -> list[tuple[Any, ...]]:
+        """The claim in four statements, each answering one row: the ids picked (a JSON
+        array), the claim's time and lease end, the update, and the claimed rows (a JSON array
+        of arrays, read in parts past SQLite's string limit). Parsed once the transaction has
+        ended: the file's write lock is not held for Python work."""
+        pick = "claim_pick" if params.groups is None else "claim_pick_in_groups"
+        bound = self._bind(pick, _claim_values(params))
+        if bound is None:
             return []  # no group to claim from
-        statements, values = expanded
+        sql, values = bound
 
         def body(session: Session) -> list[str]:
-            return _read_claimed(session, read, _run_chain(session, statements, values))
+            values.update(_one_row(session.run(sql, values)))
+            values.update(_one_row(self._run(session, "claim_times", values)))
+            self._run(session, "claim_mark", values)
+            return _read_claimed(session, self.queries["claim_read"], values)
 
-        # Parsed once the transaction has ended, as on the other backends: the file's write lock
-        # is not held for Python work.
-        parts = self._transaction(body)
-        rows = [row for part in parts for row in json.loads(part)]
-        return claimed_jobs(rows, values["worker_id"], values["lease_token"])
+        parts = self._retry_transient(lambda: self._in_transaction(body))
+        return [row for part in parts for row in json.loads(part)]
 
-    def _moved_ids(self, params: Params) -> set[int]:
-        statements, values = self._scripts["move_many_to_success"], self._params(params)
-        answer = self._transaction(lambda session: _run_chain(session, statements, values))
-        return set(json.loads(answer["moved"]))
+    def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
+        """The batch in three statements: the ids still held under their tokens (one row, a
+        JSON array), their copy to queue_success, and their delete."""
+        values: dict[str, Any] = {
+            "items": json.dumps([[job.id, job.lease_token, ms] for job, ms in done])
+        }
+
+        def body(session: Session) -> str:
+            values.update(_one_row(self._run(session, "success_pick", values)))
+            self._run(session, "success_copy", values)
+            self._run(session, "success_delete", values)
+            return str(values["moved"])
+
+        return set(json.loads(self._in_transaction(body)))
 
     def _param(self, value: Any) -> Any:
         if isinstance(value, datetime):  # the stored text form, not sqlite3's deprecated adapter
@@ -182,18 +199,6 @@ class SqliteBackend(SqlBackend):
         if "unable to open" in text or "disk I/O" in text:
             return DatabaseUnavailableError(f"cannot use SQLite database {self.url.path!r}: {text}")
         return DatabaseError(f"SQLite error: {text}")
-
-
-def _run_chain(session: Session, statements: list[str], params: dict[str, Any]) -> dict[str, Any]:
-    """Run ``statements`` one by one. A statement that returns rows returns one, and its columns
-    join the parameters of the statements after it; the parameters as they stand at the end are
-    the answer."""
-    values = dict(params)
-    for statement in statements:
-        result = session.run(statement, values)
-        if result.returned_rows:
-            values.update(_one_row(result))
-    return values
 
 
 def _read_claimed(session: Session, sql: str, values: dict[str, Any]) -> list[str]:

@@ -1,0 +1,1 @@
+"""mariadb: its driver (driver.py), named queries (queries.sql) and migrations (migrations/)."""

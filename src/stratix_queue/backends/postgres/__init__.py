@@ -1,0 +1,1 @@
+"""postgres: its driver (driver.py), named queries (queries.sql) and migrations (migrations/)."""

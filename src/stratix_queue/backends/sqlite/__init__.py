@@ -1,0 +1,1 @@
+"""sqlite: its driver (driver.py), named queries (queries.sql) and migrations (migrations/)."""
