@@ -68,9 +68,34 @@ def server_dbs() -> Iterator[ServerDatabases]:
     databases.drop_all()
 
 
+DESELECTED = "stratix_deselected"
+
+
 def only(*names: str) -> pytest.MarkDecorator:
-    """Run a test on these backends only (it is not collected, rather than skipped, elsewhere)."""
-    return pytest.mark.parametrize("backend", list(names))
+    """Run a test on these backends only, and of them only on those STRATIX_TEST_BACKENDS
+    selects (elsewhere it is deselected, not skipped; so is a test none of whose backends is
+    selected)."""
+    unknown = sorted(set(names) - set(dbs.BACKENDS))
+    if unknown:
+        raise ValueError(f"only(): unknown backends {unknown}; known: {list(dbs.BACKENDS)}")
+    chosen = [name for name in names if name in SELECTED]
+    if not chosen:
+        return pytest.mark.stratix_deselected  # the marker named DESELECTED
+    return pytest.mark.parametrize("backend", chosen)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{DESELECTED}: set by only() when none of its backends is selected"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the tests only() marked: none of their backends is selected."""
+    dropped = [item for item in items if item.get_closest_marker(DESELECTED)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not item.get_closest_marker(DESELECTED)]
 
 
 @pytest.fixture(params=SELECTED)

@@ -14,9 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-import pymysql
-
 from stratix_queue.urls import parse_url
 
 BACKENDS = ("sqlite", "postgres", "mysql")
@@ -37,6 +34,8 @@ def connect(url: str) -> Any:
     if parsed.dialect == "sqlite":
         return sqlite3.connect(parsed.path, isolation_level=None, timeout=30)
     if parsed.dialect == "postgres":
+        import psycopg  # the drivers are imported when used: unit tests need neither
+
         return psycopg.connect(
             host=parsed.host,
             port=parsed.port,
@@ -45,6 +44,8 @@ def connect(url: str) -> Any:
             autocommit=True,
             connect_timeout=5,
         )
+    import pymysql
+
     return pymysql.connect(
         host=parsed.host,
         port=parsed.port or 3306,
@@ -106,12 +107,16 @@ def drop_database(url: str) -> None:
         query(admin, f"DROP DATABASE IF EXISTS {parsed.database}")
 
 
+QUEUE_TABLES = ("queue_jobs", "queue_success", "queue_groups", "queue_workers", "queue_job_errors")
+
+
 def clear_tables(url: str) -> None:
-    for table in (
-        "queue_jobs",
-        "queue_success",
-        "queue_groups",
-        "queue_workers",
-        "queue_job_errors",
-    ):
-        query(url, f"DELETE FROM {table}")
+    """Delete every row of the queue's tables (not the version table), on one connection: a
+    new one costs ~35 ms on MariaDB, and this runs before most tests."""
+    conn = connect(url)
+    try:
+        cursor = conn.cursor()
+        for table in QUEUE_TABLES:
+            cursor.execute(f"DELETE FROM {table}")
+    finally:
+        conn.close()

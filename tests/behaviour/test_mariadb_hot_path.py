@@ -9,21 +9,24 @@ import datetime
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pymysql
 import pytest
 
 from stratix_queue import DatabaseError, Job, QueueService, TransientDatabaseError
-from stratix_queue.backends.mariadb.driver import CLAIM, MariadbDriver, MysqlSession
 from stratix_queue.params import ClaimParams
 from tests import dbs
 from tests.conftest import only
+
+if TYPE_CHECKING:  # PyMySQL is imported where it is used: unit tests run without it
+    from stratix_queue.backends.mariadb.driver import MariadbDriver
 
 BATCH = 16
 
 
 def _backend(queue: QueueService) -> MariadbDriver:
+    from stratix_queue.backends.mariadb.driver import MariadbDriver
+
     backend = queue.backend
     assert isinstance(backend, MariadbDriver)
     return backend
@@ -55,6 +58,8 @@ def _claim(
 @pytest.fixture
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every command PyMySQL sends (one round trip each), as the text it sends."""
+    import pymysql
+
     sent: list[str] = []
     original = getattr(pymysql.connections.Connection, "_execute_command")  # noqa: B009
 
@@ -94,6 +99,10 @@ def test_claim_success_batch_and_heartbeat_are_one_round_trip_each(
 
 @only("mysql")
 def test_an_error_part_way_through_changes_nothing(backend: str, queue: QueueService) -> None:
+    import pymysql
+
+    from stratix_queue.backends.mariadb.driver import MysqlSession
+
     job = queue.add_task(name="n", executor="e")
     with _backend(queue).dedicated_session() as session:  # errors come out of it untranslated
         assert isinstance(session, MysqlSession)
@@ -118,6 +127,10 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
 ) -> None:
     """MariaDB rolls back only the statement that timed out, not its transaction: the session
     rolls the rest back, and the backend reports a transient error."""
+    import pymysql
+
+    from stratix_queue.backends.mariadb.driver import MysqlSession
+
     first, second = queue.add_tasks([{"name": "a", "executor": "e"}] * 2)
     holder = dbs.connect(db_url)
     statements = [
@@ -144,6 +157,8 @@ def test_a_lock_wait_timeout_part_way_through_changes_nothing(
 def test_a_pooled_connection_dropped_while_idle_is_replaced_before_a_claim(
     backend: str, queue: QueueService, db_url: str, round_trips: list[str]
 ) -> None:
+    from stratix_queue.backends.mariadb.driver import MysqlSession
+
     queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(3)])
     with _backend(queue)._session() as session:
         assert isinstance(session, MysqlSession)
@@ -164,6 +179,8 @@ def test_the_claim_starts_at_the_head_of_the_queue(
     """Claimed rows leave delete-marked entries at the start of the claim index until purge
     removes them; a locking scan would visit each one. The claim reads the head without locks
     and locks from there: a range scan that reads the batch and not much more."""
+    from stratix_queue.backends.mariadb.driver import CLAIM
+
     queue.add_tasks([{"name": "t", "executor": "e"} for _ in range(3000)])
     for i in range(100):
         assert len(_claim(queue, f"earlier-{i}")) == BATCH
@@ -297,6 +314,8 @@ def test_successes_and_heartbeats_are_fenced_by_each_tasks_own_token(
 
 
 def _row(db_url: str, job_id: int) -> dict[str, Any]:
+    import pymysql.cursors
+
     conn = dbs.connect(db_url)
     try:
         cursor = conn.cursor(pymysql.cursors.DictCursor)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pymysql
 import pytest
 
 from stratix_queue import QueueService, TransientDatabaseError
@@ -15,6 +14,8 @@ from tests.conftest import only
 def test_mariadb_deadlock_and_lock_wait_timeout_are_transient(
     queue: QueueService, code: int
 ) -> None:
+    import pymysql
+
     error = pymysql.err.OperationalError(code, "Deadlock found when trying to get lock")
     assert isinstance(queue.backend.translate_error(error), TransientDatabaseError)
 

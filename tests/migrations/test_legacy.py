@@ -8,7 +8,7 @@ import pytest
 
 from stratix_queue import Job, QueueService
 from tests import dbs
-from tests.conftest import SELECTED
+from tests.conftest import only
 from tests.migrations import helpers as h
 
 
@@ -130,8 +130,7 @@ def test_status_check_constraint(fresh_url: str) -> None:
     assert rows == [("chk-failed", "failed"), ("chk-waiting", "waiting")]
 
 
-@pytest.mark.skipif("mysql" not in SELECTED, reason="mysql not selected")
-@pytest.mark.parametrize("backend", ["mysql"])
+@only("mysql")
 def test_mysql_sql_by_hand_in_a_non_utc_session_keeps_failed_at(fresh_url: str) -> None:
     """A DBA's session often runs in the server's local time zone, not UTC."""
     with QueueService(fresh_url) as queue:

@@ -4,8 +4,6 @@ at once: no server is needed."""
 
 from __future__ import annotations
 
-import psycopg
-import pymysql
 import pytest
 
 from stratix_queue import DatabaseUnavailableError, QueueService
@@ -14,14 +12,17 @@ PASSWORD = "pw_s3cret"
 
 
 @pytest.mark.parametrize(
-    ("url", "driver_error"),
+    ("url", "driver"),
     [
-        (f"postgresql://app:{PASSWORD}@127.0.0.1:1/prod", psycopg.Error),
-        (f"postgresql://app@127.0.0.1:1/prod?password={PASSWORD}", psycopg.Error),
-        (f"mysql://app:{PASSWORD}@127.0.0.1:1/prod", pymysql.Error),
+        (f"postgresql://app:{PASSWORD}@127.0.0.1:1/prod", "psycopg"),
+        (f"postgresql://app@127.0.0.1:1/prod?password={PASSWORD}", "psycopg"),
+        (f"mysql://app:{PASSWORD}@127.0.0.1:1/prod", "pymysql"),
     ],
 )
-def test_connection_failure_keeps_the_driver_error(url: str, driver_error: type) -> None:
+def test_connection_failure_keeps_the_driver_error(url: str, driver: str) -> None:
+    driver_error = pytest.importorskip(
+        driver, exc_type=ImportError
+    ).Error  # unit tests run without it
     with QueueService(url) as queue, pytest.raises(DatabaseUnavailableError) as raised:
         queue.count_by_status()
     assert isinstance(raised.value.__cause__, driver_error)
