@@ -176,14 +176,6 @@ def test_heartbeat_does_not_renew_a_lease_under_another_tasks_token(
 ) -> None:
     """Each (id, lease_token) pair is its own fence: a worker that holds task a under T and b
     under U renews neither a under U nor b under T."""
-    if backend != "mysql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="heartbeat_jobs matches id IN (ids) AND lease_token IN (tokens): the "
-                "pairs cross (only MariaDB matches each pair)",
-            )
-        )
     driver.insert_jobs([new_job("a"), new_job("b")])
     [a] = claim(driver, "T", limit=1, lease=-60)
     [b] = claim(driver, "U", limit=1, lease=-60)

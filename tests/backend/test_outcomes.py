@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from stratix_queue import DatabaseError, Job, JobStatus
+from stratix_queue import Job, JobStatus
 from stratix_queue.backends.driver import Driver
 from stratix_queue.params import ErrorData, RetryLater
 from tests import dbs
@@ -64,15 +64,6 @@ def test_move_many_to_success_fences_each_task_by_its_own_token(
 def test_move_many_to_success_moves_a_task_listed_twice_once(
     backend: str, driver: Driver, db_url: str, request: pytest.FixtureRequest
 ) -> None:
-    if backend == "sqlite":
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=DatabaseError,
-                strict=True,
-                reason="SQLite's success_copy INSERT joins every item: a task listed twice is "
-                "inserted twice (UNIQUE constraint failed: queue_success.id), the batch fails",
-            )
-        )
     a, b = _claimed(driver, 2)
     assert driver.move_many_to_success([(a, 1), (b, 2), (a, 3)]) == {a.id, b.id}
     assert count(db_url, "queue_success") == 2

@@ -428,11 +428,11 @@ class SqlDriver(ABC):
         """Renew the leases ((id, lease_token) pairs) still held under their tokens."""
         renewed = 0
         for start in range(0, len(leases), ID_CHUNK):
-            chunk = leases[start : start + ID_CHUNK]
+            chunk = sorted(set(leases[start : start + ID_CHUNK]))  # rows locked in id order
             params = {
                 "lease_seconds": lease_seconds,
                 "ids": [job_id for job_id, _ in chunk],
-                "tokens": sorted({token for _, token in chunk}),
+                "leases": chunk,
             }
             renewed += self._hot_write("heartbeat_jobs", params)
         return renewed
@@ -492,7 +492,7 @@ class SqlDriver(ABC):
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """Move finished tasks to queue_success in one statement; the ids moved (a task whose
         lease was lost meanwhile is left alone)."""
-        items = json.dumps([[job.id, job.lease_token, ms] for job, ms in done])
+        items = _success_items(done)
         rows = self._single(lambda s: self._run(s, "move_many_to_success", {"items": items}).rows)
         return {int(row["id"]) for row in rows}
 
@@ -656,6 +656,12 @@ class SqlDriver(ABC):
 
     def forget_migration(self, session: Session, version: int) -> None:
         self._run(session, "forget_migration", {"version": version})
+
+
+def _success_items(done: Sequence[tuple[Job, int]]) -> str:
+    """The batch as JSON [[id, lease_token, ms], ...], a task listed twice once (its last)."""
+    latest = {job.id: [job.id, job.lease_token, ms] for job, ms in done}
+    return json.dumps(list(latest.values()))
 
 
 def _claim_values(params: ClaimParams) -> dict[str, Any]:

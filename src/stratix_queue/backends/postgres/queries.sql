@@ -294,9 +294,10 @@ RETURNING j.id, j.job_name, j.executor, j.group_name, NULL AS payload_value, j.p
 
 -- name: heartbeat_jobs
 -- Renew the leases of the tasks this worker is running, fenced by their lease tokens: a task
--- it claimed without learning so (a reply lost with the connection) is not renewed.
+-- it claimed without learning so (a reply lost with the connection) is not renewed. Each
+-- (id, lease_token) pair is its own fence ({leases}); {ids} lets the primary key find the rows.
 UPDATE queue_jobs SET locked_until = timezone('UTC', now()) + %(lease_seconds)s::float8 * interval '1 second'
-WHERE id IN ({ids}) AND lease_token IN ({tokens}) AND status = 'executing';
+WHERE id IN ({ids}) AND (id, lease_token) IN ({leases}) AND status = 'executing';
 
 -- name: mark_started
 -- Claimed tasks have started: from now on a lost worker's rescue counts their attempt (the worker

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
-from stratix_queue.backends.sql_driver import SqlDriver, _claim_values
+from stratix_queue.backends.sql_driver import SqlDriver, _claim_values, _success_items
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -165,9 +165,7 @@ class SqliteDriver(SqlDriver):
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """The batch in three statements: the ids still held under their tokens (one row, a
         JSON array), their copy to queue_success, and their delete."""
-        values: dict[str, Any] = {
-            "items": json.dumps([[job.id, job.lease_token, ms] for job, ms in done])
-        }
+        values: dict[str, Any] = {"items": _success_items(done)}
 
         def body(session: Session) -> str:
             values.update(_one_row(self._run(session, "success_pick", values)))
