@@ -23,7 +23,7 @@ import common
 from stratix_adapter import tasks
 
 from stratix_queue import QueueService, __version__
-from stratix_queue.params import ClaimParams
+from stratix_queue.backends.arguments import ClaimParams
 
 BATCH = 200  # the completer's largest batch; the worker's claims are about this size
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from stratix_queue.backends.arguments import ErrorData
 from stratix_queue.executors import (
     AsyncRunner,
     DeadlineExceeded,
@@ -16,7 +17,6 @@ from stratix_queue.executors import (
     error_from_exception,
 )
 from stratix_queue.job import Job
-from stratix_queue.params import ErrorData
 from stratix_queue.validation import error_data
 
 if TYPE_CHECKING:  # multiprocessing is imported when a task first runs in a child (~4 ms)

@@ -12,10 +12,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stratix_queue.backends.arguments import ErrorData
 from stratix_queue.durations import Seconds
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.job import Job
-from stratix_queue.params import ErrorData
 from stratix_queue.validation import (
     MAX_ATTEMPTS_LIMIT,
     check_delay,

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from stratix_queue.backends.arguments import WorkerRecord
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
-from stratix_queue.params import WorkerRecord
 from stratix_queue.worker_options import LeaseSettings
 
 log = logging.getLogger("stratix_queue.worker")

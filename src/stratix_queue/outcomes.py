@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from stratix_queue.backends.arguments import ErrorData
 from stratix_queue.backends.limits import Health
 from stratix_queue.errors import (
     DatabaseError,
@@ -35,7 +36,6 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import Job
-from stratix_queue.params import ErrorData
 from stratix_queue.repository import JobRepository
 from stratix_queue.validation import error_data
 

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stratix_queue.backends.arguments import ErrorData, RetryLater
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.executors import error_from_exception
 from stratix_queue.job import Job
 from stratix_queue.logformat import held
-from stratix_queue.params import ErrorData, RetryLater
 from stratix_queue.validation import check_task_id, error_data, in_id_range
 
 log = logging.getLogger("stratix_queue.repository")

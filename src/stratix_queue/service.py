@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from stratix_queue.backends import open_driver
+from stratix_queue.backends.arguments import JobFilter
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
 from stratix_queue.durations import Seconds
@@ -25,7 +26,6 @@ from stratix_queue.job import (
     WorkerInfo,
 )
 from stratix_queue.migrations import latest_version
-from stratix_queue.params import JobFilter
 from stratix_queue.repository import JobRepository
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (

@@ -8,11 +8,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from stratix_queue.backends.arguments import ErrorData, NewJob
 from stratix_queue.clock import to_naive_utc
 from stratix_queue.durations import parse_duration
 from stratix_queue.errors import InvalidInputError, InvalidTaskIdError
 from stratix_queue.frozen import fast_constructor
-from stratix_queue.params import ErrorData, NewJob
 
 MAX_NAME_LENGTH = 255
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from stratix_queue.attempt_runner import Execution
+from stratix_queue.backends.arguments import ClaimParams, ErrorData
 from stratix_queue.backends.driver import WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.errors import (
@@ -35,7 +36,6 @@ from stratix_queue.listener import ChangeWatcher, Listener, WakeThread
 from stratix_queue.maintenance import Maintenance
 from stratix_queue.outcomes import OutcomeWriter
 from stratix_queue.outcomes import WorkerStats as WorkerStats  # the package imports it from here
-from stratix_queue.params import ClaimParams, ErrorData
 from stratix_queue.repository import JobRepository
 from stratix_queue.slot_threads import BUFFER_WAIT_SECONDS, Slots
 from stratix_queue.validation import error_data

@@ -25,8 +25,8 @@ import pytest
 
 from stratix_queue import Job, QueueService
 from stratix_queue.backends import open_driver
+from stratix_queue.backends.arguments import ClaimParams, NewJob
 from stratix_queue.backends.driver import Driver
-from stratix_queue.params import ClaimParams, NewJob
 from stratix_queue.urls import parse_url
 from tests import dbs
 from tests.conftest import ServerDatabases

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 
 from stratix_queue import JobStatus
+from stratix_queue.backends.arguments import JobFilter
 from stratix_queue.backends.driver import Driver
 from stratix_queue.migrations.runner import load_migrations
-from stratix_queue.params import JobFilter
 from tests import dbs
 from tests.backend.conftest import ago, claim, count, new_job, now
 

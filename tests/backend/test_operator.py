@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from stratix_queue import Job, JobStatus
+from stratix_queue.backends.arguments import ErrorData, JobFilter, RetryLater
 from stratix_queue.backends.driver import Driver
-from stratix_queue.params import ErrorData, JobFilter, RetryLater
 from tests import dbs
 from tests.backend.conftest import OLD, claim, count, new_job, now, status_of
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from stratix_queue import Job, JobStatus
+from stratix_queue.backends.arguments import ErrorData, RetryLater
 from stratix_queue.backends.driver import Driver
-from stratix_queue.params import ErrorData, RetryLater
 from tests import dbs
 from tests.backend.conftest import claim, count, new_job, now, stale, status_of, success_rows
 

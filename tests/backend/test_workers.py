@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from stratix_queue.backends.arguments import WorkerRecord
 from stratix_queue.backends.driver import Driver
 from stratix_queue.clock import to_utc
-from stratix_queue.params import WorkerRecord
 from tests import dbs
 from tests.backend.conftest import OLD, claim, count, new_job, now
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from stratix_queue import Job, JobStatus, QueueService
+from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.sqlite.driver import SqliteSession
 from stratix_queue.job import Unreadable
-from stratix_queue.params import ClaimParams
 from tests import dbs
 from tests.behaviour.test_text_roundtrip import NASTY
 from tests.conftest import only

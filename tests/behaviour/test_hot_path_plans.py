@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from stratix_queue import QueueService
-from stratix_queue.params import ClaimParams
+from stratix_queue.backends.arguments import ClaimParams
 from tests import dbs
 from tests.conftest import only
 from tests.queries import queries_of, statements

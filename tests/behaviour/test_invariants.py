@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from stratix_queue import DatabaseError, Job, JobStatus, QueueService
-from stratix_queue.params import ClaimParams, ErrorData
+from stratix_queue.backends.arguments import ClaimParams, ErrorData
 from stratix_queue.urls import parse_url
 from tests import dbs
 

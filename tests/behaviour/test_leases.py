@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from stratix_queue import InvalidInputError, Job, JobStatus, QueueService
-from stratix_queue.params import ClaimParams, WorkerRecord
+from stratix_queue.backends.arguments import ClaimParams, WorkerRecord
 from tests import dbs
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from stratix_queue import DatabaseError, Job, QueueService, TransientDatabaseError
-from stratix_queue.params import ClaimParams
+from stratix_queue.backends.arguments import ClaimParams
 from tests import dbs
 from tests.conftest import only
 

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import pytest
 
 from stratix_queue import Job, QueueService, TransientDatabaseError
+from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.outcomes import Done, OutcomeWriter, SuccessBatcher, WorkerStats
-from stratix_queue.params import ClaimParams
 from stratix_queue.validation import error_data
 
 T = TypeVar("T")

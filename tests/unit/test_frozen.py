@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from stratix_queue.backends.arguments import NewJob
 from stratix_queue.frozen import fast_constructor
 from stratix_queue.job import Job, JobStatus, make_job
-from stratix_queue.params import NewJob
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from stratix_queue.backends.arguments import NewJob
 from stratix_queue.backends.sql_driver import (
     ALONE_PAYLOAD_CHARS,
     INSERT_CHUNK_BYTES,
     INSERT_CHUNK_ROWS,
     _insert_chunks,
 )
-from stratix_queue.params import NewJob
 
 
 def _job(payload_chars: int) -> NewJob:

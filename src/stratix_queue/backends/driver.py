@@ -16,11 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from stratix_queue.backends.limits import Health, Limits
-from stratix_queue.backends.session import Row, Session
-from stratix_queue.errors import StratixQueueError
-from stratix_queue.job import Job
-from stratix_queue.params import (
+from stratix_queue.backends.arguments import (
     ClaimParams,
     ErrorData,
     JobFilter,
@@ -28,6 +24,10 @@ from stratix_queue.params import (
     RetryLater,
     WorkerRecord,
 )
+from stratix_queue.backends.limits import Health, Limits
+from stratix_queue.backends.session import Row, Session
+from stratix_queue.errors import StratixQueueError
+from stratix_queue.job import Job
 from stratix_queue.urls import DatabaseURL
 
 

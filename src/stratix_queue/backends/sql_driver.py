@@ -20,6 +20,14 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar, NoReturn, TypeVar
 
+from stratix_queue.backends.arguments import (
+    ClaimParams,
+    ErrorData,
+    JobFilter,
+    NewJob,
+    RetryLater,
+    WorkerRecord,
+)
 from stratix_queue.backends.driver import Capabilities
 from stratix_queue.backends.limits import UNLIMITED, Health, Limits
 from stratix_queue.backends.session import Params, Pool, Result, Row, Session
@@ -32,14 +40,6 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import STATUSES, Job, claimed_jobs, make_job
-from stratix_queue.params import (
-    ClaimParams,
-    ErrorData,
-    JobFilter,
-    NewJob,
-    RetryLater,
-    WorkerRecord,
-)
 from stratix_queue.sqlfile import load_queries
 from stratix_queue.urls import DatabaseURL
 

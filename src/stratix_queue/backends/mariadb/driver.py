@@ -13,6 +13,7 @@ from contextlib import suppress
 from functools import partial
 from typing import Any, ClassVar
 
+from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session
@@ -27,7 +28,6 @@ from stratix_queue.errors import (
     UnsupportedURLError,
 )
 from stratix_queue.job import Job
-from stratix_queue.params import ClaimParams
 from stratix_queue.urls import scrub
 
 try:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
@@ -28,7 +29,6 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import Job
-from stratix_queue.params import ClaimParams
 
 BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_PAUSE_S = 0.005

@@ -1,4 +1,5 @@
-"""Typed, validated parameter objects passed from the service layer to a backend."""
+"""The arguments of the driver's operations (backends/driver.py): typed, validated by the service
+layer (validation.py) before they reach a database."""
 
 from __future__ import annotations
 
