@@ -1,6 +1,8 @@
 """Fixtures shared by every test: one behaviour suite, parametrised over the three backends.
 
-STRATIX_TEST_BACKENDS=sqlite,postgres,mysql picks backends (default: all three).
+STRATIX_TEST_BACKENDS=sqlite,postgres,mysql picks backends (default: all three); the conformance
+tier (tests/backend) adds ``memory``, the SQLite driver in memory, where sqlite (or memory) is
+named.
 STRATIX_TEST_REQUIRE_BACKENDS=1 (set by CI) turns an unreachable server into a failure
 instead of a skip.
 """
@@ -15,12 +17,21 @@ import pytest
 
 from stratix_queue import QueueService
 from tests import dbs
+from tests.memory import MEMORY
 
-SELECTED = [
+NAMED = [
     name.strip()
     for name in os.environ.get("STRATIX_TEST_BACKENDS", ",".join(dbs.BACKENDS)).split(",")
     if name.strip()
 ]
+if set(NAMED) - {*dbs.BACKENDS, MEMORY}:
+    raise ValueError(
+        f"STRATIX_TEST_BACKENDS names {sorted(set(NAMED) - {*dbs.BACKENDS, MEMORY})}; "
+        f"known: {[*dbs.BACKENDS, MEMORY]}"
+    )
+SELECTED = [name for name in NAMED if name in dbs.BACKENDS]  # the suite's backends
+# The conformance tier's: the suite's and the in-memory driver (tests/memory.py).
+TIER_SELECTED = [*SELECTED, MEMORY] if {"sqlite", MEMORY} & set(NAMED) else SELECTED
 REQUIRED = os.environ.get("STRATIX_TEST_REQUIRE_BACKENDS") == "1"
 
 

@@ -4,18 +4,22 @@ database (as River's riverdrivertest does), not through QueueService nor a worke
 Everything here goes through three names, so that reshaping the backends into drivers changes
 one line each: the ``driver`` fixture (how a driver is opened), :func:`new_job` (how a task to
 insert is built) and the operations of the ``Driver`` protocol (and ``close()``); no case
-touches a private attribute. What a method wrote is read back with the driver itself or with raw
-SQL (tests/dbs.py).
+touches a private attribute (but test_columns.py, which checks the statements' column lists on
+the driver's own session). What a method wrote is read back with the driver itself or with raw
+SQL through the ``raw`` fixture (:class:`RawSql`).
 
 A database per backend is created and migrated once per run; every case starts from empty
 tables. The backends are those of the rest of the suite (the ``backend`` fixture,
-STRATIX_TEST_BACKENDS).
+STRATIX_TEST_BACKENDS) and a fourth, ``memory``: the SQLite driver on ``sqlite:///:memory:``
+(one shared connection), the in-memory driver tests/unit uses for the worker's moving parts,
+which must pass the same cases. It runs when SQLite is selected (or STRATIX_TEST_BACKENDS names
+``memory``); each case gets a new one, migrated by the migration runner (~2 ms).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,8 +32,9 @@ from stratix_queue.backends import open_driver
 from stratix_queue.backends.arguments import ClaimParams, NewJob
 from stratix_queue.backends.driver import Driver
 from stratix_queue.urls import parse_url
-from tests import dbs
-from tests.conftest import ServerDatabases
+from tests import dbs, memory
+from tests.conftest import TIER_SELECTED, ServerDatabases
+from tests.memory import MEMORY, memory_driver
 
 OLD = "2000-01-01 00:00:00"  # a timestamp literal every backend compares as long past
 
@@ -55,9 +60,22 @@ def _migrated_urls(
     return url
 
 
+@pytest.fixture(params=TIER_SELECTED)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test: the suite's, and ``memory`` (tests/memory.py)."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
 def db_url(backend: str, _migrated_urls: Callable[[str], str]) -> str:
     """The migrated database of the backend under test, its tables emptied."""
+    if backend == MEMORY:
+        pytest.fail(
+            "an in-memory database has no URL another connection can reach: read it back with "
+            "the `raw` fixture",
+            pytrace=False,
+        )
     url = _migrated_urls(backend)
     dbs.clear_tables(url)
     return url
@@ -73,11 +91,45 @@ def _drivers(server_dbs: ServerDatabases) -> Iterator[dict[str, Driver]]:
 
 
 @pytest.fixture
-def driver(db_url: str, _drivers: dict[str, Driver]) -> Driver:
-    """The driver under test, on a migrated database with empty tables."""
-    if db_url not in _drivers:
-        _drivers[db_url] = open_driver(parse_url(db_url))  # the one line a rename touches
-    return _drivers[db_url]
+def driver(backend: str, request: pytest.FixtureRequest) -> Iterator[Driver]:
+    """The driver under test, on a migrated database with empty tables (in memory: a new
+    database per case, as fast as emptying one)."""
+    if backend == MEMORY:
+        driver = memory_driver()
+        yield driver
+        driver.close()
+        return
+    db_url: str = request.getfixturevalue("db_url")
+    opened: dict[str, Driver] = request.getfixturevalue("_drivers")
+    if db_url not in opened:
+        opened[db_url] = open_driver(parse_url(db_url))  # the one line a rename touches
+    yield opened[db_url]
+
+
+class RawSql:
+    """Raw SQL on the database under test, for reading back what a method wrote (and setting
+    up what no method can): through tests/dbs.py on a database others can connect to, through
+    the driver's own session in memory. SQL uses %s placeholders."""
+
+    def __init__(self, backend: str, driver: Driver, url: str | None) -> None:
+        self.backend = backend
+        self._driver = driver
+        self._url = url
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._url is None:
+            return memory.query(self._driver, sql, params)
+        return dbs.query(self._url, sql, params)
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+
+@pytest.fixture
+def raw(backend: str, driver: Driver, request: pytest.FixtureRequest) -> RawSql:
+    url = None if backend == MEMORY else str(request.getfixturevalue("db_url"))
+    return RawSql(backend, driver, url)
 
 
 def new_job(
@@ -144,14 +196,13 @@ def status_of(driver: Driver, job_id: int) -> str | None:
     return None if job is None else job.status.value
 
 
-def success_rows(url: str) -> list[tuple[Any, ...]]:
+def success_rows(raw: RawSql) -> list[tuple[Any, ...]]:
     """(id, attempts, execution_time, started_at is set) of queue_success, by id."""
-    return dbs.query(
-        url,
+    return raw.query(
         "SELECT id, attempts, execution_time, started_at IS NOT NULL FROM queue_success "
         "ORDER BY id",
     )
 
 
-def count(url: str, table: str, where: str = "1 = 1", params: tuple[Any, ...] = ()) -> int:
-    return int(dbs.scalar(url, f"SELECT COUNT(*) FROM {table} WHERE {where}", params))
+def count(raw: RawSql, table: str, where: str = "1 = 1", params: tuple[Any, ...] = ()) -> int:
+    return int(raw.scalar(f"SELECT COUNT(*) FROM {table} WHERE {where}", params))

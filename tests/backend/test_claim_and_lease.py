@@ -9,8 +9,7 @@ import pytest
 
 from stratix_queue import JobStatus
 from stratix_queue.backends.driver import Driver
-from tests import dbs
-from tests.backend.conftest import ago, claim, new_job, now, status_of
+from tests.backend.conftest import RawSql, ago, claim, new_job, now, status_of
 
 
 def test_claim_takes_priority_then_run_at_then_id(driver: Driver) -> None:
@@ -32,7 +31,7 @@ def test_claim_takes_priority_then_run_at_then_id(driver: Driver) -> None:
     assert claim(driver, "t3") == []
 
 
-def test_a_claimed_row_is_executing_under_the_lease(driver: Driver, db_url: str) -> None:
+def test_a_claimed_row_is_executing_under_the_lease(driver: Driver, raw: RawSql) -> None:
     [job] = driver.insert_jobs([new_job(payload={"x": 1}, max_attempts=3, timeout=1.5)])
     before = now()
     [claimed] = claim(driver, "tok", worker="w-9", lease=30)
@@ -62,7 +61,7 @@ def test_a_claimed_row_is_executing_under_the_lease(driver: Driver, db_url: str)
     assert stored.started_at is None
     assert stored.locked_until == claimed.locked_until
     assert stored.updated_at == claimed.updated_at  # when the claim took it
-    assert dbs.scalar(db_url, "SELECT started_at FROM queue_jobs WHERE id = %s", (job.id,)) is None
+    assert raw.scalar("SELECT started_at FROM queue_jobs WHERE id = %s", (job.id,)) is None
 
 
 def test_claim_respects_its_limit(driver: Driver) -> None:
@@ -110,12 +109,12 @@ def test_a_paused_group_is_not_claimed_and_comes_back_on_resume(driver: Driver) 
     assert [job.id for job in claim(driver, "t3", groups=("g",))] == [a.id]
 
 
-def test_a_waiting_task_of_a_paused_group_is_never_claimed(driver: Driver, db_url: str) -> None:
+def test_a_waiting_task_of_a_paused_group_is_never_claimed(driver: Driver, raw: RawSql) -> None:
     """A task left waiting in a paused group (an insert that raced the pause): the claim passes
     over it and promote_due pauses it."""
     [job, other] = driver.insert_jobs([new_job("p", group="g", priority=9), new_job("other")])
     driver.set_group_paused("g", True)
-    dbs.query(db_url, "UPDATE queue_jobs SET status = 'waiting' WHERE id = %s", (job.id,))
+    raw.query("UPDATE queue_jobs SET status = 'waiting' WHERE id = %s", (job.id,))
     claimed = claim(driver, "t1", limit=10)
     assert [j.id for j in claimed] == [other.id]
     assert status_of(driver, job.id) == "waiting"
@@ -136,7 +135,7 @@ def test_promote_due_wakes_only_what_fell_due(driver: Driver) -> None:
     assert driver.promote_due() == 0
 
 
-def test_mark_started_marks_only_what_is_held_under_its_token(driver: Driver, db_url: str) -> None:
+def test_mark_started_marks_only_what_is_held_under_its_token(driver: Driver, raw: RawSql) -> None:
     driver.insert_jobs([new_job("a"), new_job("b"), new_job("c")])
     a, b = claim(driver, "T", limit=2)
     [c] = claim(driver, "U")
@@ -153,7 +152,7 @@ def test_mark_started_marks_only_what_is_held_under_its_token(driver: Driver, db
     driver.give_back(c)
     assert driver.mark_started([(c.id, "U")]) == 0  # no longer executing
     where = "status = 'executing' AND started_at IS NOT NULL"
-    assert dbs.scalar(db_url, f"SELECT COUNT(*) FROM queue_jobs WHERE {where}") == 2
+    assert raw.scalar(f"SELECT COUNT(*) FROM queue_jobs WHERE {where}") == 2
 
 
 def test_heartbeat_renews_only_the_leases_it_names(driver: Driver) -> None:

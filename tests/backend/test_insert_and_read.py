@@ -10,11 +10,10 @@ from stratix_queue import JobStatus
 from stratix_queue.backends.arguments import JobFilter
 from stratix_queue.backends.driver import Driver
 from stratix_queue.migrations.runner import load_migrations
-from tests import dbs
-from tests.backend.conftest import ago, claim, count, new_job, now
+from tests.backend.conftest import RawSql, ago, claim, count, new_job, now
 
 
-def test_insert_one_comes_back_as_get_job_reads_it(driver: Driver, db_url: str) -> None:
+def test_insert_one_comes_back_as_get_job_reads_it(driver: Driver, raw: RawSql) -> None:
     before = now()
     [job] = driver.insert_jobs(
         [
@@ -41,7 +40,7 @@ def test_insert_one_comes_back_as_get_job_reads_it(driver: Driver, db_url: str) 
     assert job.created_at is not None and job.run_at == job.created_at
     assert before - timedelta(seconds=2) < job.created_at < now() + timedelta(seconds=2)
     assert driver.get_job(job.id) == job
-    assert count(db_url, "queue_jobs") == 1
+    assert count(raw, "queue_jobs") == 1
 
 
 def test_insert_many_keeps_the_order_with_increasing_ids(driver: Driver) -> None:
@@ -56,9 +55,9 @@ def test_insert_many_keeps_the_order_with_increasing_ids(driver: Driver) -> None
     assert more[0].id > ids[-1]
 
 
-def test_insert_nothing(driver: Driver, db_url: str) -> None:
+def test_insert_nothing(driver: Driver, raw: RawSql) -> None:
     assert driver.insert_jobs([]) == []
-    assert count(db_url, "queue_jobs") == 0
+    assert count(raw, "queue_jobs") == 0
 
 
 @pytest.mark.parametrize("batch", [False, True], ids=["one-by-one", "batch"])
@@ -141,7 +140,7 @@ def test_list_jobs_filters_and_pages_in_id_order(driver: Driver) -> None:
     assert listed == [driver.get_job(c)]
 
 
-def test_current_version_is_the_newest_migration(driver: Driver, db_url: str) -> None:
+def test_current_version_is_the_newest_migration(driver: Driver, raw: RawSql) -> None:
     latest = max(migration.version for migration in load_migrations(driver.migrations_dir))
     assert driver.current_version() == latest
-    assert dbs.scalar(db_url, "SELECT MAX(version) FROM stratix_queue_migrations") == latest
+    assert raw.scalar("SELECT MAX(version) FROM stratix_queue_migrations") == latest

@@ -10,8 +10,7 @@ from typing import Any
 from stratix_queue import Job, JobStatus
 from stratix_queue.backends.arguments import ErrorData, JobFilter, RetryLater
 from stratix_queue.backends.driver import Driver
-from tests import dbs
-from tests.backend.conftest import OLD, claim, count, new_job, now, status_of
+from tests.backend.conftest import OLD, RawSql, claim, count, new_job, now, status_of
 
 
 def _fail(driver: Driver, code: str | None, **spec: Any) -> Job:
@@ -87,7 +86,7 @@ def test_retry_failed_resets_only_failed_tasks(driver: Driver) -> None:
     assert len(driver.list_attempt_errors(a.id)) == 1  # the history stays
 
 
-def test_pause_and_resume_a_group(driver: Driver, db_url: str) -> None:
+def test_pause_and_resume_a_group(driver: Driver, raw: RawSql) -> None:
     driver.insert_jobs([new_job("running", group="g")])
     [running] = claim(driver, groups=("g",))
     jobs = driver.insert_jobs(
@@ -106,7 +105,7 @@ def test_pause_and_resume_a_group(driver: Driver, db_url: str) -> None:
     assert status_of(driver, running.id) == "executing"
     assert status_of(driver, other) == "waiting"
     assert driver.set_group_paused("g", True) == 0  # again: nothing left to pause
-    assert count(db_url, "queue_groups", "group_name = %s", ("g",)) == 1
+    assert count(raw, "queue_groups", "group_name = %s", ("g",)) == 1
     assert driver.set_group_paused("g", False) == 3
     assert driver.group_overview()[1] == set()
     assert status_of(driver, waiting) == "waiting"
@@ -139,7 +138,7 @@ def test_group_overview_counts_grouped_tasks_by_status(driver: Driver) -> None:
     assert paused == {"p"}
 
 
-def test_summary(driver: Driver, db_url: str) -> None:
+def test_summary(driver: Driver, raw: RawSql) -> None:
     empty = driver.summary(60)
     assert (int(empty["succeeded_recently"]), empty["oldest_waiting"], int(empty["running"])) == (
         0,
@@ -151,7 +150,7 @@ def test_summary(driver: Driver, db_url: str) -> None:
     a, b, c = claim(driver, limit=3)
     driver.mark_started([(a.id, "token-1")])
     assert driver.move_to_success(b, 1) and driver.move_to_success(c, 1)
-    dbs.query(db_url, "UPDATE queue_success SET completed_at = %s WHERE id = %s", (OLD, c.id))
+    raw.query("UPDATE queue_success SET completed_at = %s WHERE id = %s", (OLD, c.id))
     summary = driver.summary(60)
     assert int(summary["succeeded_recently"]) == 1  # c completed long ago
     assert int(summary["running"]) == 1  # a; the other executing one never started
@@ -159,7 +158,7 @@ def test_summary(driver: Driver, db_url: str) -> None:
     assert int(driver.summary(10**9)["succeeded_recently"]) == 2
 
 
-def test_prune_success_dry_run_then_real(driver: Driver, db_url: str) -> None:
+def test_prune_success_dry_run_then_real(driver: Driver, raw: RawSql) -> None:
     driver.insert_jobs([new_job(f"n{i}", max_attempts=2) for i in range(4)])
     jobs = claim(driver, limit=4)
     # the first one failed an attempt before it succeeded: its history ages out with it
@@ -172,17 +171,17 @@ def test_prune_success_dry_run_then_real(driver: Driver, db_url: str) -> None:
     assert driver.mark_as_failed(jobs[3], ErrorData("y", None, "Y"))
     old = [again.id, jobs[1].id]
     for job_id in old:
-        dbs.query(db_url, "UPDATE queue_success SET completed_at = %s WHERE id = %s", (OLD, job_id))
-    dbs.query(db_url, "UPDATE queue_job_errors SET failed_at = %s", (OLD,))
+        raw.query("UPDATE queue_success SET completed_at = %s WHERE id = %s", (OLD, job_id))
+    raw.query("UPDATE queue_job_errors SET failed_at = %s", (OLD,))
 
     assert driver.prune_success(3600, True) == 2
-    assert count(db_url, "queue_success") == 3  # a dry run deletes nothing
-    assert count(db_url, "queue_job_errors") == 2
+    assert count(raw, "queue_success") == 3  # a dry run deletes nothing
+    assert count(raw, "queue_job_errors") == 2
     assert driver.prune_success(3600, False) == 2
-    assert sorted(r[0] for r in dbs.query(db_url, "SELECT id FROM queue_success")) == [jobs[2].id]
+    assert sorted(r[0] for r in raw.query("SELECT id FROM queue_success")) == [jobs[2].id]
     assert driver.list_attempt_errors(again.id) == []
     assert [row["error_code"] for row in driver.list_attempt_errors(jobs[3].id)] == ["Y"]
     assert driver.prune_success(3600, True) == 0
     assert driver.prune_success(3600, False) == 0
     assert driver.prune_success(10**6, False) == 0
-    assert count(db_url, "queue_success") == 1
+    assert count(raw, "queue_success") == 1

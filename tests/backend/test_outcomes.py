@@ -11,8 +11,16 @@ import pytest
 from stratix_queue import Job, JobStatus
 from stratix_queue.backends.arguments import ErrorData, RetryLater
 from stratix_queue.backends.driver import Driver
-from tests import dbs
-from tests.backend.conftest import claim, count, new_job, now, stale, status_of, success_rows
+from tests.backend.conftest import (
+    RawSql,
+    claim,
+    count,
+    new_job,
+    now,
+    stale,
+    status_of,
+    success_rows,
+)
 
 ERROR = ErrorData(message="boom", stack="Traceback...\nValueError: boom", code="E_BOOM")
 
@@ -32,60 +40,59 @@ def _fenced_out(job: Job) -> list[Job]:
 
 
 def test_move_many_to_success_moves_only_rows_held_under_their_token(
-    driver: Driver, db_url: str
+    driver: Driver, raw: RawSql
 ) -> None:
     a, b, c = _claimed(driver, 3)
     [w] = driver.insert_jobs([new_job("waiting")])
     assert driver.move_many_to_success([]) == set()
     moved = driver.move_many_to_success([(a, 5), (b, 7), (stale(c, lease_token="lost"), 1), (w, 1)])
     assert moved == {a.id, b.id}
-    assert success_rows(db_url) == [(a.id, 1, 5, True), (b.id, 1, 7, True)]
+    assert success_rows(raw) == [(a.id, 1, 5, True), (b.id, 1, 7, True)]
     assert driver.get_job(a.id) is None and driver.get_job(b.id) is None
     assert status_of(driver, c.id) == "executing"
     assert status_of(driver, w.id) == "waiting"
     assert driver.move_many_to_success([(a, 5)]) == set()  # gone already: nothing moves twice
     assert driver.move_many_to_success([(c, 2)]) == {c.id}
-    assert count(db_url, "queue_success") == 3
-    assert count(db_url, "queue_jobs", "id <> %s", (w.id,)) == 0
+    assert count(raw, "queue_success") == 3
+    assert count(raw, "queue_jobs", "id <> %s", (w.id,)) == 0
 
 
 def test_move_many_to_success_fences_each_task_by_its_own_token(
-    driver: Driver, db_url: str
+    driver: Driver, raw: RawSql
 ) -> None:
     """Two tasks held under two tokens, reported with the tokens swapped: nothing moves."""
     [a] = _claimed(driver, 1, "T")
     [b] = _claimed(driver, 1, "U")
     swapped = [(stale(a, lease_token="U"), 1), (stale(b, lease_token="T"), 1)]
     assert driver.move_many_to_success(swapped) == set()
-    assert count(db_url, "queue_success") == 0
+    assert count(raw, "queue_success") == 0
     assert driver.move_many_to_success([(b, 1), (a, 1)]) == {a.id, b.id}
 
 
 def test_move_many_to_success_moves_a_task_listed_twice_once(
-    backend: str, driver: Driver, db_url: str, request: pytest.FixtureRequest
+    backend: str, driver: Driver, raw: RawSql, request: pytest.FixtureRequest
 ) -> None:
     a, b = _claimed(driver, 2)
     assert driver.move_many_to_success([(a, 1), (b, 2), (a, 3)]) == {a.id, b.id}
-    assert count(db_url, "queue_success") == 2
+    assert count(raw, "queue_success") == 2
 
 
-def test_move_to_success_is_fenced(driver: Driver, db_url: str) -> None:
+def test_move_to_success_is_fenced(driver: Driver, raw: RawSql) -> None:
     [job] = _claimed(driver, payload={"p": 1}, priority=4)
     for other in _fenced_out(job):
         assert driver.move_to_success(other, 9) is False
-    assert count(db_url, "queue_success") == 0
+    assert count(raw, "queue_success") == 0
     assert driver.mark_started([(job.id, "T")]) == 1
     assert driver.move_to_success(job, 12) is True
     assert driver.get_job(job.id) is None
-    assert success_rows(db_url) == [(job.id, 1, 12, True)]
-    assert _success_columns(db_url, job.id) == ("n0", "e", None, '{"p": 1}', 4)
+    assert success_rows(raw) == [(job.id, 1, 12, True)]
+    assert _success_columns(raw, job.id) == ("n0", "e", None, '{"p": 1}', 4)
     assert driver.move_to_success(job, 12) is False  # gone: nothing happens twice
-    assert count(db_url, "queue_success") == 1
+    assert count(raw, "queue_success") == 1
 
 
-def _success_columns(url: str, job_id: int) -> tuple[object, ...]:
-    [row] = dbs.query(
-        url,
+def _success_columns(raw: RawSql, job_id: int) -> tuple[object, ...]:
+    [row] = raw.query(
         "SELECT job_name, executor, group_name, payload, priority FROM queue_success WHERE id = %s",
         (job_id,),
     )

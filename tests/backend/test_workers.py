@@ -8,8 +8,7 @@ from datetime import timedelta
 from stratix_queue.backends.arguments import WorkerRecord
 from stratix_queue.backends.driver import Driver
 from stratix_queue.clock import to_utc
-from tests import dbs
-from tests.backend.conftest import OLD, claim, count, new_job, now
+from tests.backend.conftest import OLD, RawSql, claim, count, new_job, now
 
 
 def _record(worker_id: str, groups: str | None = None) -> WorkerRecord:
@@ -45,24 +44,22 @@ def test_register_and_list_workers_with_their_tasks(driver: Driver) -> None:
     assert before - timedelta(seconds=2) < started <= heartbeat < now() + timedelta(seconds=2)
 
 
-def test_heartbeat_worker_touches_only_its_own_row(driver: Driver, db_url: str) -> None:
+def test_heartbeat_worker_touches_only_its_own_row(driver: Driver, raw: RawSql) -> None:
     driver.register_worker(_record("w1"))
     driver.register_worker(_record("w2"))
-    dbs.query(db_url, "UPDATE queue_workers SET last_heartbeat_at = %s", (OLD,))
+    raw.query("UPDATE queue_workers SET last_heartbeat_at = %s", (OLD,))
     assert driver.heartbeat_worker("w1") == 1
     assert driver.heartbeat_worker("nobody") == 0
-    assert count(db_url, "queue_workers", "last_heartbeat_at > %s", (OLD,)) == 1
+    assert count(raw, "queue_workers", "last_heartbeat_at > %s", (OLD,)) == 1
     assert driver.prune_workers(60) == 1  # w2: silent since long ago
     assert [row["id"] for row in driver.list_workers()] == ["w1"]
 
 
-def test_prune_workers_removes_only_the_stale(driver: Driver, db_url: str) -> None:
+def test_prune_workers_removes_only_the_stale(driver: Driver, raw: RawSql) -> None:
     driver.register_worker(_record("fresh"))
     driver.register_worker(_record("stale"))
     assert driver.prune_workers(60) == 0
-    dbs.query(
-        db_url, "UPDATE queue_workers SET last_heartbeat_at = %s WHERE id = %s", (OLD, "stale")
-    )
+    raw.query("UPDATE queue_workers SET last_heartbeat_at = %s WHERE id = %s", (OLD, "stale"))
     assert driver.prune_workers(60) == 1
     assert [row["id"] for row in driver.list_workers()] == ["fresh"]
     assert driver.prune_workers(60) == 0
