@@ -17,7 +17,7 @@ from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session
-from stratix_queue.backends.sql_driver import ID_CHUNK, SqlDriver, _claim_values
+from stratix_queue.backends.sql_driver import ID_CHUNK, SqlDriver, claim_values
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -255,7 +255,7 @@ class MariadbDriver(SqlDriver):
         if params.groups is not None and not params.groups:
             return []  # no group to claim from
         names = CLAIM if params.groups is None else CLAIM_IN_GROUPS
-        results = self._retry_transient(lambda: self._one_trip(names, _claim_values(params)))
+        results = self._retry_transient(lambda: self._one_trip(names, claim_values(params)))
         return [tuple(row.values()) for row in results[-1].rows]  # job.CLAIMED_COLUMNS
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
