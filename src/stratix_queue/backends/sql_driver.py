@@ -263,7 +263,13 @@ class SqlDriver(SqlCore):
         return reset
 
     def _reset_failed(self, session: Session, ids: list[int]) -> list[Row]:
-        return self._run(session, "retry_failed", {"ids": ids}).rows
+        if self.capabilities.update_returning:
+            return self._run(session, "retry_failed", {"ids": ids}).rows
+        # The rows locked and read first: the locking read sees the latest committed status,
+        # so two concurrent retries of one task return it once between them.
+        rows = self._run(session, "lock_failed", {"ids": ids}).rows
+        self._run(session, "retry_failed", {"ids": ids})
+        return rows
 
     def set_group_paused(self, group: str, paused: bool) -> int:
         """Pause (or resume) a group and its runnable tasks; how many tasks changed."""

@@ -93,7 +93,8 @@ class SqliteDriver(SqlDriver):
         wake_up=WakeUp.CHANGE_MARKER,
         change_watch_seconds=0.005,  # PRAGMA data_version: in-process, no table read
         server=False,  # a file: an open connection stays usable, and has no server to limit
-        returning=True,
+        insert_returning=True,
+        update_returning=True,
         one_trip_transactions=False,
     )
 
