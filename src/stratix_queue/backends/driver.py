@@ -53,12 +53,15 @@ class Capabilities:
 class Driver(Protocol):
     """One method per database operation; every caller goes through these."""
 
-    dialect: str
     url: DatabaseURL
     health: Health
     limits: Limits
-    capabilities: Capabilities
     migrations_dir: str  # this database's numbered NNN_name.up/down.sql files and schema.sql
+
+    @property
+    def dialect(self) -> str: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     # -- connections ----------------------------------------------------------------------------
     def close(self) -> None: ...

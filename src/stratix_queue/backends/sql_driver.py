@@ -19,6 +19,7 @@ from stratix_queue.backends.arguments import (
     RetryLater,
     WorkerRecord,
 )
+from stratix_queue.backends.driver import Driver
 from stratix_queue.backends.insert_path import (
     insert_chunks,
     inserted_jobs,
@@ -400,3 +401,9 @@ def _claim_order(job: Job) -> tuple[int, datetime, int]:
 
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def _is_a_driver(driver: SqlDriver) -> Driver:
+    """mypy checks here that SqlDriver implements the Driver protocol (open_driver imports the
+    class by name, so nothing else would)."""
+    return driver
