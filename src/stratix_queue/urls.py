@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from stratix_queue.backends import SCHEMES
+from stratix_queue.backends import SCHEMES, Registered
 from stratix_queue.errors import UnsupportedURLError
 
 DEFAULT_URL = "sqlite:///stratix-queue.db"
@@ -57,19 +57,18 @@ def parse_url(url: str) -> DatabaseURL:
             f"unknown database URL scheme {scheme!r}; use one of: "
             + ", ".join(f"{name}://" for name in SCHEMES)
         )
-    dialect = entry.dialect
-    if dialect == "sqlite":
+    if entry.default_port is None:
         return _parse_sqlite(url)
-    return _parse_server(url, dialect)
+    return _parse_server(url, entry)
 
 
-def _parse_server(url: str, dialect: str) -> DatabaseURL:
+def _parse_server(url: str, entry: Registered) -> DatabaseURL:
     try:
         parts = urlsplit(url)  # raises on a malformed IPv6 host: "postgresql://u@[::1/db"
     except ValueError as exc:
         raise UnsupportedURLError(f"malformed database URL {masked(url)!r}: {exc}") from None
     try:
-        port = parts.port or (5432 if dialect == "postgres" else 3306)
+        port = parts.port or entry.default_port
         host = parts.hostname or "localhost"
     except ValueError as exc:
         raise UnsupportedURLError(f"bad port in database URL: {exc}") from None
@@ -78,13 +77,13 @@ def _parse_server(url: str, dialect: str) -> DatabaseURL:
     # is kept out of ``query``, so it is never passed on or shown twice.
     password = query.pop("password", None)
     database = unquote(parts.path.lstrip("/"))
-    if dialect == "mysql" and not database:  # else "No database selected" at the first query
+    if entry.needs_database and not database:  # else "No database selected" at the first query
         raise UnsupportedURLError(
             f"the MySQL/MariaDB URL names no database; add it after the host: "
             f"mysql://user@{host}:{port}/DATABASE"
         )
     return DatabaseURL(
-        dialect=dialect,
+        dialect=entry.dialect,
         raw=url,
         host=host,
         port=port,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from stratix_queue import DatabaseError, Job, JobStatus, QueueService
+from stratix_queue.backends import insert_path
 from stratix_queue.backends import session as session_module
-from stratix_queue.backends import sql_driver
 from stratix_queue.backends.session import Session
 from tests import dbs
 from tests.conftest import only
@@ -272,7 +272,7 @@ def test_a_waiting_task_notifies_listeners_and_a_delayed_one_does_not(
 def test_large_payloads_in_a_batch_are_statements_of_their_own(
     queue: QueueService, statements: list[str]
 ) -> None:
-    big = {"blob": "x" * (sql_driver.ALONE_PAYLOAD_CHARS + 1), "text": '数据 " \\'}
+    big = {"blob": "x" * (insert_path.ALONE_PAYLOAD_CHARS + 1), "text": '数据 " \\'}
     specs = [
         {"name": "small-1", "executor": "e"},
         {"name": "big-1", "executor": "e", "payload": big},

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from stratix_queue.backends.arguments import NewJob
-from stratix_queue.backends.sql_driver import (
+from stratix_queue.backends.insert_path import (
     ALONE_PAYLOAD_CHARS,
     INSERT_CHUNK_BYTES,
     INSERT_CHUNK_ROWS,
-    _insert_chunks,
+    insert_chunks,
 )
 
 
@@ -16,7 +16,7 @@ def _job(payload_chars: int) -> NewJob:
 
 
 def _sizes(jobs: list[NewJob]) -> list[int]:
-    chunks = list(_insert_chunks(jobs))
+    chunks = list(insert_chunks(jobs))
     assert [job for chunk in chunks for job in chunk] == jobs  # every task once, in order
     return [len(chunk) for chunk in chunks]
 

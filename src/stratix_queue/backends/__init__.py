@@ -21,11 +21,15 @@ class Registered(NamedTuple):
     dialect: str  # DatabaseURL.dialect, and the name tests and messages use
     module: str
     driver: str
+    default_port: int | None = None  # a server's, when the URL gives none
+    needs_database: bool = False  # the URL must name a database (MariaDB has no default one)
 
 
 _SQLITE = Registered("sqlite", "stratix_queue.backends.sqlite.driver", "SqliteDriver")
-_POSTGRES = Registered("postgres", "stratix_queue.backends.postgres.driver", "PostgresDriver")
-_MARIADB = Registered("mysql", "stratix_queue.backends.mariadb.driver", "MariadbDriver")
+_POSTGRES = Registered("postgres", "stratix_queue.backends.postgres.driver", "PostgresDriver", 5432)
+_MARIADB = Registered(
+    "mysql", "stratix_queue.backends.mariadb.driver", "MariadbDriver", 3306, needs_database=True
+)
 
 # The one table of databases, by URL scheme; any other scheme is refused (urls.parse_url).
 SCHEMES = {

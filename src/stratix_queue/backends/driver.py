@@ -45,19 +45,23 @@ class Capabilities:
     wake_up: WakeUp
     change_watch_seconds: float | None  # CHANGE_MARKER: seconds between two reads of the marker
     server: bool  # a network server: sessions can go stale or silent, and carry Limits
-    returning: bool  # INSERT/UPDATE ... RETURNING (MySQL 8 has none; MariaDB and the others do)
+    insert_returning: bool  # INSERT/DELETE ... RETURNING: the insert path reads ids from it
+    update_returning: bool  # UPDATE ... RETURNING (MariaDB has none: it locks and reads first)
     one_trip_transactions: bool  # several statements and their BEGIN/COMMIT in one round trip
 
 
 class Driver(Protocol):
     """One method per database operation; every caller goes through these."""
 
-    dialect: str
     url: DatabaseURL
     health: Health
     limits: Limits
-    capabilities: Capabilities
     migrations_dir: str  # this database's numbered NNN_name.up/down.sql files and schema.sql
+
+    @property
+    def dialect(self) -> str: ...
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     # -- connections ----------------------------------------------------------------------------
     def close(self) -> None: ...

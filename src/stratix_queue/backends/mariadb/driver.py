@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
-from stratix_queue.backends.session import Params, Result, Row, Session
-from stratix_queue.backends.sql_driver import ID_CHUNK, SqlDriver, _claim_values
+from stratix_queue.backends.session import Params, Result, Session
+from stratix_queue.backends.sql_driver import ID_CHUNK, SqlDriver, claim_values
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -169,7 +169,8 @@ class MariadbDriver(SqlDriver):
         # start ~10 ms after they are added instead of up to the poll interval.
         change_watch_seconds=0.01,
         server=True,
-        returning=True,
+        insert_returning=True,
+        update_returning=False,
         one_trip_transactions=True,  # CLIENT.MULTI_STATEMENTS: see MysqlSession.run_together
     )
 
@@ -255,7 +256,7 @@ class MariadbDriver(SqlDriver):
         if params.groups is not None and not params.groups:
             return []  # no group to claim from
         names = CLAIM if params.groups is None else CLAIM_IN_GROUPS
-        results = self._retry_transient(lambda: self._one_trip(names, _claim_values(params)))
+        results = self._retry_transient(lambda: self._one_trip(names, claim_values(params)))
         return [tuple(row.values()) for row in results[-1].rows]  # job.CLAIMED_COLUMNS
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
@@ -282,13 +283,6 @@ class MariadbDriver(SqlDriver):
             [result] = self._retry_transient(partial(self._one_trip, ("heartbeat_jobs",), params))
             renewed += result.rowcount
         return renewed
-
-    def _reset_failed(self, session: Session, ids: list[int]) -> list[Row]:
-        """No UPDATE ... RETURNING: the rows are locked and read first (the locking read sees
-        the latest committed status: two concurrent retries of one task return it once)."""
-        rows = self._run(session, "lock_failed", {"ids": ids}).rows
-        self._run(session, "retry_failed", {"ids": ids})
-        return rows
 
 
 def _refuse_mysql(conn: pymysql.connections.Connection[Any], where: str) -> None:

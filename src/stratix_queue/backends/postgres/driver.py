@@ -127,7 +127,8 @@ class PostgresDriver(SqlDriver):
         wake_up=WakeUp.NOTIFY,  # the insert, a give-back and a released claim NOTIFY at commit
         change_watch_seconds=None,
         server=True,
-        returning=True,
+        insert_returning=True,
+        update_returning=True,
         one_trip_transactions=False,
     )
 

@@ -20,7 +20,7 @@ from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
-from stratix_queue.backends.sql_driver import SqlDriver, _claim_values, _success_items
+from stratix_queue.backends.sql_driver import SqlDriver, claim_values, success_items
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -93,7 +93,8 @@ class SqliteDriver(SqlDriver):
         wake_up=WakeUp.CHANGE_MARKER,
         change_watch_seconds=0.005,  # PRAGMA data_version: in-process, no table read
         server=False,  # a file: an open connection stays usable, and has no server to limit
-        returning=True,
+        insert_returning=True,
+        update_returning=True,
         one_trip_transactions=False,
     )
 
@@ -148,7 +149,7 @@ class SqliteDriver(SqlDriver):
         of arrays, read in parts past SQLite's string limit). Parsed once the transaction has
         ended: the file's write lock is not held for Python work."""
         pick = "claim_pick" if params.groups is None else "claim_pick_in_groups"
-        bound = self._bind(pick, _claim_values(params))
+        bound = self._bind(pick, claim_values(params))
         if bound is None:
             return []  # no group to claim from
         sql, values = bound
@@ -165,7 +166,7 @@ class SqliteDriver(SqlDriver):
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """The batch in three statements: the ids still held under their tokens (one row, a
         JSON array), their copy to queue_success, and their delete."""
-        values: dict[str, Any] = {"items": _success_items(done)}
+        values: dict[str, Any] = {"items": success_items(done)}
 
         def body(session: Session) -> str:
             values.update(_one_row(self._run(session, "success_pick", values)))
