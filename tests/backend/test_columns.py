@@ -1,5 +1,5 @@
 """The column lists rows are decoded by position, checked on the live databases: the columns
-the insert statements return (``sql_driver.INSERTED_COLUMNS``, decoded by ``_inserted_jobs``)
+the insert statements return (``insert_path.INSERTED_COLUMNS``, decoded by ``inserted_jobs``)
 and those of the claim's read (``job.CLAIMED_COLUMNS``, decoded by ``job.claimed_jobs``).
 tests/unit/test_sql_files.py reads them in the SQL text; here the database itself names them.
 
@@ -18,8 +18,9 @@ import pytest
 
 from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Driver
+from stratix_queue.backends.insert_path import INSERTED_COLUMNS
 from stratix_queue.backends.session import Session
-from stratix_queue.backends.sql_driver import INSERTED_COLUMNS, SqlDriver, _claim_values
+from stratix_queue.backends.sql_driver import SqlDriver, claim_values
 from stratix_queue.job import CLAIMED_COLUMNS
 from tests.backend.conftest import RawSql, count, new_job
 
@@ -82,7 +83,7 @@ def test_the_claim_reads_the_claimed_columns_in_order(
             "SQLite's claim_read answers each row as a JSON array, without column names: its "
             "order is checked in the SQL text (tests/unit/test_sql_files.py)"
         )
-    params = _claim_values(ClaimParams("w", "T", 10, 60.0, groups))
+    params = claim_values(ClaimParams("w", "T", 10, 60.0, groups))
     with _rolled_back(driver) as (sql_driver, session):
         _insert(sql_driver, session, 2, "insert_jobs")  # one without a group, one in g
         result = None
