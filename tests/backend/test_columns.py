@@ -23,6 +23,7 @@ from stratix_queue.backends.session import Session
 from stratix_queue.backends.sql_driver import SqlDriver, claim_values
 from stratix_queue.job import CLAIMED_COLUMNS
 from tests.backend.conftest import RawSql, count, new_job
+from tests.conftest import only
 
 
 @contextmanager
@@ -74,15 +75,13 @@ def _claim_statements(backend: str, groups: tuple[str, ...] | None) -> list[str]
     return names
 
 
+# SQLite's claim_read answers each row as a JSON array, without column names: its order is
+# checked in the SQL text (tests/unit/test_sql_files.py).
+@only("postgres", "mysql")
 @pytest.mark.parametrize("groups", [None, ("g",)], ids=["all", "in_groups"])
 def test_the_claim_reads_the_claimed_columns_in_order(
     backend: str, driver: Driver, raw: RawSql, groups: tuple[str, ...] | None
 ) -> None:
-    if backend not in ("postgres", "mysql"):
-        pytest.skip(
-            "SQLite's claim_read answers each row as a JSON array, without column names: its "
-            "order is checked in the SQL text (tests/unit/test_sql_files.py)"
-        )
     params = claim_values(ClaimParams("w", "T", 10, 60.0, groups))
     with _rolled_back(driver) as (sql_driver, session):
         _insert(sql_driver, session, 2, "insert_jobs")  # one without a group, one in g
