@@ -68,8 +68,11 @@ class ServerDatabases:
         return self.shared[dialect]
 
     def drop_all(self) -> None:
-        for url in self.created:
-            dbs.drop_database(url)
+        try:
+            for url in self.created:
+                dbs.drop_database(url)
+        finally:
+            dbs.close_admin_connections()
 
 
 @pytest.fixture(scope="session")

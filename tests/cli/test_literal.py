@@ -1,8 +1,8 @@
 """What the database holds is shown as text, never interpreted: Rich markup, terminal escapes
 (CSI, OSC title and OSC 8 links, C1 controls), bidi overrides and newlines stored in a task
 (through the API and through raw SQL) reach neither a terminal nor a pipe raw. Each command runs
-as a real process, once through a pseudo-terminal (so Rich renders for a terminal) and once
-through a pipe."""
+once as a real process through a pseudo-terminal (so Rich renders for a terminal) and once
+in-process with its output captured as by a pipe."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from stratix_queue import QueueService
 from stratix_queue.urls import URL_ENV
 from tests import dbs
+from tests.cli.conftest import invoke
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,18 +44,6 @@ def _env(db_url: str, terminal: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {URL_ENV, "NO_COLOR", "FORCE_COLOR"}}
     env.update({URL_ENV: db_url, "COLUMNS": "250", "TERM": "xterm-256color" if terminal else ""})
     return env
-
-
-def piped(db_url: str, *args: str) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "stratix_queue", *args],
-        capture_output=True,
-        timeout=60,
-        cwd=ROOT,
-        env=_env(db_url, terminal=False),
-        check=False,
-    )
-    return done.returncode, (done.stdout + done.stderr).decode("utf-8")  # strict: no stray byte
 
 
 def in_terminal(db_url: str, *args: str) -> tuple[int, str]:
@@ -90,7 +80,31 @@ def in_terminal(db_url: str, *args: str) -> tuple[int, str]:
     return code, b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
 
 
-RUNNERS = {"terminal": in_terminal, "pipe": piped}
+MODES = ("terminal", "pipe")
+Runner = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture
+def run_mode(
+    mode: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Runner:
+    """``run(db_url, *args)``: (exit code, stdout + stderr) of the command, through a
+    pseudo-terminal in its own process, or into a pipe: the CLI in-process (tests/cli/conftest.py),
+    its output captured as by a pipe (not a terminal), with the process's environment."""
+    if mode == "terminal":
+        return in_terminal
+
+    def piped(db_url: str, *args: str) -> tuple[int, str]:
+        for name in ("NO_COLOR", "FORCE_COLOR"):  # as _env(db_url, terminal=False)
+            monkeypatch.delenv(name, raising=False)
+        for name, value in {URL_ENV: db_url, "COLUMNS": "250", "TERM": ""}.items():
+            monkeypatch.setenv(name, value)
+        result = invoke(capsys, monkeypatch, list(args))
+        output = result.out + result.err
+        output.encode("utf-8")  # strict: no stray surrogate
+        return result.code, output
+
+    return piped
 
 
 def assert_literal(output: str, *shown: str) -> None:
@@ -126,13 +140,12 @@ def evil(queue: QueueService, db_url: str) -> dict[str, int]:
     return {"api": job.id, "sql": raw.id}
 
 
-@pytest.mark.parametrize("mode", RUNNERS)
+@pytest.mark.parametrize("mode", MODES)
 def test_read_commands_show_stored_text_literally(
-    db_url: str, evil: dict[str, int], mode: str
+    db_url: str, evil: dict[str, int], mode: str, run_mode: Runner
 ) -> None:
-    run = RUNNERS[mode]
     for args in (["failed", "list"], ["tasks", "list"]):  # narrow cells: shorter checks
-        code, output = run(db_url, *args)
+        code, output = run_mode(db_url, *args)
         assert code == 0, output
         assert_literal(output, "E\\x9b31m\\x7f", "[link=http://")
         if mode == "terminal":  # Rich did render for a terminal: its own styles are there
@@ -140,23 +153,25 @@ def test_read_commands_show_stored_text_literally(
     visible = [LINK, "\\x1b]8;;http://evil.example/\\x1b\\osc8", "g\\u202eevil[blink]b[/blink]"]
     for task_id in evil.values():
         for command in ("failed", "tasks"):
-            code, output = run(db_url, command, "show", str(task_id))
+            code, output = run_mode(db_url, command, "show", str(task_id))
             assert code == 0, output
             assert_literal(output, *visible, "E\\x9b31m\\x7f", "\\x1b[2J\\x1b]0;pwned\\x07boom")
-    code, output = run(db_url, "failed", "stats")
+    code, output = run_mode(db_url, "failed", "stats")
     assert code == 0, output
     assert_literal(output, "\\x1b]8;;http://evil.example/\\x1b\\osc8", "E\\x9b31m\\x7f")
-    code, output = run(db_url, "groups", "list")
+    code, output = run_mode(db_url, "groups", "list")
     assert_literal(output, "g\\u202eevil[blink]b[/blink]")
-    code, output = run(db_url, "workers")
+    code, output = run_mode(db_url, "workers")
     assert_literal(output, "host:\\x1b]8;;http://evil.example/", "g\\u202eevil[blink]")
-    code, output = run(db_url, "migrate", "status")
+    code, output = run_mode(db_url, "migrate", "status")
     assert_literal(output, f"001_{LINK}")
 
 
-@pytest.mark.parametrize("mode", RUNNERS)
-def test_one_line_cells_show_newlines(db_url: str, evil: dict[str, int], mode: str) -> None:
-    code, output = RUNNERS[mode](db_url, "tasks", "show", str(evil["sql"]))
+@pytest.mark.parametrize("mode", MODES)
+def test_one_line_cells_show_newlines(
+    db_url: str, evil: dict[str, int], mode: str, run_mode: Runner
+) -> None:
+    code, output = run_mode(db_url, "tasks", "show", str(evil["sql"]))
     assert code == 0, output
     assert "boom\\nstratix-queue: error: fake\\u2028x" in output  # the error cell: one line
     assert f"{LINK}\\n\\x1b[2J" in output  # the name cell
@@ -164,9 +179,11 @@ def test_one_line_cells_show_newlines(db_url: str, evil: dict[str, int], mode: s
     assert "│ stratix-queue: error: fake" in stack  # the stack keeps its lines, in a frame
 
 
-@pytest.mark.parametrize("mode", RUNNERS)
-def test_json_is_exact_and_escaped(db_url: str, evil: dict[str, int], mode: str) -> None:
-    code, output = RUNNERS[mode](db_url, "failed", "list", "--json")
+@pytest.mark.parametrize("mode", MODES)
+def test_json_is_exact_and_escaped(
+    db_url: str, evil: dict[str, int], mode: str, run_mode: Runner
+) -> None:
+    code, output = run_mode(db_url, "failed", "list", "--json")
     assert code == 0, output
     assert_literal(output)
     found = {task["id"]: task for task in json.loads(output)}
@@ -178,13 +195,14 @@ def test_json_is_exact_and_escaped(db_url: str, evil: dict[str, int], mode: str)
     assert "\\u009b" in output and "\\u202e" in output and "\\u2028" in output
 
 
-@pytest.mark.parametrize("mode", RUNNERS)
-def test_echoed_input_and_error_lines(db_url: str, queue: QueueService, mode: str) -> None:
-    run = RUNNERS[mode]
-    code, output = run(db_url, "groups", "pause", GROUP)
+@pytest.mark.parametrize("mode", MODES)
+def test_echoed_input_and_error_lines(
+    db_url: str, queue: QueueService, mode: str, run_mode: Runner
+) -> None:
+    code, output = run_mode(db_url, "groups", "pause", GROUP)
     assert code == 0, output
     assert_literal(output, "paused group 'g\\u202eevil[blink]b[/blink]'")
-    code, output = run(db_url, f"frobnicate{MESSAGE}")
+    code, output = run_mode(db_url, f"frobnicate{MESSAGE}")
     assert code == 2
     assert_literal(output, "No such command 'frobnicate\\x1b[2J\\x1b]0;pwned\\x07boom")
     assert len(output.strip().splitlines()) == 1, output

@@ -19,7 +19,8 @@ from tests.reliability.harness import Run, Workers, no_overlap, wait_until
 
 pytestmark = pytest.mark.slow
 
-LEASE, HEARTBEAT, RESCUE = 2.0, 0.5, 0.5
+LEASE, HEARTBEAT, RESCUE = 1.0, 0.25, 0.25
+TASK = 1.5  # seconds the killed and the paused worker's task takes: longer than the lease
 FAST = (
     "--lease",
     str(LEASE),
@@ -112,7 +113,7 @@ def test_killed_worker_task_is_rescued_and_completes_once(
     queue: QueueService, db_url: str, workers: Workers
 ) -> None:
     procs = _start_registered(queue, workers, 2, "--concurrency", "1", *FAST)
-    job = queue.add_task(name="crash", executor="sleep", payload={"seconds": 3}, max_attempts=3)
+    job = queue.add_task(name="crash", executor="sleep", payload={"seconds": TASK}, max_attempts=3)
     assert wait_until(lambda: bool(_starts(workers, job.id)), 20), workers.log(0)
     time.sleep(0.2)  # a task that had only just begun (< 50 ms) would come back uncounted
     first = _starts(workers, job.id)[0]
@@ -129,7 +130,7 @@ def test_killed_worker_task_is_rescued_and_completes_once(
     assert (first_run.attempt, rerun.attempt) == (1, 2)
     assert rerun.pid == survivor.pid
 
-    assert wait_until(lambda: bool(_success_rows(db_url, job.id)), 3 + 10), workers.log(1)
+    assert wait_until(lambda: bool(_success_rows(db_url, job.id)), TASK + 10), workers.log(1)
     assert _success_rows(db_url, job.id) == [(2,)]
     assert workers.ends_by_task() == {job.id: 1}
     assert queue.get_task(job.id) is None
@@ -145,7 +146,7 @@ def test_a_paused_worker_that_lost_its_lease_changes_nothing(
     queue: QueueService, db_url: str, workers: Workers
 ) -> None:
     procs = _start_registered(queue, workers, 2, "--concurrency", "1", *FAST)
-    job = queue.add_task(name="fence", executor="sleep", payload={"seconds": 3}, max_attempts=3)
+    job = queue.add_task(name="fence", executor="sleep", payload={"seconds": TASK}, max_attempts=3)
     assert wait_until(lambda: bool(_starts(workers, job.id)), 20), workers.log(0)
     # Stopped within its first 50 ms, the task would come back uncounted: wait for its start.
     assert wait_until(lambda: getattr(queue.get_task(job.id), "started_at", None) is not None, 5)
@@ -156,7 +157,7 @@ def test_a_paused_worker_that_lost_its_lease_changes_nothing(
     _pause(paused, db_url)
 
     # the other worker rescues the task and completes it
-    assert wait_until(lambda: bool(_success_rows(db_url, job.id)), LEASE + RESCUE + 3 + 10), (
+    assert wait_until(lambda: bool(_success_rows(db_url, job.id)), LEASE + RESCUE + TASK + 10), (
         workers.log(1 - index)
     )
     assert _success_rows(db_url, job.id) == [(2,)]

@@ -13,7 +13,7 @@ from tests import dbs
 from tests.reliability.harness import Workers, wait_until
 
 pytestmark = pytest.mark.slow
-LEASE = 2.0
+LEASE = 1.0
 SLOW = 4.0  # seconds a slow task takes
 
 
@@ -68,8 +68,8 @@ def test_a_task_that_kills_its_process_takes_no_unstarted_task_with_it(
         for job in queue.add_tasks([{"name": f"c{i}", "executor": "count"} for i in range(200)])
     }
     supervisor = workers.start(
-        "--processes", "2", "--concurrency", "2", "--lease", f"{LEASE}s", "--heartbeat", "1",
-        "--rescue-interval", "0.5", "--poll", "0.2",
+        "--processes", "2", "--concurrency", "2", "--lease", f"{LEASE}s", "--heartbeat", "0.25",
+        "--rescue-interval", "0.25", "--poll", "0.2",
     )  # fmt: skip
 
     def killer_failed() -> bool:
