@@ -199,9 +199,10 @@ class Worker:
         self._execution.close()
 
     def _start_listener(self) -> None:
-        if self.options.burst or not self.options.listen:
-            return  # a burst worker stops once idle: nothing to be woken for
-        if self.backend.capabilities.wake_up is WakeUp.NOTIFY:
+        wake_up = self.backend.capabilities.wake_up
+        if self.options.burst or not self.options.listen or wake_up is WakeUp.IN_PROCESS:
+            return  # a burst worker stops once idle; in-process adds set the event themselves
+        if wake_up is WakeUp.NOTIFY:
             self.listener = Listener(self.backend, self._wakeup, self._hungry)
         else:
             self.listener = ChangeWatcher(self.backend, self._wakeup, self._hungry)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -68,3 +69,29 @@ def test_a_burst_worker_waits_for_the_retries_it_scheduled(queue: QueueService) 
     assert memory.query(queue.backend, "SELECT attempts FROM queue_success") == [(3,)]
     errors = queue.get_task_errors(job.id)
     assert [error.message for error in errors] == ["attempt 1 fails", "attempt 2 fails"]
+
+
+def test_a_worker_on_memory_is_woken_in_process_and_watches_nothing(queue: QueueService) -> None:
+    """Only this process can add to a :memory: database: an add wakes the worker at once (the
+    poll interval is 5 s), and no change watcher runs (its connection would be another, empty
+    database)."""
+    ran = threading.Event()
+
+    @queue.executor("ok")
+    def ok(payload: Any) -> None:
+        ran.set()
+
+    worker = threading.Thread(
+        target=queue.run_worker, kwargs={"concurrency": 1, "poll_interval": 5.0}, daemon=True
+    )
+    worker.start()
+    try:
+        time.sleep(0.3)  # the worker's first, empty claim is behind it
+        queue.add_task("t", "ok", {})
+        assert ran.wait(2.0), "the add did not wake the worker"
+        names = {thread.name for thread in threading.enumerate()}
+        assert not {"stratix-queue-watch", "stratix-queue-listen"} & names, names
+    finally:
+        queue.stop_workers()
+        worker.join(10)
+    assert not worker.is_alive()

@@ -36,6 +36,7 @@ class WakeUp(enum.Enum):
 
     NOTIFY = "notify"  # LISTEN/NOTIFY: the insert itself wakes the listeners (PostgreSQL)
     CHANGE_MARKER = "change_marker"  # a cheap marker read every few ms while a worker is hungry
+    IN_PROCESS = "in_process"  # no other process can add tasks (SQLite :memory:): nothing to watch
 
 
 @dataclass(frozen=True, slots=True)

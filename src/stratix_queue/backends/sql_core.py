@@ -71,10 +71,11 @@ class SqlCore(ABC):
 
     dialect: ClassVar[str]
     package_dir: ClassVar[str]  # the database's package: queries.sql and migrations/
-    capabilities: ClassVar[Capabilities]
+    CAPABILITIES: ClassVar[Capabilities]
 
     def __init__(self, url: DatabaseURL, limits: Limits | None = None) -> None:
         self.url = url
+        self.capabilities = self._capabilities()
         self.limits = Limits() if limits is None else limits
         self.health = Health(url.where)
         self.queries = load_queries(self.package_dir)
@@ -96,6 +97,9 @@ class SqlCore(ABC):
     @abstractmethod
     def translate_error(self, exc: Exception) -> StratixQueueError | None:
         """The stratix_queue error for a driver error, or None if it is not one."""
+
+    def _capabilities(self) -> Capabilities:
+        return self.CAPABILITIES
 
     def _pool_size(self) -> int | None:
         return None

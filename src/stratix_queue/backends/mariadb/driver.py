@@ -163,7 +163,7 @@ def _result(cursor: pymysql.cursors.DictCursor) -> Result:
 class MariadbDriver(SqlDriver):
     dialect: ClassVar[str] = "mysql"  # the URL's name for the protocol (mysql:// or mariadb://)
     package_dir: ClassVar[str] = os.path.dirname(os.path.abspath(__file__))
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities(
         wake_up=WakeUp.CHANGE_MARKER,
         # A marker read 100 times a second while hungry (<1% of a core; bench/README.md): tasks
         # start ~10 ms after they are added instead of up to the poll interval.

@@ -123,7 +123,7 @@ class PostgresSession(Session):
 class PostgresDriver(SqlDriver):
     dialect: ClassVar[str] = "postgres"
     package_dir: ClassVar[str] = os.path.dirname(os.path.abspath(__file__))
-    capabilities: ClassVar[Capabilities] = Capabilities(
+    CAPABILITIES: ClassVar[Capabilities] = Capabilities(
         wake_up=WakeUp.NOTIFY,  # the insert, a give-back and a released claim NOTIFY at commit
         change_watch_seconds=None,
         server=True,

@@ -8,6 +8,7 @@ more time trading the GIL than in SQLite). See ``_claimed_rows``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -86,17 +87,26 @@ class SqliteSession(Session):
         self.conn.close()
 
 
+_FILE = Capabilities(
+    wake_up=WakeUp.CHANGE_MARKER,
+    change_watch_seconds=0.005,  # PRAGMA data_version: in-process, no table read
+    server=False,  # a file: an open connection stays usable, and has no server to limit
+    insert_returning=True,
+    update_returning=True,
+    one_trip_transactions=False,
+)
+# Each connection to :memory: is a database of its own: only this process sees it.
+_MEMORY = dataclasses.replace(_FILE, wake_up=WakeUp.IN_PROCESS, change_watch_seconds=None)
+
+
 class SqliteDriver(SqlDriver):
     dialect: ClassVar[str] = "sqlite"
     package_dir: ClassVar[str] = os.path.dirname(os.path.abspath(__file__))
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        wake_up=WakeUp.CHANGE_MARKER,
-        change_watch_seconds=0.005,  # PRAGMA data_version: in-process, no table read
-        server=False,  # a file: an open connection stays usable, and has no server to limit
-        insert_returning=True,
-        update_returning=True,
-        one_trip_transactions=False,
-    )
+
+    CAPABILITIES: ClassVar[Capabilities] = _FILE
+
+    def _capabilities(self) -> Capabilities:
+        return _MEMORY if self._memory else _FILE
 
     @property
     def _memory(self) -> bool:
