@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from stratix_queue.backends.arguments import ErrorData
-from stratix_queue.backends.limits import Health
+from stratix_queue.backends.limits import CONTENTION_RETRIES, Health, contention_pause
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -43,7 +42,6 @@ log = logging.getLogger("stratix_queue.worker")
 T = TypeVar("T")
 MAX_BATCH = 200
 LINGER_SECONDS = 0.002
-TRANSIENT_TRIES = 10  # short jittered retries before contention counts as an outage
 FIRST_OUTAGE_WAIT = 0.2
 MAX_OUTAGE_WAIT = 10.0
 SUCCESS_NOT_RECORDED = "SUCCESS_NOT_RECORDED"
@@ -88,8 +86,8 @@ class RetryPolicy:
             try:
                 result = write()
             except TransientDatabaseError as exc:
-                if tries < TRANSIENT_TRIES:
-                    time.sleep(min(0.2, 0.005 * 2**tries) * random.random())
+                if tries < CONTENTION_RETRIES:  # then it counts as an outage
+                    time.sleep(contention_pause(tries))
                     tries += 1
                     continue
                 error: DatabaseError = exc  # contention that persists: waited out as an outage

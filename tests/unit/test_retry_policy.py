@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from stratix_queue import outcomes
-from stratix_queue.backends.limits import Health
+from stratix_queue.backends.limits import CONTENTION_RETRIES, Health
 from stratix_queue.errors import DatabaseError, DatabaseUnavailableError, TransientDatabaseError
-from stratix_queue.outcomes import TRANSIENT_TRIES, RetryPolicy
+from stratix_queue.outcomes import RetryPolicy
 
 
 @pytest.fixture
@@ -65,10 +65,10 @@ def test_an_outage_is_waited_out_with_growing_waits_and_logged_once(
 
 def test_contention_that_persists_becomes_an_outage(sleeps: list[float]) -> None:
     policy = RetryPolicy(Health("db"))
-    write, calls = _failing([TransientDatabaseError("lock wait")] * (TRANSIENT_TRIES + 2))
+    write, calls = _failing([TransientDatabaseError("lock wait")] * (CONTENTION_RETRIES + 2))
     assert policy.run(write, "record") == "done"
-    assert calls == [TRANSIENT_TRIES + 3]
-    assert sleeps[TRANSIENT_TRIES:] == [0.2, 0.4]
+    assert calls == [CONTENTION_RETRIES + 3]
+    assert sleeps[CONTENTION_RETRIES:] == [0.2, 0.4]
 
 
 def test_the_shutdown_deadline_ends_the_waiting(sleeps: list[float]) -> None:
@@ -90,7 +90,7 @@ def test_an_impatient_write_gives_up_on_an_outage_but_not_on_brief_contention(
     write, calls = _failing([TransientDatabaseError("deadlock")] * 2)
     assert policy.run(write, "give back", patient=False) == "done"
     assert calls == [3]
-    write, _ = _failing([TransientDatabaseError("lock wait")] * (TRANSIENT_TRIES + 1))
+    write, _ = _failing([TransientDatabaseError("lock wait")] * (CONTENTION_RETRIES + 1))
     with pytest.raises(TransientDatabaseError):
         policy.run(write, "give back", patient=False)
     assert not policy.health.down

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -12,6 +13,15 @@ STATEMENT_TIMEOUT_SECONDS = 10.0
 # The server cancels a slow statement itself after statement_seconds; the client abandons a
 # connection that sent nothing back at all this much later (the server's cancel comes first).
 DEADLINE_GRACE_SECONDS = 2.0
+# Contention (a deadlock victim, a lock wait timeout, a busy SQLite file: the server rolled it
+# back) is tried again this many times, after contention_pause(tries) each.
+CONTENTION_RETRIES = 10
+
+
+def contention_pause(tries: int) -> float:
+    """Seconds to wait before trying a contended write again: random, growing to at most 0.2 s
+    (random, so that two writers that collided do not collide again)."""
+    return min(0.2, 0.005 * 2.0**tries) * random.random()
 
 
 @dataclass(frozen=True, slots=True)

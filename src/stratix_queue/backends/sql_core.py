@@ -9,7 +9,6 @@ constructor per tuple.
 from __future__ import annotations
 
 import os
-import random
 import re
 import time
 from abc import ABC, abstractmethod
@@ -18,7 +17,13 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from stratix_queue.backends.driver import Capabilities
-from stratix_queue.backends.limits import UNLIMITED, Health, Limits
+from stratix_queue.backends.limits import (
+    CONTENTION_RETRIES,
+    UNLIMITED,
+    Health,
+    Limits,
+    contention_pause,
+)
 from stratix_queue.backends.session import Params, Pool, Result, Row, Session
 from stratix_queue.backends.watchdog import WATCHDOG
 from stratix_queue.errors import (
@@ -31,7 +36,6 @@ from stratix_queue.sqlfile import load_queries
 from stratix_queue.urls import DatabaseURL
 
 T = TypeVar("T")
-TRANSIENT_RETRIES = 10
 LIST_MARKER = re.compile(r"\{(\w+)\}")  # a list parameter in a named query: {ids}, {groups}
 
 
@@ -242,11 +246,11 @@ class SqlCore(ABC):
         """Call ``once`` again, with a short random backoff, while it fails transiently (a
         deadlock victim, a lock wait timeout, a busy SQLite file: the server rolled it back).
         Not for outcomes: the worker's outcome writer has its own policy (outcomes.py)."""
-        for attempt in range(TRANSIENT_RETRIES):
+        for attempt in range(CONTENTION_RETRIES):
             try:
                 return once()
             except TransientDatabaseError:
-                time.sleep(min(0.2, 0.005 * 2**attempt) * random.random())
+                time.sleep(contention_pause(attempt))
         return once()
 
     def _transaction(self, body: Callable[[Session], T]) -> T:
