@@ -206,7 +206,7 @@ class SqlDriver(SqlCore):
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """Move finished tasks to queue_success in one statement; the ids moved (a task whose
         lease was lost meanwhile is left alone)."""
-        items = success_items(done)
+        items = success_items(latest_successes(done))
         rows = self._single(lambda s: self._run(s, "move_many_to_success", {"items": items}).rows)
         return {int(row["id"]) for row in rows}
 
@@ -378,10 +378,16 @@ class SqlDriver(SqlCore):
         self._run(session, "forget_migration", {"version": version})
 
 
-def success_items(done: Sequence[tuple[Job, int]]) -> str:
-    """The batch as JSON [[id, lease_token, ms], ...], a task listed twice once (its last)."""
-    latest = {job.id: [job.id, job.lease_token, ms] for job, ms in done}
-    return json.dumps(list(latest.values()))
+def latest_successes(done: Sequence[tuple[Job, int]]) -> list[tuple[Job, int]]:
+    """The batch with a task listed twice once (its last), in id order: the order in which
+    heartbeat_jobs locks rows too."""
+    latest = {job.id: (job, ms) for job, ms in done}
+    return [latest[job_id] for job_id in sorted(latest)]
+
+
+def success_items(batch: Sequence[tuple[Job, int]]) -> str:
+    """The batch as JSON [[id, lease_token, ms], ...]."""
+    return json.dumps([[job.id, job.lease_token, ms] for job, ms in batch])
 
 
 def claim_values(params: ClaimParams) -> dict[str, Any]:

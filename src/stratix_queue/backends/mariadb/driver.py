@@ -4,7 +4,6 @@ RETURNING, which the insert path and the batched success read their answers from
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -17,7 +16,13 @@ from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Session
-from stratix_queue.backends.sql_driver import ID_CHUNK, SqlDriver, claim_values
+from stratix_queue.backends.sql_driver import (
+    ID_CHUNK,
+    SqlDriver,
+    claim_values,
+    latest_successes,
+    success_items,
+)
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -263,12 +268,11 @@ class MariadbDriver(SqlDriver):
         """A copy and a delete in one round trip, with the (id, lease_token) pairs also as a
         list: the DELETE finds its rows by primary key and returns their ids. Items go in id
         order, the order in which heartbeat_jobs locks rows too."""
-        latest = {job.id: (job, ms) for job, ms in done}  # a task listed twice moves once
-        ordered = [latest[job_id] for job_id in sorted(latest)]
+        ordered = latest_successes(done)
         if not ordered:
             return set()
         params = {
-            "items": json.dumps([[job.id, job.lease_token, ms] for job, ms in ordered]),
+            "items": success_items(ordered),
             "pairs": [(job.id, job.lease_token) for job, _ in ordered],
         }
         results = self._one_trip(("success_copy", "success_delete"), params)

@@ -21,7 +21,12 @@ from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
-from stratix_queue.backends.sql_driver import SqlDriver, claim_values, success_items
+from stratix_queue.backends.sql_driver import (
+    SqlDriver,
+    claim_values,
+    latest_successes,
+    success_items,
+)
 from stratix_queue.errors import (
     DatabaseError,
     DatabaseUnavailableError,
@@ -176,7 +181,7 @@ class SqliteDriver(SqlDriver):
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """The batch in three statements: the ids still held under their tokens (one row, a
         JSON array), their copy to queue_success, and their delete."""
-        values: dict[str, Any] = {"items": success_items(done)}
+        values: dict[str, Any] = {"items": success_items(latest_successes(done))}
 
         def body(session: Session) -> str:
             values.update(_one_row(self._run(session, "success_pick", values)))
