@@ -34,14 +34,22 @@ def _strip(lines: list[str]) -> str:
 
 
 def load_queries(package_dir: str) -> dict[str, str]:
-    """The named queries of one database, from ``queries.sql`` in its package; each is one
-    statement (an operation of several names them in order, in Python)."""
-    path = os.path.join(package_dir, "queries.sql")
-    with open(path, encoding="utf-8") as file:
-        queries = parse_blocks(file.read())
-    for name, sql in queries.items():
-        if len(split_statements(sql + ";")) != 1:
-            raise ValueError(f"{path}: query {name!r} is not one statement")
+    """The named queries of one database, from the ``.sql`` files of its package
+    (``queries.sql`` for tasks and outcomes, one more file per ledger); each is one statement
+    (an operation of several names them in order, in Python) and each name is used once."""
+    queries: dict[str, str] = {}
+    for file_name in sorted(os.listdir(package_dir)):
+        if not file_name.endswith(".sql"):
+            continue
+        path = os.path.join(package_dir, file_name)
+        with open(path, encoding="utf-8") as file:
+            blocks = parse_blocks(file.read())
+        for name, sql in blocks.items():
+            if name in queries:
+                raise ValueError(f"{path}: query {name!r} is defined in two files")
+            if len(split_statements(sql + ";")) != 1:
+                raise ValueError(f"{path}: query {name!r} is not one statement")
+            queries[name] = sql
     return queries
 
 

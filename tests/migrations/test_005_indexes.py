@@ -82,7 +82,7 @@ def test_down_and_up_keep_every_row(backend: str, new_url: Callable[[], str]) ->
         before = dbs.query(url, "SELECT id, job_name, status FROM queue_jobs ORDER BY id")
         queue.migrate(to=4)
         assert dbs.query(url, "SELECT id, job_name, status FROM queue_jobs ORDER BY id") == before
-        queue.migrate()
+        queue.migrate(to=5)
         assert dbs.query(url, "SELECT id, job_name, status FROM queue_jobs ORDER BY id") == before
         assert [job.name for job in queue.get_failed_tasks()] == ["failing"]
     assert _job_indexes(url) == INDEXES[backend]
