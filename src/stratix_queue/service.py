@@ -50,6 +50,8 @@ if TYPE_CHECKING:
     from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
 
 F = TypeVar("F", bound=Callable[..., Any])
+FINGERPRINTS_VERSION = 6  # the migration that added fingerprints
+FINGERPRINT_BATCH = 500
 _DEFAULT_OPTIONS = WorkerOptions()
 
 
@@ -114,8 +116,13 @@ class QueueService:
     # -- schema -----------------------------------------------------------------------------
 
     def migrate(self, to: int | None = None) -> list[Step]:
-        """Bring the schema to version ``to`` (default: the latest); idempotent."""
-        return self._migrations().migrate(to)
+        """Bring the schema to version ``to`` (default: the latest); idempotent. Failed tasks
+        older than fingerprints (migration 006) get theirs once the schema has them."""
+        steps = self._migrations().migrate(to)
+        if to is None or to >= FINGERPRINTS_VERSION:
+            while self.backend.fingerprint_old_failures(FINGERPRINT_BATCH):
+                pass
+        return steps
 
     def check_schema(self) -> None:
         """Raise SchemaNotReadyError unless the database is at the latest schema version: a

@@ -12,6 +12,7 @@ from stratix_queue.backends.arguments import ErrorData, NewJob
 from stratix_queue.clock import to_naive_utc
 from stratix_queue.durations import parse_duration
 from stratix_queue.errors import InvalidInputError, InvalidTaskIdError
+from stratix_queue.fingerprint import fingerprint
 from stratix_queue.frozen import fast_constructor
 
 MAX_NAME_LENGTH = 255
@@ -284,9 +285,14 @@ def cap_text(text: str, max_bytes: int = MAX_ERROR_TEXT_BYTES) -> str:
 
 
 def error_data(message: object, stack: object, code: object) -> ErrorData:
-    """Normalise an error record: texts capped so any backend can store them; None stays NULL."""
+    """Normalise an error record: texts capped so any backend can store them, None stays NULL;
+    with its fingerprint."""
+    capped_message = None if message is None else cap_text(str(message))
+    capped_stack = None if stack is None else cap_text(str(stack))
+    capped_code = None if code is None else cap_text(str(code))[:MAX_ERROR_CODE_LENGTH]
     return ErrorData(
-        message=None if message is None else cap_text(str(message)),
-        stack=None if stack is None else cap_text(str(stack)),
-        code=None if code is None else cap_text(str(code))[:MAX_ERROR_CODE_LENGTH],
+        message=capped_message,
+        stack=capped_stack,
+        code=capped_code,
+        fingerprint=fingerprint(capped_code, capped_message, capped_stack),
     )

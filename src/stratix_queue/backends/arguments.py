@@ -55,6 +55,7 @@ class ErrorData:
     message: str | None
     stack: str | None
     code: str | None
+    fingerprint: str | None = None  # fingerprint.py; error_data() fills it in
 
 
 @dataclass(frozen=True, slots=True)

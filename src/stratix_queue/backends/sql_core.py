@@ -14,6 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 from stratix_queue.backends.driver import Capabilities
@@ -37,6 +38,15 @@ from stratix_queue.urls import DatabaseURL
 
 T = TypeVar("T")
 LIST_MARKER = re.compile(r"\{(\w+)\}")  # a list parameter in a named query: {ids}, {groups}
+
+
+@dataclass(frozen=True, slots=True)
+class SqlFragment:
+    """Conditions built from named blocks for a ``{name}`` marker of a query, with their
+    values (a filter whose fields each add a condition)."""
+
+    sql: str
+    params: dict[str, Any]
 
 
 class _AbortError(Exception):
@@ -196,12 +206,17 @@ class SqlCore(ABC):
     # -- running named statements -------------------------------------------------------------
 
     def _bind(self, name: str, params: Params | None) -> tuple[str, dict[str, Any]] | None:
-        """Query ``name`` with its lists expanded, and the values to bind; None if a list is
-        empty (an ``IN ()`` would match nothing: nothing to do)."""
+        """Query ``name`` with its lists expanded (and its SqlFragments put in), and the values
+        to bind; None if a list is empty (an ``IN ()`` would match nothing: nothing to do)."""
         sql = self.queries[name]
         values = {key: self._param(value) for key, value in (params or {}).items()}
         for key in self._lists[name]:
-            items = list(values.pop(key))
+            given = values.pop(key)
+            if isinstance(given, SqlFragment):  # conditions put together in Python ({filter})
+                sql = sql.replace(f"{{{key}}}", given.sql)
+                values.update({k: self._param(v) for k, v in given.params.items()})
+                continue
+            items = list(given)
             if not items:
                 return None
             sql = self._expand_list(sql, key, items, values)
@@ -285,15 +300,24 @@ class SqlCore(ABC):
         with self._session() as session:
             return body(session)
 
-    def _fenced(self, job: Job, names: Sequence[str], extra: Params) -> bool:
+    def _fenced(
+        self,
+        job: Job,
+        names: Sequence[str],
+        extra: Params,
+        then: Callable[[Session], None] | None = None,
+    ) -> bool:
         """Statements about one job, in one transaction, that apply only if the row is as the
-        Job was read: each must touch exactly one row, or all roll back."""
+        Job was read: each must touch exactly one row, or all roll back. ``then`` runs in the
+        same transaction once they all applied (the ledger's counts and rollups)."""
         params = {"id": job.id, "status": job.status.value, "lease_token": job.lease_token, **extra}
 
         def body(session: Session) -> bool:
             for name in names:
                 if self._run(session, name, params).rowcount != 1:
                     raise _AbortError
+            if then is not None:
+                then(session)
             return True
 
         try:

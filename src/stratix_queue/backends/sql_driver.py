@@ -27,15 +27,17 @@ from stratix_queue.backends.insert_path import (
     task_row,
     tasks_json,
 )
+from stratix_queue.backends.ledger_core import FailureKey, LedgerCore, counted
 from stratix_queue.backends.session import Params, Row, Session
-from stratix_queue.backends.sql_core import SqlCore
+from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.fingerprint import fingerprint
 from stratix_queue.job import Job, claimed_jobs
 
 ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(SqlCore):
+class SqlDriver(LedgerCore):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 
@@ -184,14 +186,23 @@ class SqlDriver(SqlCore):
         return bool(self._read("recently_prefetched_in_groups", {**params, "groups": list(groups)}))
 
     def rescue_expired(self, message: str, unstarted_message: str) -> list[Row]:
-        """Take back the tasks whose lease ran out: the rows as they were before."""
+        """Take back the tasks whose lease ran out: the rows as they were before. Those that
+        used up their attempts fail with WORKER_LOST, counted in the failure ledger."""
+        lost = fingerprint(LOST_CODE, message, None)
         params = {"message": message, "unstarted_message": unstarted_message}
 
         def body(session: Session) -> list[Row]:
             expired = self._run(session, "pick_expired").rows
             ids = [int(row["id"]) for row in expired]
-            self._run(session, "record_lost_attempts", {**params, "ids": ids})
-            self._run(session, "rescue_jobs", {**params, "ids": ids})
+            self._run(
+                session, "record_lost_attempts", {**params, "ids": ids, "lost_fingerprint": lost}
+            )
+            self._run(session, "rescue_jobs", {**params, "ids": ids, "lost_fingerprint": lost})
+            failed = [row for row in expired if _fails_when_rescued(row)]
+            keys = (FailureKey.of(lost, r["executor"], r["group_name"], LOST_CODE) for r in failed)
+            self._count_failures(session, counted(keys), message)
+            self._rollup_outcomes(session, _where(expired), "rescued")
+            self._rollup_outcomes(session, _where(failed), "failed")
             return expired
 
         return self._transaction(body)
@@ -211,19 +222,25 @@ class SqlDriver(SqlCore):
         return {int(row["id"]) for row in rows}
 
     def mark_as_failed(self, job: Job, error: ErrorData) -> bool:
-        """Failed in place with its error; the attempt joins the history (both fenced)."""
-        params = {"message": error.message, "stack": error.stack, "code": error.code}
-        return self._fenced(job, ("record_attempt_error", "mark_as_failed"), params)
+        """Failed in place with its error and fingerprint; the attempt joins the history and
+        the failure the ledger's counts and rollup (all fenced: one transaction)."""
+        key = FailureKey.of(error.fingerprint, job.executor, job.group, error.code)
+
+        def count(session: Session) -> None:
+            self._count_failures(session, [(key, 1)], error.message)
+            self._rollup_outcomes(session, [(job.executor, job.group)], "failed")
+
+        names = ("record_attempt_error", "mark_as_failed")
+        return self._fenced(job, names, _error_params(error), then=count)
 
     def retry_later(self, job: Job, retry: RetryLater) -> bool:
         """Back to delayed for another attempt; the attempt joins the history (both fenced)."""
-        params = {
-            "message": retry.error.message,
-            "stack": retry.error.stack,
-            "code": retry.error.code,
-            "delay": retry.delay_seconds,
-        }
-        return self._fenced(job, ("record_attempt_error", "retry_later"), params)
+        params = {**_error_params(retry.error), "delay": retry.delay_seconds}
+
+        def count(session: Session) -> None:
+            self._rollup_outcomes(session, [(job.executor, job.group)], "retried")
+
+        return self._fenced(job, ("record_attempt_error", "retry_later"), params, then=count)
 
     def give_back(self, job: Job) -> bool:
         return self._fenced(job, ("give_back",), {})
@@ -264,13 +281,42 @@ class SqlDriver(SqlCore):
         return reset
 
     def _reset_failed(self, session: Session, ids: list[int]) -> list[Row]:
-        if self.capabilities.update_returning:
-            return self._run(session, "retry_failed", {"ids": ids}).rows
-        # The rows locked and read first: the locking read sees the latest committed status,
-        # so two concurrent retries of one task return it once between them.
+        # The rows locked and read first (lock_failed): the failed ones among ids, once between
+        # concurrent retries, with the keys of their counts.
         rows = self._run(session, "lock_failed", {"ids": ids}).rows
-        self._run(session, "retry_failed", {"ids": ids})
+        if rows:
+            self._run(session, "retry_failed", {"ids": [int(row["id"]) for row in rows]})
+            self._uncount_failures(session, rows)
         return rows
+
+    def count_failed(self, failures: FailureFilter) -> int:
+        """How many failed tasks match the filter."""
+        return int(
+            self._read("count_failed", {"filter": self._failed_filter(failures)})[0]["count"]
+        )
+
+    def failure_counts(self) -> list[Row]:
+        """The failure ledger's kept counts: one row per fingerprint, executor, group, code."""
+        return self._read("failure_counts")
+
+    def fingerprint_old_failures(self, batch: int) -> int:
+        """Give failed tasks recorded before fingerprints (migration 006) theirs, moving their
+        counts to the new keys; how many got one (0: none left)."""
+
+        def body(session: Session) -> int:
+            rows = self._run(session, "unfingerprinted_failures", {"limit": batch}).rows
+            for row in rows:
+                mark = fingerprint(row["error_code"], row["error_message"], row["error_stack"])
+                self._run(session, "set_fingerprint", {"id": row["id"], "fingerprint": mark})
+                self._count_failures(
+                    session,
+                    [(FailureKey.of_row({**row, "fingerprint": mark}), 1)],
+                    row["error_message"],
+                )
+            self._uncount_failures(session, rows)
+            return len(rows)
+
+        return self._transaction(body)
 
     def set_group_paused(self, group: str, paused: bool) -> int:
         """Pause (or resume) a group and its runnable tasks; how many tasks changed."""
@@ -376,6 +422,27 @@ class SqlDriver(SqlCore):
 
     def forget_migration(self, session: Session, version: int) -> None:
         self._run(session, "forget_migration", {"version": version})
+
+
+LOST_CODE = "WORKER_LOST"
+
+
+def _error_params(error: ErrorData) -> dict[str, Any]:
+    return {
+        "message": error.message,
+        "stack": error.stack,
+        "code": error.code,
+        "fingerprint": error.fingerprint,
+    }
+
+
+def _fails_when_rescued(row: Row) -> bool:
+    """rescue_jobs fails a task that had started and has no attempt left."""
+    return bool(row["started"]) and int(row["attempts"]) >= int(row["max_attempts"])
+
+
+def _where(rows: Sequence[Row]) -> list[tuple[str, str | None]]:
+    return [(row["executor"], row["group_name"]) for row in rows]
 
 
 def latest_successes(done: Sequence[tuple[Job, int]]) -> list[tuple[Job, int]]:

@@ -152,13 +152,15 @@ DELETE FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
 -- name: record_attempt_error
 -- The attempt's error joins the history in the same transaction (both fenced).
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, UTC_TIMESTAMP(6)
+                              worker_id, failed_at, fingerprint)
+SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, UTC_TIMESTAMP(6),
+       %(fingerprint)s
 FROM queue_jobs WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 
 -- name: mark_as_failed
 UPDATE queue_jobs
-SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
+SET status = 'failed', fingerprint = %(fingerprint)s,
+    error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s, failed_at = UTC_TIMESTAMP(6), updated_at = UTC_TIMESTAMP(6),
     locked_by = NULL, locked_until = NULL, lease_token = NULL
 WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
@@ -216,18 +218,12 @@ WHERE status IN ('waiting', 'delayed') AND group_name IS NOT NULL
 UPDATE queue_jobs SET status = 'waiting', updated_at = UTC_TIMESTAMP(6)
 WHERE status = 'delayed' AND run_at <= UTC_TIMESTAMP(6);
 
--- name: lock_failed
--- The locking read sees the latest committed status, so two concurrent retries of one task
--- return it once between them.
-SELECT id, job_name, executor FROM queue_jobs
-WHERE id IN ({ids}) AND status = 'failed'
-FOR UPDATE;
-
 -- name: retry_failed
 UPDATE queue_jobs AS j
 LEFT JOIN queue_groups AS g ON g.group_name = j.group_name AND g.status = 'paused'
 SET j.status = IF(g.group_name IS NULL, 'waiting', 'paused'),
     j.attempts = 0, j.error_message = NULL, j.error_stack = NULL, j.error_code = NULL,
+    j.fingerprint = NULL,
     j.failed_at = NULL, j.locked_by = NULL, j.locked_until = NULL, j.lease_token = NULL,
     j.run_at = UTC_TIMESTAMP(6), j.updated_at = UTC_TIMESTAMP(6)
 WHERE j.id IN ({ids}) AND j.status = 'failed';
@@ -388,8 +384,9 @@ ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
 
 -- name: record_lost_attempts
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, UTC_TIMESTAMP(6)
+                              worker_id, failed_at, fingerprint)
+SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, UTC_TIMESTAMP(6),
+       %(lost_fingerprint)s
 FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
 
 -- name: rescue_jobs
@@ -403,6 +400,8 @@ SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 
                      THEN UTC_TIMESTAMP(6) ELSE NULL END,
     error_message = CASE WHEN started_at IS NULL THEN %(unstarted_message)s ELSE %(message)s END,
     error_stack = NULL, error_code = 'WORKER_LOST',
+    fingerprint = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
+                       THEN %(lost_fingerprint)s ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = UTC_TIMESTAMP(6),
     attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END
 WHERE id IN ({ids}) AND status = 'executing';

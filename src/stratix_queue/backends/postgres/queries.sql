@@ -120,14 +120,16 @@ FROM moved;
 -- name: record_attempt_error
 -- The attempt's error joins the history in the same transaction (both fenced).
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, timezone('UTC', now())
+                              worker_id, failed_at, fingerprint)
+SELECT id, attempts, %(message)s, %(stack)s, %(code)s, locked_by, timezone('UTC', now()),
+       %(fingerprint)s
 FROM queue_jobs WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 
 -- name: mark_as_failed
 UPDATE queue_jobs
-SET status = 'failed', error_message = %(message)s, error_stack = %(stack)s,
+SET status = 'failed', fingerprint = %(fingerprint)s,
+    error_message = %(message)s, error_stack = %(stack)s,
     error_code = %(code)s, failed_at = timezone('UTC', now()),
     updated_at = timezone('UTC', now()),
     locked_by = NULL, locked_until = NULL, lease_token = NULL
@@ -197,6 +199,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
                                WHERE g.group_name = j.group_name AND g.status = 'paused')
                   THEN 'paused' ELSE 'waiting' END,
     attempts = 0, error_message = NULL, error_stack = NULL, error_code = NULL,
+    fingerprint = NULL,
     failed_at = NULL, locked_by = NULL, locked_until = NULL, lease_token = NULL,
     run_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
 WHERE j.id IN ({ids}) AND j.status = 'failed'
@@ -367,8 +370,9 @@ ORDER BY locked_until LIMIT 500 FOR UPDATE SKIP LOCKED;
 
 -- name: record_lost_attempts
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, timezone('UTC', now())
+                              worker_id, failed_at, fingerprint)
+SELECT id, attempts, %(message)s, NULL, 'WORKER_LOST', locked_by, timezone('UTC', now()),
+       %(lost_fingerprint)s
 FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
 
 -- name: rescue_jobs
@@ -381,6 +385,8 @@ SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 
     attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END,
     error_message = CASE WHEN started_at IS NULL THEN %(unstarted_message)s ELSE %(message)s END,
     error_stack = NULL, error_code = 'WORKER_LOST',
+    fingerprint = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
+                       THEN %(lost_fingerprint)s ELSE NULL END,
     failed_at = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
                      THEN timezone('UTC', now()) ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = timezone('UTC', now())

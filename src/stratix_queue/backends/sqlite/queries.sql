@@ -121,13 +121,15 @@ DELETE FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :l
 -- name: record_attempt_error
 -- The attempt's error joins the history in the same transaction (both fenced).
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, :message, :stack, :code, locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
+                              worker_id, failed_at, fingerprint)
+SELECT id, attempts, :message, :stack, :code, locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now'),
+       :fingerprint
 FROM queue_jobs WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
 -- name: mark_as_failed
 UPDATE queue_jobs
-SET status = 'failed', error_message = :message, error_stack = :stack, error_code = :code,
+SET status = 'failed', fingerprint = :fingerprint,
+    error_message = :message, error_stack = :stack, error_code = :code,
     failed_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     locked_by = NULL, locked_until = NULL, lease_token = NULL
@@ -191,6 +193,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
                                WHERE g.group_name = queue_jobs.group_name
                                  AND g.status = 'paused') THEN 'paused' ELSE 'waiting' END,
     attempts = 0, error_message = NULL, error_stack = NULL, error_code = NULL,
+    fingerprint = NULL,
     failed_at = NULL, locked_by = NULL, locked_until = NULL, lease_token = NULL,
     run_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
@@ -340,8 +343,9 @@ ORDER BY locked_until LIMIT 500;
 
 -- name: record_lost_attempts
 INSERT INTO queue_job_errors (job_id, attempt, error_message, error_stack, error_code,
-                              worker_id, failed_at)
-SELECT id, attempts, :message, NULL, 'WORKER_LOST', locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now')
+                              worker_id, failed_at, fingerprint)
+SELECT id, attempts, :message, NULL, 'WORKER_LOST', locked_by, strftime('%Y-%m-%d %H:%M:%f', 'now'),
+       :lost_fingerprint
 FROM queue_jobs WHERE id IN ({ids}) AND started_at IS NOT NULL;
 
 -- name: rescue_jobs
@@ -354,6 +358,8 @@ SET status = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts THEN 
     attempts = CASE WHEN started_at IS NULL AND attempts > 0 THEN attempts - 1 ELSE attempts END,
     error_message = CASE WHEN started_at IS NULL THEN :unstarted_message ELSE :message END,
     error_stack = NULL, error_code = 'WORKER_LOST',
+    fingerprint = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
+                       THEN :lost_fingerprint ELSE NULL END,
     failed_at = CASE WHEN started_at IS NOT NULL AND attempts >= max_attempts
                      THEN strftime('%Y-%m-%d %H:%M:%f', 'now') ELSE NULL END,
     locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')

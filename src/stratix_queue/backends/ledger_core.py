@@ -1,0 +1,128 @@
+""":class:`LedgerCore`: the writes that keep the failure ledger's counts and the outcome
+rollups, made inside the transactions that change a task's outcome (never after them: a crash
+between the two would count a failure twice or not at all).
+
+``queue_failure_counts`` holds one row per (fingerprint, executor, group, code) with the number
+of tasks failed under it; every statement that sets ``status = 'failed'`` adds there, and every
+one that takes a task out of failed (a retry, a discard) takes away, so stats read a few rows
+instead of the failed tasks. Keys are written in sorted order: two transactions never lock
+the same count rows in opposite orders.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from stratix_queue.backends.session import Session
+from stratix_queue.backends.sql_core import SqlCore, SqlFragment
+from stratix_queue.failure_filter import FailureFilter
+
+SAMPLE_MESSAGE_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FailureKey:
+    """A row of queue_failure_counts: '' where the task has no fingerprint, group or code."""
+
+    fingerprint: str
+    executor: str
+    group: str
+    code: str
+
+    @classmethod
+    def of(
+        cls, fingerprint: str | None, executor: str, group: str | None, code: str | None
+    ) -> FailureKey:
+        return cls(fingerprint or "", executor, group or "", code or "")
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> FailureKey:
+        return cls.of(row["fingerprint"], row["executor"], row["group_name"], row["error_code"])
+
+    def params(self) -> dict[str, str]:
+        return {
+            "fingerprint": self.fingerprint,
+            "executor": self.executor,
+            "group": self.group,
+            "code": self.code,
+        }
+
+
+def counted(keys: Iterable[FailureKey]) -> list[tuple[FailureKey, int]]:
+    """How many of each key, in key order."""
+    return sorted(Counter(keys).items())
+
+
+class LedgerCore(SqlCore):
+    """Count and rollup writes, each run on the caller's transaction; the conditions of a
+    FailureFilter."""
+
+    def _failed_filter(self, failures: FailureFilter) -> SqlFragment:
+        """`` AND ...`` for each field of the filter that is set (``{filter}`` in a query that
+        already reads ``status = 'failed'``); '' for an empty filter."""
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        for name in FILTER_FIELDS:
+            value = getattr(failures, name)
+            if value is None:
+                continue
+            if name == "message":
+                value = "%" + _like_escaped(value.lower()) + "%"
+            conditions.append(self.queries[f"filter_{name}"])
+            params[f"f_{name}"] = value
+        return SqlFragment("".join(f" AND {c}" for c in conditions), params)
+
+    def _count_failures(
+        self, session: Session, counts: Sequence[tuple[FailureKey, int]], sample: str | None
+    ) -> None:
+        """Tasks became failed under these keys."""
+        text = None if sample is None else sample[:SAMPLE_MESSAGE_CHARS]
+        for key, count in counts:
+            self._run(session, "count_failure", {**key.params(), "count": count, "sample": text})
+
+    def _uncount_failures(self, session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
+        """These failed rows (with their executor, group_name, error_code and fingerprint) are
+        failed no more."""
+        for key, count in counted(FailureKey.of_row(row) for row in rows):
+            self._run(session, "uncount_failures", {**key.params(), "count": count})
+            self._run(session, "drop_empty_count", key.params())
+
+    def _rollup_outcomes(
+        self,
+        session: Session,
+        rows: Iterable[tuple[str, str | None]],
+        outcome: str,
+    ) -> None:
+        """Add one ``outcome`` (failed, retried, rescued or cancelled) per (executor, group)
+        to this minute's rollup."""
+        for (executor, group), count in sorted(Counter(rows).items(), key=_rollup_order):
+            params = {"executor": executor, "group": group or "", **_NO_OUTCOMES, outcome: count}
+            self._run(session, "rollup_outcome", params)
+
+
+FILTER_FIELDS = (
+    "executor",
+    "group",
+    "code",
+    "fingerprint",
+    "message",
+    "since",
+    "until",
+    "min_attempts",
+    "max_attempts",
+)
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+_NO_OUTCOMES = {"failed": 0, "retried": 0, "rescued": 0, "cancelled": 0}
+
+
+def _rollup_order(item: tuple[tuple[str, str | None], int]) -> tuple[str, str]:
+    (executor, group), _ = item
+    return executor, group or ""

@@ -1,0 +1,88 @@
+-- The failure ledger's kept counts and the outcome rollups, written in the transactions that
+-- change a task's outcome (sql_driver.py). '' stands for no group, code or fingerprint.
+
+-- name: lock_failed
+-- The failed rows among {ids}, locked: the locking read re-checks status = 'failed' after a
+-- concurrent change commits, so two operators acting on one task get it once between them.
+-- Their keys in queue_failure_counts come back too.
+SELECT id, job_name, executor, group_name, error_code, fingerprint FROM queue_jobs
+WHERE id IN ({ids}) AND status = 'failed'
+ORDER BY id
+FOR UPDATE;
+
+-- name: count_failure
+INSERT INTO queue_failure_counts (fingerprint, executor, group_name, error_code, failed,
+                                  first_seen, last_seen, sample_message)
+VALUES (%(fingerprint)s, %(executor)s, %(group)s, %(code)s, %(count)s, UTC_TIMESTAMP(6),
+        UTC_TIMESTAMP(6), %(sample)s)
+ON DUPLICATE KEY UPDATE failed = failed + VALUES(failed), last_seen = VALUES(last_seen),
+    sample_message = VALUES(sample_message);
+
+-- name: uncount_failures
+UPDATE queue_failure_counts SET failed = failed - %(count)s
+WHERE fingerprint = %(fingerprint)s AND executor = %(executor)s AND group_name = %(group)s
+  AND error_code = %(code)s;
+
+-- name: drop_empty_count
+DELETE FROM queue_failure_counts
+WHERE fingerprint = %(fingerprint)s AND executor = %(executor)s AND group_name = %(group)s
+  AND error_code = %(code)s AND failed <= 0;
+
+-- name: failure_counts
+SELECT fingerprint, executor, group_name, error_code, failed, first_seen, last_seen,
+       sample_message
+FROM queue_failure_counts;
+
+-- name: rollup_outcome
+-- The outcomes other than success in this minute's rollup (bucket -1).
+INSERT INTO queue_rollups (minute, executor, group_name, bucket, failed, retried, rescued,
+                           cancelled)
+VALUES (DATE_FORMAT(UTC_TIMESTAMP(6), '%%Y-%%m-%%d %%H:%%i:00'), %(executor)s, %(group)s, -1, %(failed)s,
+        %(retried)s, %(rescued)s, %(cancelled)s)
+ON DUPLICATE KEY UPDATE failed = failed + VALUES(failed), retried = retried + VALUES(retried),
+    rescued = rescued + VALUES(rescued), cancelled = cancelled + VALUES(cancelled);
+
+-- name: unfingerprinted_failures
+-- Failed tasks older than migration 006, which get a fingerprint once (QueueService.migrate).
+SELECT id, executor, group_name, error_code, error_message, error_stack FROM queue_jobs
+WHERE status = 'failed' AND fingerprint IS NULL
+ORDER BY id LIMIT %(limit)s;
+
+-- name: set_fingerprint
+UPDATE queue_jobs SET fingerprint = %(fingerprint)s
+WHERE id = %(id)s AND status = 'failed' AND fingerprint IS NULL;
+
+-- name: count_failed
+-- How many failed tasks match a filter (a dry run's count): one of the failed-task indexes.
+SELECT COUNT(*) AS count FROM queue_jobs WHERE status = 'failed'{filter};
+
+-- The conditions of a FailureFilter (failure_filter.py), one per field, joined with AND by
+-- LedgerCore._failed_filter into the {filter} of a query on failed tasks. A message is a
+-- lowered LIKE pattern with ! escaping % and _ (the same on every backend).
+
+-- name: filter_executor
+executor = %(f_executor)s;
+
+-- name: filter_group
+group_name = %(f_group)s;
+
+-- name: filter_code
+error_code = %(f_code)s;
+
+-- name: filter_fingerprint
+fingerprint = %(f_fingerprint)s;
+
+-- name: filter_message
+LOWER(error_message) LIKE %(f_message)s ESCAPE '!';
+
+-- name: filter_since
+failed_at >= %(f_since)s;
+
+-- name: filter_until
+failed_at < %(f_until)s;
+
+-- name: filter_min_attempts
+attempts >= %(f_min_attempts)s;
+
+-- name: filter_max_attempts
+attempts <= %(f_max_attempts)s;
