@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from stratix_queue import MigrationError
 from stratix_queue.backends import migrations_dir, package_dir
+from stratix_queue.backends.ledger_core import FILTER_FIELDS
+from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import CLAIMED_COLUMNS
 from stratix_queue.migrations import adoption
 from stratix_queue.migrations.runner import load_migrations, load_schema
@@ -16,7 +19,7 @@ from stratix_queue.sqlfile import load_queries, parse_blocks, split_statements
 
 DIALECTS = ("sqlite", "postgres", "mysql")
 CHAINED = {"picked", "claimed_at", "leased_until", "moved"}
-SHARED_CORE = Path(package_dir("sqlite")).parent / "sql_driver.py"
+SHARED_CORE = sorted(Path(package_dir("sqlite")).parent.glob("*.py"))
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +35,11 @@ def _named_in(path: Path) -> set[str]:
 def test_every_query_is_used_by_its_driver(
     queries: dict[str, dict[str, str]], dialect: str
 ) -> None:
-    """No query is kept only so that names match: each is named by the shared core or by its
-    database's driver."""
-    named = _named_in(SHARED_CORE) | _named_in(Path(package_dir(dialect)) / "driver.py")
+    """No query is kept only so that names match: each is named by the shared core (the
+    modules of backends/, a filter's conditions by their fields) or by its database's driver."""
+    named = set().union(*map(_named_in, SHARED_CORE))
+    named |= _named_in(Path(package_dir(dialect)) / "driver.py")
+    named |= {f"filter_{field}" for field in FILTER_FIELDS}
     assert set(queries[dialect]) <= named, sorted(set(queries[dialect]) - named)
 
 
@@ -270,3 +275,7 @@ def test_parts_of_an_up_script() -> None:
 def test_a_wrong_adopt_block_is_refused(blocks: dict[str, str], complaint: str) -> None:
     with pytest.raises(MigrationError, match=complaint):
         adoption.check_blocks("test", "-- part: one\nSELECT 1;", blocks)
+
+
+def test_a_filter_condition_per_field_of_the_filter() -> None:
+    assert set(FILTER_FIELDS) == {f.name for f in fields(FailureFilter)}
