@@ -48,7 +48,8 @@ SET failed = queue_rollups.failed + EXCLUDED.failed,
 
 -- name: unfingerprinted_failures
 -- Failed tasks older than migration 006, which get a fingerprint once (QueueService.migrate).
-SELECT id, executor, group_name, error_code, error_message, error_stack FROM queue_jobs
+SELECT id, executor, group_name, error_code, fingerprint, error_message, error_stack
+FROM queue_jobs
 WHERE status = 'failed' AND fingerprint IS NULL
 ORDER BY id LIMIT %(limit)s;
 

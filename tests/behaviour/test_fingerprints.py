@@ -1,0 +1,84 @@
+"""Fingerprints through a real worker: failures of one error share one, wherever they come from
+(an exception, a timeout, an executor no worker has), and failed tasks older than fingerprints
+get theirs at migrate; the kept counts equal a recount after each."""
+
+from __future__ import annotations
+
+import time
+
+from stratix_queue import Job, QueueService
+from tests import dbs
+from tests.ledger import kept_counts, recount
+
+
+def _fingerprints(db_url: str) -> dict[str, str]:
+    rows = dbs.query(db_url, "SELECT job_name, fingerprint FROM queue_jobs WHERE status = 'failed'")
+    return dict(rows)
+
+
+def test_one_error_one_fingerprint_another_line_another(queue: QueueService, db_url: str) -> None:
+    @queue.executor("convert")
+    def convert(payload: dict[str, str], job: Job) -> None:
+        if payload["how"] == "lookup":
+            raise LookupError(f"no exchange rate for {payload['currency']}")
+        raise LookupError(f"no exchange rate for {payload['currency']}")  # another line
+
+    queue.add_tasks(
+        [
+            {"name": "gbp", "executor": "convert", "payload": {"how": "lookup", "currency": "GBP"}},
+            {"name": "jpy", "executor": "convert", "payload": {"how": "lookup", "currency": "JPY"}},
+            {"name": "other", "executor": "convert", "payload": {"how": "x", "currency": "GBP"}},
+        ]
+    )
+    queue.run_worker(concurrency=1, burst=True)
+    marks = _fingerprints(db_url)
+    assert marks["gbp"] == marks["jpy"] != marks["other"]
+    assert all(len(mark) == 16 for mark in marks.values())
+    history = dbs.query(db_url, "SELECT fingerprint FROM queue_job_errors ORDER BY job_id")
+    assert sorted(row[0] for row in history) == sorted(marks.values())
+    assert kept_counts(queue.backend) == recount(lambda sql: dbs.query(db_url, sql))
+
+
+def test_timeouts_and_missing_executors_are_fingerprinted(queue: QueueService, db_url: str) -> None:
+    @queue.executor("slow", timeout=0.2)
+    def slow(payload: object, job: Job) -> None:
+        time.sleep(5)
+
+    queue.add_tasks(
+        [
+            {"name": "slow-1", "executor": "slow"},
+            {"name": "slow-2", "executor": "slow"},
+            {"name": "nobody", "executor": "unregistered"},
+        ]
+    )
+    queue.run_worker(concurrency=2, burst=True)
+    marks = _fingerprints(db_url)
+    assert set(marks) == {"slow-1", "slow-2", "nobody"}
+    assert all(marks.values())
+    assert marks["nobody"] != marks["slow-1"]
+    codes = dict(dbs.query(db_url, "SELECT job_name, error_code FROM queue_jobs"))
+    assert (codes["slow-1"], codes["nobody"]) == ("TIMEOUT", "EXECUTOR_NOT_FOUND")
+    assert kept_counts(queue.backend) == recount(lambda sql: dbs.query(db_url, sql))
+
+
+def test_failures_older_than_fingerprints_get_them_at_migrate(
+    queue: QueueService, db_url: str
+) -> None:
+    """As migration 006 leaves a database: failed rows without a fingerprint, counted under ''."""
+    for name, code in (("a", "E1"), ("b", "E1"), ("c", "E2")):
+        job = queue.add_task(name=name, executor="e")
+        assert queue.repository.mark_as_failed(job, {"message": f"boom {name}7", "code": code})
+    new_marks = _fingerprints(db_url)
+    dbs.query(db_url, "UPDATE queue_jobs SET fingerprint = NULL")
+    dbs.query(db_url, "DELETE FROM queue_failure_counts")
+    dbs.query(
+        db_url,
+        "INSERT INTO queue_failure_counts (fingerprint, executor, group_name, error_code, failed,"
+        " first_seen, last_seen, sample_message) SELECT '', executor, '', error_code, COUNT(*),"
+        " MIN(failed_at), MAX(failed_at), MAX(error_message) FROM queue_jobs"
+        " WHERE status = 'failed' GROUP BY executor, error_code",
+    )
+    queue.migrate()
+    assert _fingerprints(db_url) == new_marks
+    assert new_marks["a"] == new_marks["b"] != new_marks["c"]
+    assert kept_counts(queue.backend) == recount(lambda sql: dbs.query(db_url, sql))
