@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from stratix_queue import Job, QueueService
+from stratix_queue.validation import error_data
 from tests import dbs
 from tests.ledger import kept_counts, recount
 
@@ -82,3 +83,34 @@ def test_failures_older_than_fingerprints_get_them_at_migrate(
     assert _fingerprints(db_url) == new_marks
     assert new_marks["a"] == new_marks["b"] != new_marks["c"]
     assert kept_counts(queue.backend) == recount(lambda sql: dbs.query(db_url, sql))
+
+
+def test_failed_tasks_changed_by_hand_keep_the_counts_true(
+    queue: QueueService, db_url: str
+) -> None:
+    """The repository's SPEC calls on a task that is already failed: failed again with another
+    error, retried later, moved to success. Each leaves its old count; a stale Job changes
+    nothing."""
+
+    def check() -> None:
+        assert kept_counts(queue.backend) == recount(lambda sql: dbs.query(db_url, sql))
+
+    jobs = []
+    for name in ("again", "later", "success", "stale"):
+        job = queue.add_task(name=name, executor="e")
+        assert queue.repository.mark_as_failed(job, {"message": "first", "code": "E1"})
+        failed = queue.get_task(job.id)
+        assert failed is not None
+        jobs.append(failed)
+    check()
+    again, later, success, stale = jobs
+    assert queue.repository.mark_as_failed(again, {"message": "second", "code": "E2"})
+    check()
+    assert queue.repository.retry_later(later, error_data("x", None, "E9"), 60.0)
+    check()
+    assert queue.repository.move_to_success(success, 5)
+    check()
+    assert queue.retry_failed_task(stale.id)
+    assert not queue.repository.mark_as_failed(stale, {"message": "late", "code": "E3"})
+    check()
+    assert [(key[3], count) for key, count in kept_counts(queue.backend).items()] == [("E2", 1)]

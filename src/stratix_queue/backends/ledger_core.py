@@ -12,13 +12,15 @@ the same count rows in opposite orders.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from stratix_queue.backends.session import Session
+from stratix_queue.backends.session import Params, Session
 from stratix_queue.backends.sql_core import SqlCore, SqlFragment
 from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.job import Job, JobStatus
 
 SAMPLE_MESSAGE_CHARS = 1000
 
@@ -74,6 +76,23 @@ class LedgerCore(SqlCore):
             conditions.append(self.queries[f"filter_{name}"])
             params[f"f_{name}"] = value
         return SqlFragment("".join(f" AND {c}" for c in conditions), params)
+
+    def _fenced(
+        self,
+        job: Job,
+        names: Sequence[str],
+        extra: Params,
+        then: Callable[[Session], None] | None = None,
+        first: Callable[[Session], None] | None = None,
+    ) -> bool:
+        """A failed task changed through the repository by hand (failed again, retried later,
+        moved to success) leaves its count first; if the fence then fails, that rolls back."""
+        if job.status is JobStatus.FAILED and first is None:
+            first = partial(self._leave_failed, job.id)
+        return super()._fenced(job, names, extra, then, first)
+
+    def _leave_failed(self, job_id: int, session: Session) -> None:
+        self._uncount_failures(session, self._run(session, "lock_failed", {"ids": [job_id]}).rows)
 
     def _count_failures(
         self, session: Session, counts: Sequence[tuple[FailureKey, int]], sample: str | None

@@ -306,13 +306,17 @@ class SqlCore(ABC):
         names: Sequence[str],
         extra: Params,
         then: Callable[[Session], None] | None = None,
+        first: Callable[[Session], None] | None = None,
     ) -> bool:
         """Statements about one job, in one transaction, that apply only if the row is as the
-        Job was read: each must touch exactly one row, or all roll back. ``then`` runs in the
-        same transaction once they all applied (the ledger's counts and rollups)."""
+        Job was read: each must touch exactly one row, or all roll back. ``first`` runs in the
+        same transaction before them and ``then`` once they all applied (the ledger's counts
+        and rollups)."""
         params = {"id": job.id, "status": job.status.value, "lease_token": job.lease_token, **extra}
 
         def body(session: Session) -> bool:
+            if first is not None:
+                first(session)
             for name in names:
                 if self._run(session, name, params).rowcount != 1:
                     raise _AbortError
