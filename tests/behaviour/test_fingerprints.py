@@ -4,7 +4,9 @@ get theirs at migrate; the kept counts equal a recount after each."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 
 from stratix_queue import Job, QueueService
 from stratix_queue.validation import error_data
@@ -114,3 +116,39 @@ def test_failed_tasks_changed_by_hand_keep_the_counts_true(
     assert not queue.repository.mark_as_failed(stale, {"message": "late", "code": "E3"})
     check()
     assert [(key[3], count) for key, count in kept_counts(queue.backend).items()] == [("E2", 1)]
+
+
+def test_counts_stay_true_under_concurrent_failures_and_retries(
+    make_queue: Callable[[], QueueService], db_url: str
+) -> None:
+    """Two workers fail tasks under a few keys while an operator retries failed tasks thirty
+    times over: no deadlock, and the kept counts equal a recount at the end."""
+    queues = [make_queue() for _ in range(3)]
+    for queue in queues[:2]:
+
+        @queue.executor("flaky", max_attempts=2)
+        def flaky(payload: dict[str, int], job: Job) -> None:
+            raise ValueError(f"bad row {payload['n']}" if payload["n"] % 2 else "no rate for GBP")
+
+    queues[0].add_tasks(
+        [{"name": f"t{n % 3}", "executor": "flaky", "payload": {"n": n}} for n in range(300)]
+    )
+
+    def operator() -> None:
+        for _ in range(30):
+            ids = [job.id for job in queues[2].get_failed_tasks(50, 0)]
+            queues[2].retry_failed_tasks(ids[::2])
+            time.sleep(0.01)
+
+    threads = [
+        threading.Thread(target=queue.run_worker, kwargs={"concurrency": 4, "burst": True})
+        for queue in queues[:2]
+    ] + [threading.Thread(target=operator)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads)
+    queues[0].run_worker(concurrency=4, burst=True)  # what the last retries put back
+    assert kept_counts(queues[0].backend) == recount(lambda sql: dbs.query(db_url, sql))
+    assert sum(kept_counts(queues[0].backend).values()) == 300
