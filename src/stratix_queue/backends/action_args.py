@@ -18,7 +18,7 @@ AUDIT_IDS = 50
 @dataclass(frozen=True, slots=True)
 class Audit:
     """The audit row an action writes in its own transaction: ``target`` None means the ids
-    the action took (``ids_target``); ``count`` is filled in with how many it acted on."""
+    asked for (``ids_target``); ``count`` is filled in with how many it acted on."""
 
     actor: str
     action: str

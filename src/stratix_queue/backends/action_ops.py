@@ -46,7 +46,7 @@ class ActionOps(LedgerCore):
             if rows:
                 self._run(session, "retry_failed", {"ids": _ids(rows)})
                 self._uncount_failures(session, rows)
-            self._audit(session, audit, _ids(rows))
+            self._audit(session, audit, chunk, len(rows))
             return rows
 
         return self._chunked(ids, body)
@@ -59,7 +59,7 @@ class ActionOps(LedgerCore):
             rows = self._run(session, "lock_failed", {"ids": chunk}).rows
             self._remove(session, rows, DISCARDED, audit)
             self._uncount_failures(session, rows)
-            self._audit(session, audit, _ids(rows))
+            self._audit(session, audit, chunk, len(rows))
             return rows
 
         return self._chunked(ids, body)
@@ -75,7 +75,7 @@ class ActionOps(LedgerCore):
             self._remove(session, cancelled, CANCELLED, audit)
             where = [(row["executor"], row["group_name"]) for row in cancelled]
             self._rollup_outcomes(session, where, CANCELLED)
-            self._audit(session, audit, _ids(cancelled))
+            self._audit(session, audit, chunk, len(cancelled))
             return rows
 
         return self._chunked(ids, body)
@@ -92,7 +92,7 @@ class ActionOps(LedgerCore):
             status = str(rows[0]["status"])
             if status in EDITABLE:
                 self._replace_payload(session, job_id, payload_json, audit)
-                self._audit(session, audit, [job_id])
+                self._audit(session, audit, [job_id], 1)
             return status
 
         return self._transaction(body)
@@ -117,11 +117,10 @@ class ActionOps(LedgerCore):
         self._run(session, "copy_to_removed", params)
         self._run(session, "delete_removed", {"ids": ids})
 
-    def _audit(
-        self, session: Session, audit: Audit, ids: Sequence[int] = (), count: int = -1
-    ) -> None:
-        counted = len(ids) if count < 0 else count
-        self._run(session, "insert_audit", audit.params(counted, ids))
+    def _audit(self, session: Session, audit: Audit, ids: Sequence[int], count: int) -> None:
+        """The action's audit row: the ids asked for (a chunk) as target, unless it has one,
+        and how many tasks it acted on."""
+        self._run(session, "insert_audit", audit.params(count, ids))
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -172,7 +171,7 @@ class ActionOps(LedgerCore):
             snapshot = {"plan_id": plan_id, "filter": self._failed_filter(plan.failures)}
             total = self._run(session, "snapshot_plan_items", snapshot).rowcount
             self._run(session, "set_plan_total", {"plan_id": plan_id, "total": total})
-            self._audit(session, _for_plan(audit, plan_id), count=total)
+            self._audit(session, _for_plan(audit, plan_id), (), total)
             return plan_id
 
         return self._transaction(body)
@@ -191,7 +190,7 @@ class ActionOps(LedgerCore):
             rows = self._run(session, "lock_plan", {"plan_id": plan_id}).rows
             if rows and rows[0]["status"] in allowed:
                 self._advance(session, plan_id, status)
-                self._audit(session, _for_plan(audit(rows[0]), plan_id), count=0)
+                self._audit(session, _for_plan(audit(rows[0]), plan_id), (), 0)
             return rows[0] if rows else None
 
         return self._transaction(body)
@@ -218,7 +217,7 @@ class ActionOps(LedgerCore):
             self._advance(session, plan_id, "done" if finished else "running", acted, skipped)
             if finished:
                 done = int(plan["done"]) + len(acted)
-                self._audit(session, _plan_audit(plan, "plan_done"), count=done)
+                self._audit(session, _plan_audit(plan, "plan_done"), (), done)
             after_batch = self._run(session, "get_plan", {"plan_id": plan_id}).rows[0]
             return PlanBatch(after_batch, acted, skipped, items[-1] if items else after)
 

@@ -331,7 +331,7 @@ class SqlDriver(ActionOps):
             self._run(session, names[0], {"group": group})
             count = self._run(session, names[1], {"group": group}).rowcount
             if audit is not None:
-                self._audit(session, audit, count=count)
+                self._audit(session, audit, (), count)
             return count
 
         return self._transaction(body)
