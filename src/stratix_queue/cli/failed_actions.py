@@ -6,7 +6,7 @@ pauses it; ``plans resume`` continues)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -18,6 +18,9 @@ from stratix_queue.errors import InvalidInputError
 from stratix_queue.literal import styled
 from stratix_queue.plans import parse_rate
 from stratix_queue.records import ActionResult, DryRun, Plan
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 PAST = {"retry": "retried", "discard": "discarded"}
@@ -92,13 +95,7 @@ def failed_retry(state: State, /, task_ids: tuple[int, ...], every: bool, **opti
     else:
         result = queue.retry_failed_tasks(list(task_ids), **who)
         succeeded, failed_ids = result.success, result.failed
-    console.print(
-        styled(
-            "retried: ",
-            (str(len(succeeded)), "green"),
-            f" succeeded, {len(failed_ids)} failed (not failed any more, or not found)",
-        )
-    )
+    console.print(_retried_line(len(succeeded), len(failed_ids)))
     if failed_ids:
         click.get_current_context().exit(1)
 
@@ -131,6 +128,14 @@ def tasks_cancel(
     """Cancel waiting, delayed or paused tasks (kept in queue_removed for the retention
     period); an executing task cannot be cancelled."""
     _report("cancelled", state.queue.cancel_tasks(list(task_ids), actor=actor, reason=reason))
+
+
+def _retried_line(succeeded: int, failed: int) -> Text:
+    return styled(
+        "retried: ",
+        (str(succeeded), "green"),
+        f" succeeded, {failed} failed (not failed any more, or not found)",
+    )
 
 
 def _who(options: dict[str, Any]) -> dict[str, Any]:
@@ -208,5 +213,5 @@ def print_outcome(plan: Plan) -> None:
             f" {past}, {plan.skipped} skipped (no longer failed), {plan.pending} pending",
         )
     )
-    if plan.action == "retry":  # the line scripts of the retry before plans read
-        console.print(f"retried: {plan.done} succeeded, {plan.skipped} failed")
+    if plan.action == "retry":  # the line of `failed retry` by ids, which scripts read
+        console.print(_retried_line(plan.done, plan.skipped))
