@@ -503,25 +503,14 @@ class QueueService:
         actor: str | None = None,
         reason: str | None = None,
     ) -> Plan:
-        """Run a plan that is planned (or whose runner died while running) until it is done,
-        paused or aborted; ``progress`` gets the plan after each batch."""
-        entry = actions.audit("plan_resume", actor, reason)
-        plans.change(self.backend, plan_id, ("planned", "running"), "running", entry)
-        return self._run_plan(plan_id, progress)
-
-    def resume_plan(
-        self,
-        plan_id: int,
-        progress: Callable[[Plan], None] | None = None,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> Plan:
-        """Run a paused plan again (or a planned one, or one whose runner died while
-        running): the items done or skipped stay so, the pending ones are taken in order."""
-        entry = actions.audit("plan_resume", actor, reason)
+        """Run a plan until it is done, paused or aborted; ``progress`` gets the plan after
+        each batch. A paused plan, or one whose runner died while running, continues: the
+        items done or skipped stay so, the pending ones are taken in order."""
+        entry = actions.audit("plan_resume", actor, reason)  # plan_start for a new plan
         plans.change(self.backend, plan_id, plans.RESUMABLE, "running", entry)
         return self._run_plan(plan_id, progress)
+
+    resume_plan = run_plan  # the name the CLI's `plans resume` reads as
 
     def _run_plan(self, plan_id: int, progress: Callable[[Plan], None] | None) -> Plan:
         plan = plans.PlanRunner(self.backend).run(plan_id, progress)

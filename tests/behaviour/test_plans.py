@@ -116,7 +116,7 @@ def test_pause_from_elsewhere_stops_the_runner_and_resume_finishes(
     paused = queue.run_plan(plan.id, pause_after_first)
     assert (paused.status, paused.done) == ("paused", 2)
     with pytest.raises(PlanError, match="paused"):
-        queue.run_plan(plan.id)
+        queue.pause_plan(plan.id)
     resumed = other.resume_plan(plan.id, actor="bob")
     assert (resumed.status, resumed.done, resumed.skipped) == ("done", 6, 0)
     assert not set(ids) & set(_statuses(db_url))
