@@ -12,6 +12,7 @@ from stratix_queue.errors import (
     InvalidInputError,
     InvalidTaskIdError,
     MigrationError,
+    PlanError,
     SchemaNotReadyError,
     StratixQueueError,
     TransientDatabaseError,
@@ -30,6 +31,7 @@ from stratix_queue.job import (
     WorkerInfo,
 )
 from stratix_queue.outcomes import WorkerStats
+from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 from stratix_queue.repository import JobRepository
 from stratix_queue.service import QueueService
 from stratix_queue.worker_options import WorkerOptions
@@ -41,11 +43,14 @@ __version__ = "0.1.0"
 logging.getLogger("stratix_queue").addHandler(logging.NullHandler())
 
 __all__ = [
+    "ActionResult",
     "AttemptError",
+    "AuditEntry",
     "ConfigurationError",
     "DatabaseError",
     "DatabaseUnavailableError",
     "DriverNotInstalledError",
+    "DryRun",
     "ErrorInfo",
     "ExecutorNotFoundError",
     "FailedTasksStats",
@@ -56,11 +61,14 @@ __all__ = [
     "JobRepository",
     "JobStatus",
     "MigrationError",
+    "Plan",
+    "PlanError",
     "QueueService",
     "QueueStats",
     "RetryResult",
     "SchemaNotReadyError",
     "StratixQueueError",
+    "TaskHistory",
     "TransientDatabaseError",
     "Unreadable",
     "UnsupportedURLError",

@@ -55,3 +55,7 @@ class ExecutorNotFoundError(StratixQueueError, LookupError):
     """No executor of that name is registered in this process."""
 
     code = "EXECUTOR_NOT_FOUND"
+
+
+class PlanError(StratixQueueError):
+    """A bulk plan that does not exist, or is not in a state for what was asked."""

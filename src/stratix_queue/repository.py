@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from stratix_queue.backends.action_args import Audit
 from stratix_queue.backends.arguments import ErrorData, RetryLater
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import InvalidInputError
@@ -81,20 +82,28 @@ class JobRepository:
         """Return a held task to waiting, its attempt uncounted (a shutdown, a busy buffer)."""
         return self.backend.give_back(job)
 
-    def reset_failed(self, task_ids: Sequence[int]) -> set[int]:
-        """Reset failed tasks to waiting; returns the ids that were failed and now are not."""
+    def reset_failed(
+        self, task_ids: Sequence[int], audit: Audit, payload_json: str | None = None
+    ) -> set[int]:
+        """Reset failed tasks to waiting (with a new payload, if given), audited; returns the
+        ids that were failed and now are not."""
         candidates = [task_id for task_id in dict.fromkeys(task_ids) if in_id_range(task_id)]
         if not candidates:
             return set()
-        reset = self.backend.retry_failed(candidates)
-        for row in reset:
-            log.info(
-                "failed task reset to waiting: id=%s name=%s executor=%s",
-                row["id"],
-                row["job_name"],
-                row["executor"],
-            )
+        reset = self.backend.retry_tasks(candidates, audit, payload_json)
+        log_reset(reset)
         return {int(row["id"]) for row in reset}
+
+
+def log_reset(rows: Iterable[Mapping[str, Any]]) -> None:
+    """The seed's line for each failed task reset to waiting."""
+    for row in rows:
+        log.info(
+            "failed task reset to waiting: id=%s name=%s executor=%s",
+            row["id"],
+            row["job_name"],
+            row["executor"],
+        )
 
 
 def _log_success(job: Job, execution_time_ms: int) -> None:

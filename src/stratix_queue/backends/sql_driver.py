@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from stratix_queue.backends.action_args import Audit
+from stratix_queue.backends.action_ops import ActionOps
 from stratix_queue.backends.arguments import (
     ClaimParams,
     ErrorData,
@@ -27,7 +29,7 @@ from stratix_queue.backends.insert_path import (
     task_row,
     tasks_json,
 )
-from stratix_queue.backends.ledger_core import FailureKey, LedgerCore, counted
+from stratix_queue.backends.ledger_core import FailureKey, counted
 from stratix_queue.backends.session import Params, Row, Session
 from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.fingerprint import fingerprint
@@ -37,7 +39,7 @@ ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(LedgerCore):
+class SqlDriver(ActionOps):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 
@@ -318,15 +320,19 @@ class SqlDriver(LedgerCore):
 
         return self._transaction(body)
 
-    def set_group_paused(self, group: str, paused: bool) -> int:
-        """Pause (or resume) a group and its runnable tasks; how many tasks changed."""
+    def set_group_paused(self, group: str, paused: bool, audit: Audit | None = None) -> int:
+        """Pause (or resume) a group and its runnable tasks, audited if ``audit`` is given; how
+        many tasks changed."""
         names = (
             ("pause_group", "pause_group_jobs") if paused else ("resume_group", "resume_group_jobs")
         )
 
         def body(session: Session) -> int:
             self._run(session, names[0], {"group": group})
-            return self._run(session, names[1], {"group": group}).rowcount
+            count = self._run(session, names[1], {"group": group}).rowcount
+            if audit is not None:
+                self._audit(session, audit, (), count)
+            return count
 
         return self._transaction(body)
 
