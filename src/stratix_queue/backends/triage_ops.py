@@ -1,0 +1,45 @@
+""":class:`TriageOps`: the reads of the failure ledger behind ``failed list`` and ``failed
+stats`` (queries in each database's ``triage.sql``). Pages are keyset pages on the failed-task
+indexes of migration 006; grouped counts come from ``queue_failure_counts`` when the filter
+names only columns it keeps, else from the matching failed rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from stratix_queue.backends.ledger_core import LedgerCore
+from stratix_queue.backends.session import Row
+from stratix_queue.backends.sql_core import SqlFragment
+from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.job import Job
+
+
+class TriageOps(LedgerCore):
+    """Read-only operations on failed tasks and their kept counts."""
+
+    def failed_page(
+        self, failures: FailureFilter, limit: int, before: tuple[datetime, int] | None
+    ) -> list[Job]:
+        """Up to ``limit`` failed tasks matching the filter, newest ``failed_at`` first (then
+        highest id), after the keyset ``before`` = (failed_at, id) of the previous page's last
+        task (naive UTC); None: from the newest."""
+        matching = self._failed_filter(failures)
+        if before is not None:
+            at, job_id = before
+            matching = SqlFragment(
+                f"{matching.sql} AND {self.queries['failed_before']}",
+                {**matching.params, "before_at": at, "before_id": job_id},
+            )
+        seen: dict[object, datetime | None] = {}
+        rows = self._read("failed_page", {"filter": matching, "limit": limit})
+        return [Job.from_row(row, seen) for row in rows]
+
+    def kept_failure_counts(self, failures: FailureFilter) -> list[Row]:
+        """The rows of queue_failure_counts matching the filter's executor, group, code and
+        fingerprint (its other fields are the caller's to refuse: this table lacks them)."""
+        return self._read("kept_failure_counts", {"filter": self._failed_filter(failures)})
+
+    def recount_failures(self, failures: FailureFilter) -> list[Row]:
+        """Rows shaped as queue_failure_counts', counted from the failed tasks matching any
+        filter (first_seen/last_seen: their oldest and newest failed_at)."""
+        return self._read("recount_failures", {"filter": self._failed_filter(failures)})

@@ -1,0 +1,156 @@
+"""Failure triage for QueueService: the filter given as a FailureFilter or as keywords, keyset
+cursors for pages of failed tasks, and the grouped stats built from kept-count rows."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from stratix_queue.clock import to_naive_utc, to_utc
+from stratix_queue.errors import InvalidInputError
+from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.job import KEPT_COUNTS, ROWS, FailedTasksStats, FingerprintStats, Job
+
+# The fields queue_failure_counts keeps per row: a filter of only these is answered from it.
+KEPT_FIELDS = frozenset({"executor", "group", "code", "fingerprint"})
+FILTER_KEYWORDS = frozenset(asdict(FailureFilter()))
+CURSOR_PREFIX = "f1."  # a version, so that a later cursor form can be told apart
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class FailedPage:
+    """A page of failed tasks, newest failure first. ``next_cursor``: give it back for the
+    next page (None: this was the last). Tasks that fail meanwhile are newer than the cursor:
+    the following pages neither repeat nor skip a task."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def resolve_filter(given: FailureFilter | None, keywords: Mapping[str, Any]) -> FailureFilter:
+    """The checked filter of a call that takes a FailureFilter or its fields as keywords
+    (``executor="convert", since="2h"``), not both."""
+    unknown = sorted(set(keywords) - FILTER_KEYWORDS)
+    if unknown:
+        known = ", ".join(sorted(FILTER_KEYWORDS))
+        raise InvalidInputError(f"unknown filter field(s) {', '.join(unknown)}; known: {known}")
+    if given is None:
+        return FailureFilter.build(**keywords)
+    if keywords:
+        raise InvalidInputError("give a FailureFilter or filter keywords, not both")
+    if not isinstance(given, FailureFilter):
+        raise InvalidInputError(f"filter must be a FailureFilter, not {type(given).__name__}")
+    return FailureFilter.build(**{f: getattr(given, f) for f in FILTER_KEYWORDS})
+
+
+def encode_cursor(job: Job) -> str:
+    """The opaque cursor after ``job``: its (failed_at, id), the keyset of the next page."""
+    if job.failed_at is None:  # a failed row written without failed_at by another client
+        raise InvalidInputError(f"failed task #{job.id} has no failed_at to page after")
+    at = to_naive_utc(job.failed_at).isoformat(timespec="microseconds")
+    text = base64.urlsafe_b64encode(f"{at}|{job.id}".encode()).decode().rstrip("=")
+    return CURSOR_PREFIX + text
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """(failed_at as naive UTC, id) of a cursor; InvalidInputError if it is not one of ours."""
+    if not isinstance(cursor, str) or not cursor.startswith(CURSOR_PREFIX) or len(cursor) > 100:
+        raise InvalidInputError(f"not a failed-task cursor: {cursor!r}")
+    body = cursor[len(CURSOR_PREFIX) :]
+    try:
+        text = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+        at, _, job_id = text.partition("|")
+        return datetime.fromisoformat(at), int(job_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInputError(f"not a failed-task cursor: {cursor!r}") from None
+
+
+def page_of(jobs: list[Job], limit: int) -> FailedPage:
+    """The page of ``limit`` tasks out of ``limit + 1`` read (one more: is there a next?)."""
+    if len(jobs) <= limit:
+        return FailedPage(jobs, None)
+    shown = jobs[:limit]
+    return FailedPage(shown, encode_cursor(shown[-1]) if shown else None)
+
+
+def counts_from_kept(failures: FailureFilter) -> bool:
+    """Whether the kept counts can answer the filter (it names none of message, times,
+    attempts)."""
+    return all(getattr(failures, f) is None for f in FILTER_KEYWORDS - KEPT_FIELDS)
+
+
+def stats_of(rows: Iterable[Mapping[str, Any]], from_kept: bool) -> FailedTasksStats:
+    """FailedTasksStats from rows shaped as queue_failure_counts' ('' for none)."""
+    by_executor: Counter[str] = Counter()
+    by_group: Counter[str | None] = Counter()
+    by_code: Counter[str | None] = Counter()
+    groups: dict[str, _Fingerprint] = {}
+    for row in rows:
+        count = int(row["failed"])
+        group, code = row["group_name"] or None, row["error_code"] or None
+        by_executor[row["executor"]] += count
+        by_group[group] += count
+        by_code[code] += count
+        groups.setdefault(row["fingerprint"], _Fingerprint()).add(row, count, group, code)
+    entries = [entry.stats(key or None) for key, entry in groups.items()]
+    entries.sort(key=lambda e: (-e.count, -_stamp(e.last_seen), e.fingerprint or ""))
+    return FailedTasksStats(
+        total=sum(by_executor.values()),
+        by_executor=_biggest_first(by_executor),
+        by_group=_biggest_first(by_group),
+        by_code=_biggest_first(by_code),
+        by_fingerprint=entries,
+        counted_from=KEPT_COUNTS if from_kept else ROWS,
+    )
+
+
+class _Fingerprint:
+    """One fingerprint's counts while the rows are read; its sample is the newest row's."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+        self.sample: str | None = None
+        self.executors: Counter[str] = Counter()
+        self.groups: Counter[str | None] = Counter()
+        self.codes: Counter[str | None] = Counter()
+
+    def add(self, row: Mapping[str, Any], count: int, group: str | None, code: str | None) -> None:
+        self.count += count
+        first, last = to_utc(row["first_seen"]), to_utc(row["last_seen"])
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last >= self.last):
+            self.last = last
+            self.sample = row["sample_message"] or self.sample
+        self.sample = self.sample or row["sample_message"]
+        self.executors[row["executor"]] += count
+        self.groups[group] += count
+        self.codes[code] += count
+
+    def stats(self, fingerprint: str | None) -> FingerprintStats:
+        return FingerprintStats(
+            fingerprint=fingerprint,
+            count=self.count,
+            first_seen=self.first,
+            last_seen=self.last,
+            sample_message=self.sample,
+            executors=_biggest_first(self.executors),
+            groups=_biggest_first(self.groups),
+            codes=_biggest_first(self.codes),
+        )
+
+
+def _biggest_first(counts: Counter[K]) -> dict[K, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+
+
+def _stamp(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else 0.0
