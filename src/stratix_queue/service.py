@@ -17,6 +17,8 @@ from stratix_queue.errors import InvalidInputError, SchemaNotReadyError
 from stratix_queue.executors import Backoff, ExecutorRegistry
 from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import (
+    KEPT_COUNTS,
+    ROWS,
     AttemptError,
     FailedTasksStats,
     GroupInfo,
@@ -30,6 +32,7 @@ from stratix_queue.migrations import latest_version
 from stratix_queue.repository import JobRepository
 from stratix_queue.triage import (
     FailedPage,
+    by_fingerprint,
     counts_from_kept,
     decode_cursor,
     page_of,
@@ -323,8 +326,8 @@ class QueueService:
         (``counted_from`` says which)."""
         failures = resolve_filter(filter, filter_fields)
         if counts_from_kept(failures):
-            return stats_of(self.backend.kept_failure_counts(failures), from_kept=True)
-        return stats_of(self.backend.recount_failures(failures), from_kept=False)
+            return stats_of(self.backend.kept_fingerprint_stats(failures), KEPT_COUNTS)
+        return stats_of(by_fingerprint(self.backend.recount_failures(failures)), ROWS)
 
     def list_failed_tasks(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 from stratix_queue.clock import to_naive_utc, to_utc
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.failure_filter import FailureFilter
-from stratix_queue.job import KEPT_COUNTS, ROWS, FailedTasksStats, FingerprintStats, Job
+from stratix_queue.job import FailedTasksStats, FingerprintStats, Job
 
 # The fields queue_failure_counts keeps per row: a filter of only these is answered from it.
 KEPT_FIELDS = frozenset({"executor", "group", "code", "fingerprint"})
@@ -85,67 +86,79 @@ def counts_from_kept(failures: FailureFilter) -> bool:
     return all(getattr(failures, f) is None for f in FILTER_KEYWORDS - KEPT_FIELDS)
 
 
-def stats_of(rows: Iterable[Mapping[str, Any]], from_kept: bool) -> FailedTasksStats:
-    """FailedTasksStats from rows shaped as queue_failure_counts' ('' for none)."""
+def by_fingerprint(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Count rows (fingerprint, executor, group_name, error_code: Driver.recount_failures)
+    grouped into the per-fingerprint rows of Driver.kept_fingerprint_stats."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        count = int(row["failed"])
+        entry = grouped.get(row["fingerprint"])
+        if entry is None:
+            entry = grouped[row["fingerprint"]] = {
+                "fingerprint": row["fingerprint"],
+                "failed": 0,
+                "first_seen": row["first_seen"],
+                "last_seen": row["last_seen"],
+                "sample_message": row["sample_message"],
+                **{key: Counter[str]() for key in _SPREAD.values()},
+            }
+        entry["failed"] += count
+        entry["first_seen"] = min(entry["first_seen"], row["first_seen"])
+        entry["last_seen"] = max(entry["last_seen"], row["last_seen"])
+        entry["sample_message"] = max(entry["sample_message"] or "", row["sample_message"] or "")
+        for column, key in _SPREAD.items():
+            entry[key][row[column]] += count
+    return list(grouped.values())
+
+
+_SPREAD = {"executor": "executor_counts", "group_name": "group_counts", "error_code": "code_counts"}
+
+
+def stats_of(rows: Iterable[Mapping[str, Any]], counted_from: str) -> FailedTasksStats:
+    """FailedTasksStats from per-fingerprint rows (Driver.kept_fingerprint_stats')."""
     by_executor: Counter[str] = Counter()
     by_group: Counter[str | None] = Counter()
     by_code: Counter[str | None] = Counter()
-    groups: dict[str, _Fingerprint] = {}
+    entries = []
     for row in rows:
-        count = int(row["failed"])
-        group, code = row["group_name"] or None, row["error_code"] or None
-        by_executor[row["executor"]] += count
-        by_group[group] += count
-        by_code[code] += count
-        groups.setdefault(row["fingerprint"], _Fingerprint()).add(row, count, group, code)
-    entries = [entry.stats(key or None) for key, entry in groups.items()]
+        executors: Counter[str] = Counter(_object(row["executor_counts"]))
+        groups = _named(row["group_counts"])
+        codes = _named(row["code_counts"])
+        by_executor.update(executors)
+        by_group.update(groups)
+        by_code.update(codes)
+        entries.append(
+            FingerprintStats(
+                fingerprint=row["fingerprint"] or None,
+                count=int(row["failed"]),
+                first_seen=to_utc(row["first_seen"]),
+                last_seen=to_utc(row["last_seen"]),
+                sample_message=row["sample_message"] or None,
+                executors=_biggest_first(executors),
+                groups=_biggest_first(groups),
+                codes=_biggest_first(codes),
+            )
+        )
     entries.sort(key=lambda e: (-e.count, -_stamp(e.last_seen), e.fingerprint or ""))
     return FailedTasksStats(
-        total=sum(by_executor.values()),
+        total=sum(entry.count for entry in entries),
         by_executor=_biggest_first(by_executor),
         by_group=_biggest_first(by_group),
         by_code=_biggest_first(by_code),
         by_fingerprint=entries,
-        counted_from=KEPT_COUNTS if from_kept else ROWS,
+        counted_from=counted_from,
     )
 
 
-class _Fingerprint:
-    """One fingerprint's counts while the rows are read; its sample is the newest row's."""
+def _object(value: Any) -> dict[str, int]:
+    """A JSON object of counts as the driver returns it (text, or decoded by psycopg)."""
+    data = json.loads(value) if isinstance(value, str | bytes) else value  # or a Counter
+    return {str(key): int(count) for key, count in data.items()}
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: datetime | None = None
-        self.last: datetime | None = None
-        self.sample: str | None = None
-        self.executors: Counter[str] = Counter()
-        self.groups: Counter[str | None] = Counter()
-        self.codes: Counter[str | None] = Counter()
 
-    def add(self, row: Mapping[str, Any], count: int, group: str | None, code: str | None) -> None:
-        self.count += count
-        first, last = to_utc(row["first_seen"]), to_utc(row["last_seen"])
-        if first is not None and (self.first is None or first < self.first):
-            self.first = first
-        if last is not None and (self.last is None or last >= self.last):
-            self.last = last
-            self.sample = row["sample_message"] or self.sample
-        self.sample = self.sample or row["sample_message"]
-        self.executors[row["executor"]] += count
-        self.groups[group] += count
-        self.codes[code] += count
-
-    def stats(self, fingerprint: str | None) -> FingerprintStats:
-        return FingerprintStats(
-            fingerprint=fingerprint,
-            count=self.count,
-            first_seen=self.first,
-            last_seen=self.last,
-            sample_message=self.sample,
-            executors=_biggest_first(self.executors),
-            groups=_biggest_first(self.groups),
-            codes=_biggest_first(self.codes),
-        )
+def _named(value: Any) -> Counter[str | None]:
+    """Counts by group or code, '' (none) as None."""
+    return Counter({key or None: count for key, count in _object(value).items()})
 
 
 def _biggest_first(counts: Counter[K]) -> dict[K, int]:

@@ -34,10 +34,12 @@ class TriageOps(LedgerCore):
         rows = self._read("failed_page", {"filter": matching, "limit": limit})
         return [Job.from_row(row, seen) for row in rows]
 
-    def kept_failure_counts(self, failures: FailureFilter) -> list[Row]:
-        """The rows of queue_failure_counts matching the filter's executor, group, code and
-        fingerprint (its other fields are the caller's to refuse: this table lacks them)."""
-        return self._read("kept_failure_counts", {"filter": self._failed_filter(failures)})
+    def kept_fingerprint_stats(self, failures: FailureFilter) -> list[Row]:
+        """One row per fingerprint from queue_failure_counts (the rows the filter's executor,
+        group, code and fingerprint select; the caller refuses other fields, which this table
+        lacks): failed, first_seen, last_seen, sample_message and executor_counts,
+        group_counts, code_counts (JSON objects, '' for none)."""
+        return self._read("kept_fingerprint_stats", {"filter": self._failed_filter(failures)})
 
     def recount_failures(self, failures: FailureFilter) -> list[Row]:
         """Rows shaped as queue_failure_counts', counted from the failed tasks matching any

@@ -12,16 +12,9 @@ ORDER BY failed_at DESC, id DESC LIMIT %(limit)s;
 -- A row comparison: an Index Cond on the index's (failed_at, id).
 (failed_at, id) < (%(before_at)s, %(before_id)s);
 
--- name: kept_failure_counts
--- The kept counts the filter selects (its executor, group, code and fingerprint conditions
--- name columns this table shares with queue_jobs).
-SELECT fingerprint, executor, group_name, error_code, failed, first_seen, last_seen,
-       sample_message
-FROM queue_failure_counts WHERE failed > 0{filter};
-
 -- name: recount_failures
--- The same rows counted from the failed tasks, for a filter the kept counts cannot answer
--- (message, times, attempts): '' for no fingerprint, group or code, as the kept counts have.
+-- Rows shaped as queue_failure_counts', counted from the failed tasks, for a filter the kept
+-- counts cannot answer (message, times, attempts): '' for no fingerprint, group or code.
 SELECT COALESCE(fingerprint, '') AS fingerprint, executor,
        COALESCE(group_name, '') AS group_name, COALESCE(error_code, '') AS error_code,
        COUNT(*) AS failed, MIN(failed_at) AS first_seen, MAX(failed_at) AS last_seen,
@@ -29,3 +22,27 @@ SELECT COALESCE(fingerprint, '') AS fingerprint, executor,
 FROM queue_jobs WHERE status = 'failed'{filter}
 GROUP BY COALESCE(fingerprint, ''), executor, COALESCE(group_name, ''),
          COALESCE(error_code, '');
+
+-- name: kept_fingerprint_stats
+-- The inbox from the kept counts: one row per fingerprint, its failures per executor, group
+-- and code as JSON objects ('' for none). {filter} (executor, group, code, fingerprint: columns
+-- this table shares with queue_jobs) in each subquery. Grouped here, not in Python: the count
+-- rows can be tens of thousands (fingerprints x executors x groups), the fingerprints a few
+-- hundred. The sample is the greatest of the fingerprint's samples.
+SELECT b.fingerprint, b.failed, b.first_seen, b.last_seen, b.sample_message,
+       e.counts AS executor_counts, g.counts AS group_counts, k.counts AS code_counts
+FROM (SELECT fingerprint, SUM(failed) AS failed, MIN(first_seen) AS first_seen,
+             MAX(last_seen) AS last_seen, MAX(sample_message) AS sample_message
+      FROM queue_failure_counts WHERE failed > 0{filter} GROUP BY fingerprint) b
+JOIN (SELECT fingerprint, json_object_agg(executor, n) AS counts
+      FROM (SELECT fingerprint, executor, SUM(failed) AS n FROM queue_failure_counts
+            WHERE failed > 0{filter} GROUP BY fingerprint, executor) x
+      GROUP BY fingerprint) e ON e.fingerprint = b.fingerprint
+JOIN (SELECT fingerprint, json_object_agg(group_name, n) AS counts
+      FROM (SELECT fingerprint, group_name, SUM(failed) AS n FROM queue_failure_counts
+            WHERE failed > 0{filter} GROUP BY fingerprint, group_name) x
+      GROUP BY fingerprint) g ON g.fingerprint = b.fingerprint
+JOIN (SELECT fingerprint, json_object_agg(error_code, n) AS counts
+      FROM (SELECT fingerprint, error_code, SUM(failed) AS n FROM queue_failure_counts
+            WHERE failed > 0{filter} GROUP BY fingerprint, error_code) x
+      GROUP BY fingerprint) k ON k.fingerprint = b.fingerprint;
