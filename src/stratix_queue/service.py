@@ -35,6 +35,7 @@ from stratix_queue.triage import (
     by_fingerprint,
     counts_from_kept,
     decode_cursor,
+    joined,
     page_of,
     resolve_filter,
     stats_of,
@@ -326,7 +327,7 @@ class QueueService:
         (``counted_from`` says which)."""
         failures = resolve_filter(filter, filter_fields)
         if counts_from_kept(failures):
-            return stats_of(self.backend.kept_fingerprint_stats(failures), KEPT_COUNTS)
+            return stats_of(joined(self.backend.kept_fingerprint_stats(failures)), KEPT_COUNTS)
         return stats_of(by_fingerprint(self.backend.recount_failures(failures)), ROWS)
 
     def list_failed_tasks(

@@ -86,9 +86,22 @@ def counts_from_kept(failures: FailureFilter) -> bool:
     return all(getattr(failures, f) is None for f in FILTER_KEYWORDS - KEPT_FIELDS)
 
 
+def joined(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of Driver.kept_fingerprint_stats (a 'total', 'executor', 'group' and 'code' row
+    per fingerprint) as one row per fingerprint, shaped as by_fingerprint's."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = grouped.setdefault(row["fingerprint"], {"fingerprint": row["fingerprint"]})
+        if row["kind"] == "total":
+            entry.update(row)
+        else:
+            entry[f"{row['kind']}_counts"] = row["counts"]
+    return list(grouped.values())
+
+
 def by_fingerprint(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Count rows (fingerprint, executor, group_name, error_code: Driver.recount_failures)
-    grouped into the per-fingerprint rows of Driver.kept_fingerprint_stats."""
+    as one row per fingerprint, its failures per executor, group and code as Counters."""
     grouped: dict[str, dict[str, Any]] = {}
     for row in rows:
         count = int(row["failed"])
@@ -115,7 +128,7 @@ _SPREAD = {"executor": "executor_counts", "group_name": "group_counts", "error_c
 
 
 def stats_of(rows: Iterable[Mapping[str, Any]], counted_from: str) -> FailedTasksStats:
-    """FailedTasksStats from per-fingerprint rows (Driver.kept_fingerprint_stats')."""
+    """FailedTasksStats from per-fingerprint rows (of joined or by_fingerprint)."""
     by_executor: Counter[str] = Counter()
     by_group: Counter[str | None] = Counter()
     by_code: Counter[str | None] = Counter()

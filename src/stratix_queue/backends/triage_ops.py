@@ -35,10 +35,11 @@ class TriageOps(LedgerCore):
         return [Job.from_row(row, seen) for row in rows]
 
     def kept_fingerprint_stats(self, failures: FailureFilter) -> list[Row]:
-        """One row per fingerprint from queue_failure_counts (the rows the filter's executor,
+        """Four rows per fingerprint from queue_failure_counts (the rows the filter's executor,
         group, code and fingerprint select; the caller refuses other fields, which this table
-        lacks): failed, first_seen, last_seen, sample_message and executor_counts,
-        group_counts, code_counts (JSON objects, '' for none)."""
+        lacks): kind 'total' with failed, first_seen, last_seen and sample_message, and kinds
+        'executor', 'group' and 'code' with its failures by each as a JSON object in counts
+        ('' for none)."""
         return self._read("kept_fingerprint_stats", {"filter": self._failed_filter(failures)})
 
     def recount_failures(self, failures: FailureFilter) -> list[Row]:
