@@ -27,6 +27,7 @@ from tests import dbs
 
 from stratix_queue import QueueService
 from stratix_queue.triage import encode_cursor
+from stratix_queue.urls import parse_url
 
 FINGERPRINTS = 300
 SPAN_SECONDS = 30 * 86400
@@ -224,11 +225,17 @@ def _cases(queue: QueueService, rows: int) -> list[tuple[str, Callable[[], Any]]
     return cases
 
 
-def run(dialect: str, rows: int, waiting: int, keep: bool) -> dict[str, tuple[float, float]]:
+def run(
+    dialect: str, rows: int, waiting: int, keep: bool, url: str | None = None
+) -> dict[str, tuple[float, float]]:
+    """Fill a new database (or time the one at ``url``, filled by an earlier --keep run)."""
     directory = tempfile.mkdtemp(prefix="ledger_scale_")
-    url = _new_url(dialect, directory)
+    keep = keep or url is not None
+    url = url or _new_url(dialect, directory)
     try:
-        filled = _fill(url, dialect, rows, waiting)
+        filled = 0.0 if keep and dbs.scalar(url, "SELECT COUNT(*) FROM queue_jobs") else None
+        if filled is None:
+            filled = _fill(url, dialect, rows, waiting)
         print(f"{dialect}: filled {rows:,} failed tasks in {filled:.1f} s", file=sys.stderr)
         results = {"fill, s": (filled, filled)}
         with QueueService(url, statement_timeout=None) as queue:
@@ -253,8 +260,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--waiting", type=int, default=100_000, help="waiting tasks beside them")
     parser.add_argument("--keep", action="store_true", help="keep the databases (URLs printed)")
+    parser.add_argument(
+        "--url", nargs="+", default=[], help="time these databases of a --keep run (no fill)"
+    )
     args = parser.parse_args()
-    results = {b: run(b, args.rows, args.waiting, args.keep) for b in args.backends}
+    if args.url:
+        given = {parse_url(url).dialect: url for url in args.url}
+        results = {b: run(b, args.rows, 0, True, url) for b, url in given.items()}
+    else:
+        results = {b: run(b, args.rows, args.waiting, args.keep) for b in args.backends}
     print(
         f"| {args.rows:,} failed tasks: ms, median (best) of {REPEAT} | "
         + " | ".join(results)

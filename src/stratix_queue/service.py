@@ -347,8 +347,12 @@ class QueueService:
         return page_of(self.backend.failed_page(failures, limit + 1, before), limit)
 
     def count_failed_tasks(self, filter: FailureFilter | None = None, **filter_fields: Any) -> int:
-        """How many failed tasks match the filter (what a bulk action on it would touch)."""
-        return self.backend.count_failed(resolve_filter(filter, filter_fields))
+        """How many failed tasks match the filter (what a bulk action on it would touch): from
+        the kept counts when it names only executor, group, code and fingerprint."""
+        failures = resolve_filter(filter, filter_fields)
+        if counts_from_kept(failures):
+            return self.backend.kept_failed_count(failures)
+        return self.backend.count_failed(failures)
 
     def list_tasks(
         self,

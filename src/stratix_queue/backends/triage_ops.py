@@ -42,6 +42,12 @@ class TriageOps(LedgerCore):
         ('' for none)."""
         return self._read("kept_fingerprint_stats", {"filter": self._failed_filter(failures)})
 
+    def kept_failed_count(self, failures: FailureFilter) -> int:
+        """How many failed tasks match the filter, from queue_failure_counts (executor, group,
+        code and fingerprint only, as kept_fingerprint_stats)."""
+        rows = self._read("kept_failed_count", {"filter": self._failed_filter(failures)})
+        return int(rows[0]["count"])
+
     def recount_failures(self, failures: FailureFilter) -> list[Row]:
         """Rows shaped as queue_failure_counts', counted from the failed tasks matching any
         filter (first_seen/last_seen: their oldest and newest failed_at)."""

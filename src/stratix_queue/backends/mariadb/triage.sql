@@ -14,6 +14,11 @@ ORDER BY failed_at DESC, id DESC LIMIT %(limit)s;
 -- failed_at (<=), the id deciding only among rows of the same failed_at.
 failed_at <= %(before_at)s AND (failed_at < %(before_at)s OR id < %(before_id)s);
 
+-- name: kept_failed_count
+-- A dry run's count from the kept counts, for a filter of only executor, group, code and
+-- fingerprint: a few rows summed, where counting the rows would read one per failed task.
+SELECT COALESCE(SUM(failed), 0) AS count FROM queue_failure_counts WHERE failed > 0{filter};
+
 -- name: recount_failures
 -- Rows shaped as queue_failure_counts', counted from the failed tasks, for a filter the kept
 -- counts cannot answer (message, times, attempts): '' for no fingerprint, group or code.

@@ -12,6 +12,11 @@ ORDER BY failed_at DESC, id DESC LIMIT %(limit)s;
 -- A row comparison: an Index Cond on the index's (failed_at, id).
 (failed_at, id) < (%(before_at)s, %(before_id)s);
 
+-- name: kept_failed_count
+-- A dry run's count from the kept counts, for a filter of only executor, group, code and
+-- fingerprint: a few rows summed, where counting the rows would read one per failed task.
+SELECT COALESCE(SUM(failed), 0) AS count FROM queue_failure_counts WHERE failed > 0{filter};
+
 -- name: recount_failures
 -- Rows shaped as queue_failure_counts', counted from the failed tasks, for a filter the kept
 -- counts cannot answer (message, times, attempts): '' for no fingerprint, group or code.
