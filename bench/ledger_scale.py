@@ -24,6 +24,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests import dbs
+from tests.ledger import REFILL_COUNTS
 
 from stratix_queue import QueueService
 from stratix_queue.triage import encode_cursor
@@ -112,14 +113,7 @@ def _fill_sql(dialect: str, rows: int, waiting: int) -> list[str]:
             f"SELECT 'w', {cat(_lit('exec_'), '(n % 50)')}, '{{}}', 'waiting' "
             f"FROM ({SERIES[dialect].format(rows=waiting)}) s"
         )
-    statements.append(
-        "INSERT INTO queue_failure_counts (fingerprint, executor, group_name, error_code, failed, "
-        "first_seen, last_seen, sample_message) "
-        "SELECT COALESCE(fingerprint, ''), executor, COALESCE(group_name, ''), "
-        "COALESCE(error_code, ''), COUNT(*), MIN(failed_at), MAX(failed_at), MAX(error_message) "
-        "FROM queue_jobs WHERE status = 'failed' GROUP BY COALESCE(fingerprint, ''), executor, "
-        "COALESCE(group_name, ''), COALESCE(error_code, '')"
-    )
+    statements.append(REFILL_COUNTS)  # as migration 006 fills it
     statements.append(ANALYZE[dialect])
     return statements
 

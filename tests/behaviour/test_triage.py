@@ -14,16 +14,7 @@ from stratix_queue.errors import InvalidInputError
 from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.triage import encode_cursor
 from tests import dbs
-from tests.ledger import recount
-
-
-def _stack(line: str) -> str:
-    return (
-        "Traceback (most recent call last):\n"
-        '  File "/srv/app/rates.py", line 12, in convert\n'
-        f"    {line}\n"
-        "LookupError: no exchange rate\n"
-    )
+from tests.ledger import recount, stack_at
 
 
 def _fail(
@@ -37,7 +28,7 @@ def _fail(
     line: str = "raise LookupError(x)",
 ) -> int:
     job = queue.add_task(name=name, executor=executor, group=group)
-    error = {"message": message, "stack": _stack(line), "code": code}
+    error = {"message": message, "stack": stack_at(line), "code": code}
     assert queue.repository.mark_as_failed(job, error)
     return job.id
 

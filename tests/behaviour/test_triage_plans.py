@@ -16,6 +16,7 @@ from stratix_queue import QueueService
 from stratix_queue.failure_filter import FailureFilter
 from tests import dbs
 from tests.behaviour.test_index_plans import _mysql_plan, _pg_plan, _sqlite_plan
+from tests.ledger import REFILL_COUNTS
 
 TASKS, FAILED = 8000, 2000
 KEYSET = (datetime(2024, 6, 1), 10**9)
@@ -69,16 +70,6 @@ def _fill(url: str, backend: str) -> None:
         cursor.execute(REFILL_COUNTS)
     finally:
         conn.close()
-
-
-REFILL_COUNTS = (
-    "INSERT INTO queue_failure_counts (fingerprint, executor, group_name, error_code, failed, "
-    "first_seen, last_seen, sample_message) "
-    "SELECT COALESCE(fingerprint, ''), executor, COALESCE(group_name, ''), "
-    "COALESCE(error_code, ''), COUNT(*), MIN(failed_at), MAX(failed_at), MAX(error_message) "
-    "FROM queue_jobs WHERE status = 'failed' GROUP BY COALESCE(fingerprint, ''), executor, "
-    "COALESCE(group_name, ''), COALESCE(error_code, '')"
-)
 
 
 @pytest.fixture

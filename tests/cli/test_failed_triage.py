@@ -9,12 +9,12 @@ import pytest
 
 from stratix_queue import QueueService
 from tests.cli.conftest import Run, one_error_line
+from tests.ledger import stack_at
 
 
 def _fail(queue: QueueService, name: str, executor: str, message: str, line: str = "x") -> int:
     job = queue.add_task(name=name, executor=executor, group="fx" if name < "f4" else None)
-    stack = f'Traceback (most recent call last):\n  File "app.py", line 3, in run\n    raise E({line})\n'
-    error = {"message": message, "stack": stack, "code": "LookupError"}
+    error = {"message": message, "stack": stack_at(f"raise E({line})"), "code": "LookupError"}
     assert queue.repository.mark_as_failed(job, error)
     return job.id
 
