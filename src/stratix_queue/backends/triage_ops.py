@@ -26,8 +26,9 @@ class TriageOps(LedgerCore):
         matching = self._failed_filter(failures)
         if before is not None:
             at, job_id = before
+            keyset = self.queries["failed_before"]
             matching = SqlFragment(
-                f"{matching.sql} AND {self.queries['failed_before']}",
+                f"{matching.sql} AND {keyset}",
                 {**matching.params, "before_at": at, "before_id": job_id},
             )
         seen: dict[object, datetime | None] = {}
