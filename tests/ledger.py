@@ -18,6 +18,28 @@ RECOUNT = (
 )
 
 
+# Fills queue_failure_counts from the failed rows, as migration 006 does (a test or the bench
+# that writes failed rows by raw SQL).
+REFILL_COUNTS = (
+    "INSERT INTO queue_failure_counts (fingerprint, executor, group_name, error_code, failed, "
+    "first_seen, last_seen, sample_message) "
+    "SELECT COALESCE(fingerprint, ''), executor, COALESCE(group_name, ''), "
+    "COALESCE(error_code, ''), COUNT(*), MIN(failed_at), MAX(failed_at), MAX(error_message) "
+    "FROM queue_jobs WHERE status = 'failed' GROUP BY COALESCE(fingerprint, ''), executor, "
+    "COALESCE(group_name, ''), COALESCE(error_code, '')"
+)
+
+
+def stack_at(line: str) -> str:
+    """A formatted traceback whose application frame runs ``line`` (its fingerprint's)."""
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/rates.py", line 12, in convert\n'
+        f"    {line}\n"
+        "LookupError: no exchange rate\n"
+    )
+
+
 def recount(query: Query) -> dict[tuple[str, str, str, str], int]:
     """(fingerprint, executor, group, code) -> failed tasks, counted from queue_jobs."""
     return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in query(RECOUNT)}

@@ -380,13 +380,37 @@ class RetryResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FingerprintStats:
+    """The failed tasks of one fingerprint (one kind of failure: the same code, message shape
+    and failing line), with where they failed; each dict biggest first. ``fingerprint`` None:
+    failures recorded before fingerprints that have none yet."""
+
+    fingerprint: str | None
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    sample_message: str | None
+    executors: dict[str, int]
+    groups: dict[str | None, int]
+    codes: dict[str | None, int]
+
+
+KEPT_COUNTS = "kept counts"  # FailedTasksStats.counted_from: read from queue_failure_counts
+ROWS = "rows"  # counted from the matching failed tasks (a filter the kept counts cannot answer)
+
+
+@dataclass(frozen=True, slots=True)
 class FailedTasksStats:
-    """Counts of failed tasks: in all, by executor and by group (None: tasks without group)."""
+    """Counts of failed tasks: in all, by executor, by group (None: tasks without group), by
+    error code (None: no code) and by fingerprint (biggest first); ``counted_from`` says
+    whether they were read from the kept counts or counted from the failed rows."""
 
     total: int
     by_executor: dict[str, int]
     by_group: dict[str | None, int]
     by_code: dict[str | None, int] = field(default_factory=dict)
+    by_fingerprint: list[FingerprintStats] = field(default_factory=list)
+    counted_from: str = KEPT_COUNTS
 
 
 @dataclass(frozen=True, slots=True)

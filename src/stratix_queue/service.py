@@ -18,6 +18,8 @@ from stratix_queue.errors import InvalidInputError, SchemaNotReadyError
 from stratix_queue.executors import Backoff, ExecutorRegistry
 from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import (
+    KEPT_COUNTS,
+    ROWS,
     AttemptError,
     FailedTasksStats,
     GroupInfo,
@@ -30,6 +32,16 @@ from stratix_queue.job import (
 from stratix_queue.migrations import latest_version
 from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 from stratix_queue.repository import JobRepository
+from stratix_queue.triage import (
+    FailedPage,
+    by_fingerprint,
+    counts_from_kept,
+    decode_cursor,
+    joined,
+    page_of,
+    resolve_filter,
+    stats_of,
+)
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
     DEFAULT_MAX_PAYLOAD_BYTES,
@@ -56,6 +68,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 FINGERPRINTS_VERSION = 6  # the migration that added fingerprints
 FINGERPRINT_BATCH = 500
+MAX_FAILED_PAGE = 10_000
 _DEFAULT_OPTIONS = WorkerOptions()
 _ALL_FAILED = FailureFilter()
 KEEP_PAYLOAD: Any = object()  # retry_failed_task without a new payload (None is a payload)
@@ -323,15 +336,44 @@ class QueueService:
             success=[i for i in ids if i in reset], failed=[i for i in ids if i not in reset]
         )
 
-    def get_failed_tasks_stats(self) -> FailedTasksStats:
-        """Failed tasks in all, by executor, by group (None: no group) and by error code."""
-        by_executor, by_group = self.backend.failed_counts()
-        return FailedTasksStats(
-            total=sum(by_executor.values()),
-            by_executor=by_executor,
-            by_group=by_group,
-            by_code=self.backend.failed_by_code(),
-        )
+    # -- failure triage (triage.py) ---------------------------------------------------------
+
+    def get_failed_tasks_stats(
+        self, filter: FailureFilter | None = None, **filter_fields: Any
+    ) -> FailedTasksStats:
+        """Failed tasks in all, by executor, by group (None: no group), by error code and by
+        fingerprint (the inbox: biggest first), of those matching the filter (a FailureFilter,
+        or its fields as keywords). Read from the kept counts, never the failed rows, unless
+        the filter names a message, times or attempts: then counted from the matching rows
+        (``counted_from`` says which)."""
+        failures = resolve_filter(filter, filter_fields)
+        if counts_from_kept(failures):
+            return stats_of(joined(self.backend.kept_fingerprint_stats(failures)), KEPT_COUNTS)
+        return stats_of(by_fingerprint(self.backend.recount_failures(failures)), ROWS)
+
+    def list_failed_tasks(
+        self,
+        filter: FailureFilter | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        **filter_fields: Any,
+    ) -> FailedPage:
+        """A page of the failed tasks matching the filter (a FailureFilter, or its fields as
+        keywords: ``executor="convert", since="2h"``), newest failure first. Pass the page's
+        ``next_cursor`` back as ``cursor`` for the next one; paging is by keyset, as fast at
+        any depth, and tasks failing meanwhile are neither repeated nor make one skipped."""
+        failures = resolve_filter(filter, filter_fields)
+        limit = check_int(limit, "limit", 1, MAX_FAILED_PAGE)
+        before = None if cursor is None else decode_cursor(cursor)
+        return page_of(self.backend.failed_page(failures, limit + 1, before), limit)
+
+    def count_failed_tasks(self, filter: FailureFilter | None = None, **filter_fields: Any) -> int:
+        """How many failed tasks match the filter (what a bulk action on it would touch): from
+        the kept counts when it names only executor, group, code and fingerprint."""
+        failures = resolve_filter(filter, filter_fields)
+        if counts_from_kept(failures):
+            return self.backend.kept_failed_count(failures)
+        return self.backend.count_failed(failures)
 
     def list_tasks(
         self,

@@ -12,7 +12,7 @@ from stratix_queue.backends.driver import Driver
 from stratix_queue.fingerprint import fingerprint
 from stratix_queue.validation import error_data
 from tests.backend.conftest import RawSql, claim, new_job
-from tests.ledger import kept_counts, recount
+from tests.ledger import kept_counts, recount, stack_at
 
 
 def _claimed(driver: Driver, token: str, lease: float = 60.0, **spec: Any) -> Job:
@@ -21,17 +21,8 @@ def _claimed(driver: Driver, token: str, lease: float = 60.0, **spec: Any) -> Jo
     return job
 
 
-def _stack(line: str) -> str:
-    return (
-        "Traceback (most recent call last):\n"
-        '  File "/srv/app/rates.py", line 12, in convert\n'
-        f"    {line}\n"
-        "LookupError: no exchange rate\n"
-    )
-
-
 def test_a_failure_is_fingerprinted_and_counted(driver: Driver, raw: RawSql) -> None:
-    error = error_data("no exchange rate for GBP", _stack("raise LookupError(x)"), "LookupError")
+    error = error_data("no exchange rate for GBP", stack_at("raise LookupError(x)"), "LookupError")
     job = _claimed(driver, "t1", executor="convert", group="fx")
     assert driver.mark_as_failed(job, error)
     assert error.fingerprint == fingerprint("LookupError", error.message, error.stack)
@@ -55,9 +46,9 @@ def test_a_failure_is_fingerprinted_and_counted(driver: Driver, raw: RawSql) -> 
 
 
 def test_same_error_other_value_falls_together_other_line_does_not(driver: Driver) -> None:
-    gbp = error_data("no exchange rate for GBP", _stack("raise LookupError(x)"), "LookupError")
-    jpy = error_data("no exchange rate for JPY", _stack("raise LookupError(x)"), "LookupError")
-    other = error_data("no exchange rate for GBP", _stack("raise LookupError(y)"), "LookupError")
+    gbp = error_data("no exchange rate for GBP", stack_at("raise LookupError(x)"), "LookupError")
+    jpy = error_data("no exchange rate for JPY", stack_at("raise LookupError(x)"), "LookupError")
+    other = error_data("no exchange rate for GBP", stack_at("raise LookupError(y)"), "LookupError")
     for token, error in (("a", gbp), ("b", jpy), ("c", other)):
         assert driver.mark_as_failed(_claimed(driver, token, executor="convert"), error)
     counts = {row["fingerprint"]: int(row["failed"]) for row in driver.failure_counts()}

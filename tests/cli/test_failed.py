@@ -64,12 +64,15 @@ def test_failed_show(run: Run, queue: QueueService) -> None:
 
 def test_failed_stats(run: Run, failures: dict[str, int]) -> None:
     stats = run("failed", "stats", "--json").json()
+    inbox = stats.pop("by_fingerprint")
     assert stats == {
         "total": 5,
         "by_executor": {"convert": 3, "mail": 2},
         "by_group": {"reports": 2, "billing": 2, "null": 1},
         "by_code": {"LookupError": 3, "ValueError": 2},
+        "counted_from": "kept counts",
     }
+    assert sum(entry["count"] for entry in inbox) == 5
     text = run("failed", "stats")
     assert text.code == 0, text.err
     assert "5 failed task(s)" in text.out
@@ -83,6 +86,8 @@ def test_failed_stats_when_nothing_failed(run: Run) -> None:
         "by_executor": {},
         "by_group": {},
         "by_code": {},
+        "by_fingerprint": [],
+        "counted_from": "kept counts",
     }
     assert "0 failed task(s)" in run("failed", "stats").out
     assert run("failed", "list", "--json").json() == []

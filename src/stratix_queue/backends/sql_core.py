@@ -94,7 +94,11 @@ class SqlCore(ABC):
         self.health = Health(url.where)
         self.queries = load_queries(self.package_dir)
         self.migrations_dir = os.path.join(self.package_dir, "migrations")
-        self._lists = {name: tuple(LIST_MARKER.findall(sql)) for name, sql in self.queries.items()}
+        # Each marker once: a query may repeat one (a filter in several subqueries).
+        self._lists = {
+            name: tuple(dict.fromkeys(LIST_MARKER.findall(sql)))
+            for name, sql in self.queries.items()
+        }
         self._pool = Pool(self._connect, self._pool_size())
 
     # -- what each database's package supplies ---------------------------------------------

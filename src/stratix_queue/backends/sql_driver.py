@@ -31,6 +31,7 @@ from stratix_queue.backends.insert_path import (
 )
 from stratix_queue.backends.ledger_core import FailureKey, counted
 from stratix_queue.backends.session import Params, Row, Session
+from stratix_queue.backends.triage_ops import TriageOps
 from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.fingerprint import fingerprint
 from stratix_queue.job import Job, claimed_jobs
@@ -39,7 +40,7 @@ ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(ActionOps):
+class SqlDriver(ActionOps, TriageOps):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 
