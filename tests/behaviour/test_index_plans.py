@@ -18,7 +18,8 @@ from stratix_queue import QueueService
 from tests import dbs
 from tests.queries import statements
 
-# block -> the index each backend must use for it (None: any index, no full scan)
+# block -> the index each backend must use for it, or one whose name starts so (None: any
+# index, no full scan)
 EXPECTED: dict[str, dict[str, str | None]] = {
     "promote_due": {
         "sqlite": "idx_queue_jobs_delayed",
@@ -73,6 +74,7 @@ VALUES: dict[str, Any] = {
     "lease_seconds": 30.0,
     "message": "m",
     "unstarted_message": "u",
+    "lost_fingerprint": "0123456789abcdef",
     "status": None,
     "executor": None,
     "code": None,
@@ -194,7 +196,8 @@ def test_reindexed_queries_use_their_index(backend: str, filled: str) -> None:
                 if full:
                     problems.append(f"{name}: full scan of queue_jobs in {sql[:60]!r}")
             expected = wanted[backend]
-            if expected is not None and expected not in used:
+            # a failed-task query may use any of 006's failed indexes (by executor, code...)
+            if expected is not None and not any(index.startswith(expected) for index in used):
                 problems.append(f"{name}: {expected} not used (used {used})")
     finally:
         conn.close()
