@@ -72,7 +72,7 @@ class LedgerCore(SqlCore):
             if value is None:
                 continue
             if name == "message":
-                value = "%" + _like_escaped(value.lower()) + "%"
+                value = value.lower()
             conditions.append(self.queries[f"filter_{name}"])
             params[f"f_{name}"] = value
         return SqlFragment("".join(f" AND {c}" for c in conditions), params)
@@ -133,10 +133,6 @@ FILTER_FIELDS = (
     "min_attempts",
     "max_attempts",
 )
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 _NO_OUTCOMES = {"failed": 0, "retried": 0, "rescued": 0, "cancelled": 0}
