@@ -224,12 +224,11 @@ def run(
 ) -> dict[str, tuple[float, float]]:
     """Fill a new database (or time the one at ``url``, filled by an earlier --keep run)."""
     directory = tempfile.mkdtemp(prefix="ledger_scale_")
-    keep = keep or url is not None
+    given = url is not None
+    keep = keep or given
     url = url or _new_url(dialect, directory)
     try:
-        filled = 0.0 if keep and dbs.scalar(url, "SELECT COUNT(*) FROM queue_jobs") else None
-        if filled is None:
-            filled = _fill(url, dialect, rows, waiting)
+        filled = 0.0 if given else _fill(url, dialect, rows, waiting)
         print(f"{dialect}: filled {rows:,} failed tasks in {filled:.1f} s", file=sys.stderr)
         results = {"fill, s": (filled, filled)}
         with QueueService(url, statement_timeout=None) as queue:

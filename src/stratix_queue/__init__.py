@@ -18,10 +18,12 @@ from stratix_queue.errors import (
     TransientDatabaseError,
     UnsupportedURLError,
 )
+from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import (
     AttemptError,
     ErrorInfo,
     FailedTasksStats,
+    FingerprintStats,
     GroupInfo,
     Job,
     JobStatus,
@@ -34,6 +36,7 @@ from stratix_queue.outcomes import WorkerStats
 from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 from stratix_queue.repository import JobRepository
 from stratix_queue.service import QueueService
+from stratix_queue.triage import FailedPage
 from stratix_queue.worker_options import WorkerOptions
 
 __version__ = "0.1.0"
@@ -53,7 +56,10 @@ __all__ = [
     "DryRun",
     "ErrorInfo",
     "ExecutorNotFoundError",
+    "FailedPage",
     "FailedTasksStats",
+    "FailureFilter",
+    "FingerprintStats",
     "GroupInfo",
     "InvalidInputError",
     "InvalidTaskIdError",
