@@ -285,15 +285,20 @@ class SqlCore(ABC):
         with self._session() as session:
             return body(session)
 
-    def _fenced(self, job: Job, names: Sequence[str], extra: Params) -> bool:
+    def _fenced(
+        self, job: Job, names: Sequence[str], extra: Params, then: Sequence[str] = ()
+    ) -> bool:
         """Statements about one job, in one transaction, that apply only if the row is as the
-        Job was read: each must touch exactly one row, or all roll back."""
+        Job was read: each must touch exactly one row, or all roll back. ``then``: statements
+        run after them in the same transaction (an upsert, whose row count varies)."""
         params = {"id": job.id, "status": job.status.value, "lease_token": job.lease_token, **extra}
 
         def body(session: Session) -> bool:
             for name in names:
                 if self._run(session, name, params).rowcount != 1:
                     raise _AbortError
+            for name in then:
+                self._run(session, name, params)
             return True
 
         try:

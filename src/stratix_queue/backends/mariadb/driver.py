@@ -265,9 +265,10 @@ class MariadbDriver(SqlDriver):
         return [tuple(row.values()) for row in results[-1].rows]  # job.CLAIMED_COLUMNS
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
-        """A copy and a delete in one round trip, with the (id, lease_token) pairs also as a
-        list: the DELETE finds its rows by primary key and returns their ids. Items go in id
-        order, the order in which heartbeat_jobs locks rows too."""
+        """A copy, the rollups of what it copied and a delete in one round trip, with the
+        (id, lease_token) pairs also as a list: the DELETE finds its rows by primary key and
+        returns their ids. Items go in id order, the order in which heartbeat_jobs locks rows
+        too."""
         ordered = latest_successes(done)
         if not ordered:
             return set()
@@ -275,7 +276,7 @@ class MariadbDriver(SqlDriver):
             "items": success_items(ordered),
             "pairs": [(job.id, job.lease_token) for job, _ in ordered],
         }
-        results = self._one_trip(("success_copy", "success_delete"), params)
+        results = self._one_trip(("success_copy", "success_rollup", "success_delete"), params)
         return {int(row["id"]) for row in results[-1].rows}
 
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int:

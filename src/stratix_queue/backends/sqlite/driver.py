@@ -179,13 +179,14 @@ class SqliteDriver(SqlDriver):
         return [row for part in parts for row in json.loads(part)]
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
-        """The batch in three statements: the ids still held under their tokens (one row, a
-        JSON array), their copy to queue_success, and their delete."""
+        """The batch in four statements: the ids still held under their tokens (one row, a
+        JSON array), their copy to queue_success, their rollups, and their delete."""
         values: dict[str, Any] = {"items": success_items(latest_successes(done))}
 
         def body(session: Session) -> str:
             values.update(_one_row(self._run(session, "success_pick", values)))
             self._run(session, "success_copy", values)
+            self._run(session, "success_rollup", values)
             self._run(session, "success_delete", values)
             return str(values["moved"])
 

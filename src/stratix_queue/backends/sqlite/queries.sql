@@ -441,12 +441,6 @@ DELETE FROM queue_success WHERE id IN (
     WHERE completed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than))
     ORDER BY id LIMIT :batch);
 
--- name: prune_attempt_errors
--- The attempt history of tasks that left queue_jobs (succeeded, then pruned) ages out too.
-DELETE FROM queue_job_errors
-WHERE failed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than))
-  AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
-
 -- name: change_marker
 -- Grows whenever another connection commits: a nearly free "something happened" check that
 -- wakes hungry SQLite workers in other processes (no table is read).

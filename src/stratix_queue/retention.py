@@ -1,0 +1,123 @@
+"""Retention: how long each kind of finished record is kept, and the sweep that prunes it.
+
+A worker's maintenance thread sweeps every ``SWEEP_SECONDS`` (each worker: on several hosts they
+prune side by side, each batch a statement of its own, so two of them only ever race for the
+same rows, never corrupt a count), a bounded number of batches per sweep; when one came back
+full the next sweep follows soon. ``stratix-queue prune`` (``QueueService.prune``) sweeps until
+nothing old is left. Periods are seconds; None keeps forever.
+
+Besides the three tables kept for a period, the history of tasks that are nowhere any more
+(not in queue_jobs, queue_success nor queue_removed: their attempt errors and earlier payloads)
+is pruned once ``HISTORY_GRACE_SECONDS`` old.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from stratix_queue.validation import check_delay
+
+DAY = 86_400.0
+DEFAULT_KEEP_SUCCESSES = 7 * DAY
+DEFAULT_KEEP_ROLLUPS = 90 * DAY
+DEFAULT_KEEP_REMOVED = 30 * DAY
+HISTORY_GRACE_SECONDS = 3_600.0
+SWEEP_SECONDS = 300.0  # between two sweeps of one worker
+BACKLOG_SWEEP_SECONDS = 1.0  # the next sweep, when the last one left old rows behind
+BATCH = 1_000  # rows per statement: a short lock, even on SQLite's one writer
+WORKER_BATCHES = 5  # per kind of record and sweep in a worker
+
+
+class Prunable(enum.StrEnum):
+    """What retention deletes, in the order a sweep goes through them (a task's history
+    after the task)."""
+
+    SUCCESSES = "successes"
+    REMOVED = "removed"
+    ROLLUPS = "rollups"
+    ATTEMPT_ERRORS = "attempt_errors"
+    PAYLOAD_HISTORY = "payload_history"
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Seconds to keep each kind of record (None or 0: forever)."""
+
+    successes: float | None = DEFAULT_KEEP_SUCCESSES
+    rollups: float | None = DEFAULT_KEEP_ROLLUPS
+    removed: float | None = DEFAULT_KEEP_REMOVED
+
+    def periods(self) -> list[tuple[Prunable, float]]:
+        """(what, older than seconds) for everything pruned, in sweep order."""
+        kept = {
+            Prunable.SUCCESSES: self.successes,
+            Prunable.REMOVED: self.removed,
+            Prunable.ROLLUPS: self.rollups,
+            Prunable.ATTEMPT_ERRORS: HISTORY_GRACE_SECONDS,
+            Prunable.PAYLOAD_HISTORY: HISTORY_GRACE_SECONDS,
+        }
+        return [(what, float(age)) for what, age in kept.items() if age]
+
+    @property
+    def keeps_everything(self) -> bool:
+        return not (self.successes or self.rollups or self.removed)
+
+
+@dataclass(slots=True)
+class PruneReport:
+    """Rows deleted (or, in a dry run, that would be) per kind; ``pending``: the sweep stopped
+    at its batch limit with old rows left (the next one goes on)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    pending: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+PruneBatch = Callable[[Prunable, float, int], int]
+CountOld = Callable[[Prunable, float], int]
+
+
+def sweep(
+    prune_batch: PruneBatch,
+    periods: list[tuple[Prunable, float]],
+    max_batches: int | None,
+    batch: int = BATCH,
+) -> PruneReport:
+    """Delete in batches of ``batch`` rows, up to ``max_batches`` per kind (None: until none
+    is left), counting every row deleted."""
+    report = PruneReport()
+    for what, older_than in periods:
+        deleted = done = 0
+        while True:
+            count = prune_batch(what, older_than, batch)
+            deleted += count
+            done += 1
+            if count < batch:
+                break
+            if max_batches is not None and done >= max_batches:
+                report.pending = True
+                break
+        report.counts[what.value] = deleted
+    return report
+
+
+def dry_run(count_old: CountOld, periods: list[tuple[Prunable, float]]) -> PruneReport:
+    """How many rows a sweep until the end would delete now, per kind."""
+    return PruneReport({what.value: count_old(what, older_than) for what, older_than in periods})
+
+
+def retention_of(successes: object, rollups: object, removed: object) -> Retention:
+    """A Retention from seconds, timedeltas or text ('7d'); None or 0 keeps forever."""
+    def period(value: object, what: str) -> float | None:
+        return None if value is None else (check_delay(value, what) or None)
+
+    return Retention(
+        period(successes, "keep_successes"),
+        period(rollups, "keep_rollups"),
+        period(removed, "keep_removed"),
+    )
