@@ -113,6 +113,7 @@ def dry_run(count_old: CountOld, periods: list[tuple[Prunable, float]]) -> Prune
 
 def retention_of(successes: object, rollups: object, removed: object) -> Retention:
     """A Retention from seconds, timedeltas or text ('7d'); None or 0 keeps forever."""
+
     def period(value: object, what: str) -> float | None:
         return None if value is None else (check_delay(value, what) or None)
 

@@ -109,9 +109,7 @@ class _Tally:
         succeeded, failed = self.counts["succeeded"], self.counts["failed"]
         ended = succeeded + failed
         ran = succeeded > 0
-        pct = {
-            q: estimate_percentile(self.buckets, q / 100, self.run_ms_max) for q in (50, 95, 99)
-        }
+        pct = {q: estimate_percentile(self.buckets, q / 100, self.run_ms_max) for q in (50, 95, 99)}
         return ThroughputRow(
             key=key,
             succeeded=succeeded,

@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 
 from stratix_queue.backends.limits import DEADLINE_GRACE_SECONDS
 from stratix_queue.errors import InvalidInputError
+from stratix_queue.retention import (
+    DEFAULT_KEEP_REMOVED,
+    DEFAULT_KEEP_ROLLUPS,
+    DEFAULT_KEEP_SUCCESSES,
+    Retention,
+    retention_of,
+)
 from stratix_queue.validation import check_int, check_name
 
 MAX_CONCURRENCY = 1024
@@ -66,6 +73,8 @@ class WorkerOptions:
     grace_seconds: float
     listen: bool  # the wake-up thread; False: poll only (PgBouncer's transaction pooling)
     handle_signals: bool
+    # How long finished records are kept (retention.py; None: forever), pruned by maintenance.
+    retention: Retention
     # Derived, for the worker's loops:
     leases: LeaseSettings = field(init=False, repr=False, compare=False)
     # adaptive polling restarts here once work was found
@@ -85,6 +94,9 @@ class WorkerOptions:
         grace_seconds: float = 30.0,
         listen: bool = True,
         handle_signals: bool = False,
+        keep_successes: float | str | None = DEFAULT_KEEP_SUCCESSES,  # 0 or None: forever
+        keep_rollups: float | str | None = DEFAULT_KEEP_ROLLUPS,
+        keep_removed: float | str | None = DEFAULT_KEEP_REMOVED,
     ) -> None:
         lease = _positive(lease_seconds, "lease_seconds")
         heartbeat = _positive(
@@ -115,6 +127,7 @@ class WorkerOptions:
             "grace_seconds": _positive(grace_seconds, "grace_seconds"),
             "listen": bool(listen),
             "handle_signals": bool(handle_signals),
+            "retention": retention_of(keep_successes, keep_rollups, keep_removed),
             "leases": LeaseSettings(lease, heartbeat, rescue),
             "min_poll_interval": min(0.05, poll),
         }
