@@ -43,7 +43,7 @@ class Prunable(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Retention:
-    """Seconds to keep each kind of record (None or 0: forever)."""
+    """Seconds to keep each kind of record (None: forever; 0: prune all of it)."""
 
     successes: float | None = DEFAULT_KEEP_SUCCESSES
     rollups: float | None = DEFAULT_KEEP_ROLLUPS
@@ -58,11 +58,11 @@ class Retention:
             Prunable.ATTEMPT_ERRORS: HISTORY_GRACE_SECONDS,
             Prunable.PAYLOAD_HISTORY: HISTORY_GRACE_SECONDS,
         }
-        return [(what, float(age)) for what, age in kept.items() if age]
+        return [(what, float(age)) for what, age in kept.items() if age is not None]
 
     @property
     def keeps_everything(self) -> bool:
-        return not (self.successes or self.rollups or self.removed)
+        return self.successes is None and self.rollups is None and self.removed is None
 
 
 @dataclass(slots=True)
@@ -111,11 +111,17 @@ def dry_run(count_old: CountOld, periods: list[tuple[Prunable, float]]) -> Prune
     return PruneReport({what.value: count_old(what, older_than) for what, older_than in periods})
 
 
-def retention_of(successes: object, rollups: object, removed: object) -> Retention:
-    """A Retention from seconds, timedeltas or text ('7d'); None or 0 keeps forever."""
+def retention_of(
+    successes: object, rollups: object, removed: object, zero_keeps: bool = True
+) -> Retention:
+    """A Retention from seconds, timedeltas or text ('7d'); None keeps forever, and so does 0
+    when ``zero_keeps`` (a worker's setting; for ``prune`` by hand, 0 prunes everything)."""
 
     def period(value: object, what: str) -> float | None:
-        return None if value is None else (check_delay(value, what) or None)
+        if value is None:
+            return None
+        seconds = check_delay(value, what)
+        return None if zero_keeps and not seconds else seconds
 
     return Retention(
         period(successes, "keep_successes"),

@@ -371,11 +371,12 @@ class QueueService:
         keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
         dry_run: bool = False,
     ) -> PruneReport:
-        """Delete (dry run: count) what is older than its retention period, until none is left,
-        as the worker does a few batches at a time (retention.py); None or 0 keeps forever.
-        The report counts each kind: successes, removed, rollups, attempt_errors,
-        payload_history."""
-        periods = retention_of(keep_successes, keep_rollups, keep_removed).periods()
+        """Delete (dry run: count) what is older than its period, until none is left, as the
+        worker does a few batches at a time (retention.py); None keeps that kind (0 deletes all
+        of it). The attempt errors and earlier payloads of tasks then nowhere go too. The
+        report counts each kind: successes, removed, rollups, attempt_errors, payload_history."""
+        given = retention_of(keep_successes, keep_rollups, keep_removed, zero_keeps=False)
+        periods = given.periods()
         if dry_run:
             return dry_run_counts(self.backend.count_old, periods)
         return sweep(self.backend.prune_batch, periods, None)

@@ -82,6 +82,27 @@ DEFAULTS = WorkerOptions()  # the defaults shown in --help are the options objec
     is_flag=True,
     help="Poll only: no LISTEN (PostgreSQL; e.g. behind PgBouncer) or change watcher.",
 )
+@click.option(
+    "--keep-successes",
+    type=Duration(),
+    default=DEFAULTS.retention.successes,
+    show_default=True,
+    help="Prune succeeded tasks (queue_success) older than this; 0: keep forever.",
+)
+@click.option(
+    "--keep-rollups",
+    type=Duration(),
+    default=DEFAULTS.retention.rollups,
+    show_default=True,
+    help="Prune throughput rollups older than this; 0: keep forever.",
+)
+@click.option(
+    "--keep-removed",
+    type=Duration(),
+    default=DEFAULTS.retention.removed,
+    show_default=True,
+    help="Prune discarded and cancelled tasks older than this; 0: keep forever.",
+)
 @pass_state
 def worker(
     state: State,
@@ -97,6 +118,9 @@ def worker(
     grace: float,
     poll: float,
     no_listen: bool,
+    keep_successes: float,
+    keep_rollups: float,
+    keep_removed: float,
 ) -> None:
     """Run workers for the executors of an application."""
     if not state.debug:  # a worker's log is its record: task lines are INFO
@@ -113,6 +137,9 @@ def worker(
         grace_seconds=grace,
         poll_interval=poll,
         listen=not no_listen,
+        keep_successes=keep_successes,
+        keep_rollups=keep_rollups,
+        keep_removed=keep_removed,
     )
     command = WorkerCommand(app=app, url=state.url, processes=processes, options=options)
     click.get_current_context().exit(run_worker_command(command))
