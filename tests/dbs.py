@@ -146,7 +146,21 @@ def drop_database(url: str) -> None:
         _admin(parsed.dialect, f"DROP DATABASE IF EXISTS {parsed.database}")
 
 
-QUEUE_TABLES = ("queue_jobs", "queue_success", "queue_groups", "queue_workers", "queue_job_errors")
+QUEUE_TABLES = (
+    "queue_jobs",
+    "queue_success",
+    "queue_groups",
+    "queue_workers",
+    "queue_job_errors",
+    # migration 006's
+    "queue_failure_counts",
+    "queue_removed",
+    "queue_payload_history",
+    "queue_audit",
+    "queue_plans",
+    "queue_plan_items",
+    "queue_rollups",
+)
 
 
 def clear_tables(url: str) -> None:

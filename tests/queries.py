@@ -20,7 +20,12 @@ _OPERATIONS = {
     "sqlite": {
         "claim_jobs": ["claim_pick", *_SQLITE_CLAIM],
         "claim_jobs_in_groups": ["claim_pick_in_groups", *_SQLITE_CLAIM],
-        "move_many_to_success": ["success_pick", "success_copy", "success_rollup", "success_delete"],
+        "move_many_to_success": [
+            "success_pick",
+            "success_copy",
+            "success_rollup",
+            "success_delete",
+        ],
         "move_to_success": ["copy_to_success", "delete_succeeded", "rollup_success"],
     },
     "postgres": {},

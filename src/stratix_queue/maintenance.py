@@ -19,6 +19,7 @@ from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
 from stratix_queue.retention import (
     BACKLOG_SWEEP_SECONDS,
+    BATCH,
     SWEEP_SECONDS,
     WORKER_BATCHES,
     Retention,
@@ -135,7 +136,7 @@ class Maintenance:
         done: list[bool] = []
 
         def run() -> None:
-            report = sweep(self.backend.prune_batch, periods, WORKER_BATCHES)
+            report = sweep(self.backend.prune_batch, periods, WORKER_BATCHES, BATCH)
             done.append(report.pending)
             if report.total:
                 counts = ", ".join(f"{n} {what}" for what, n in report.counts.items() if n)

@@ -73,9 +73,12 @@ class WorkerOptions:
     grace_seconds: float
     listen: bool  # the wake-up thread; False: poll only (PgBouncer's transaction pooling)
     handle_signals: bool
-    # How long finished records are kept (retention.py; None: forever), pruned by maintenance.
-    retention: Retention
+    # Seconds finished records are kept (retention.py; None: forever), pruned by maintenance.
+    keep_successes: float | None
+    keep_rollups: float | None
+    keep_removed: float | None
     # Derived, for the worker's loops:
+    retention: Retention = field(init=False, repr=False, compare=False)
     leases: LeaseSettings = field(init=False, repr=False, compare=False)
     # adaptive polling restarts here once work was found
     min_poll_interval: float = field(init=False, repr=False, compare=False)
@@ -115,7 +118,7 @@ class WorkerOptions:
         rescue = _positive(
             heartbeat if rescue_interval is None else rescue_interval, "rescue_interval"
         )
-        values = {
+        values: dict[str, object] = {
             "concurrency": slots,
             "prefetch": buffer,
             "burst": bool(burst),
@@ -127,7 +130,13 @@ class WorkerOptions:
             "grace_seconds": _positive(grace_seconds, "grace_seconds"),
             "listen": bool(listen),
             "handle_signals": bool(handle_signals),
-            "retention": retention_of(keep_successes, keep_rollups, keep_removed),
+        }
+        retention = retention_of(keep_successes, keep_rollups, keep_removed)
+        values |= {
+            "keep_successes": retention.successes,
+            "keep_rollups": retention.rollups,
+            "keep_removed": retention.removed,
+            "retention": retention,
             "leases": LeaseSettings(lease, heartbeat, rescue),
             "min_poll_interval": min(0.05, poll),
         }
