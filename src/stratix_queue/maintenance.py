@@ -17,14 +17,7 @@ from typing import Any
 from stratix_queue.backends.arguments import WorkerRecord
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
-from stratix_queue.retention import (
-    BACKLOG_SWEEP_SECONDS,
-    BATCH,
-    SWEEP_SECONDS,
-    WORKER_BATCHES,
-    Retention,
-    sweep,
-)
+from stratix_queue.retention import BACKLOG_SWEEP_SECONDS, SWEEP_SECONDS, Retention, Sweeper
 from stratix_queue.worker_options import LeaseSettings
 
 log = logging.getLogger("stratix_queue.worker")
@@ -56,7 +49,7 @@ class Maintenance:
         retention: Retention | None = None,
     ) -> None:
         self.backend = backend
-        self.retention = retention or Retention(None, None, None)
+        self.sweeper = Sweeper(backend.prune_batch, retention or Retention(None, None, None))
         self.held = held  # (id, lease token) of every task whose lease the worker renews
         self.mark_starts = mark_starts  # writes the starts of tasks running for a while (False:
         # there were none)
@@ -130,21 +123,9 @@ class Maintenance:
 
     def prune(self) -> bool:
         """One retention sweep of a few batches; True if old rows are left for the next."""
-        periods = self.retention.periods() if not self.retention.keeps_everything else []
-        if not periods:
-            return False
-        done: list[bool] = []
-
-        def run() -> None:
-            report = sweep(self.backend.prune_batch, periods, WORKER_BATCHES, BATCH)
-            done.append(report.pending)
-            if report.total:
-                counts = ", ".join(f"{n} {what}" for what, n in report.counts.items() if n)
-                more = "; more left for the next sweep" if report.pending else ""
-                log.info("pruned past their retention: %s%s", counts, more)
-
-        self._attempt("prune old records", run)
-        return bool(done and done[0])
+        pending: list[bool] = []
+        self._attempt("prune old records", lambda: pending.append(self.sweeper.sweep_once()))
+        return bool(pending and pending[0])
 
     def _attempt(self, what: str, action: Callable[[], object]) -> bool:
         """Run ``action``; False if the database failed it. An action that returns False did

@@ -8,17 +8,21 @@ nothing old is left. Periods are seconds; None keeps forever.
 
 Besides the three tables kept for a period, the history of tasks that are nowhere any more
 (not in queue_jobs, queue_success nor queue_removed: their attempt errors and earlier payloads)
-is pruned once ``HISTORY_GRACE_SECONDS`` old.
+is pruned once ``HISTORY_GRACE_SECONDS`` old. Finding it reads the whole history (no index
+serves "its task is nowhere"), so a worker looks only after it pruned tasks (``Sweeper``): a
+task becomes nowhere when it is pruned. ``prune`` by hand always looks.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from stratix_queue.validation import check_delay
 
+log = logging.getLogger("stratix_queue.worker")
 DAY = 86_400.0
 DEFAULT_KEEP_SUCCESSES = 7 * DAY
 DEFAULT_KEEP_ROLLUPS = 90 * DAY
@@ -39,6 +43,9 @@ class Prunable(enum.StrEnum):
     ROLLUPS = "rollups"
     ATTEMPT_ERRORS = "attempt_errors"
     PAYLOAD_HISTORY = "payload_history"
+
+
+HISTORY = frozenset({Prunable.ATTEMPT_ERRORS, Prunable.PAYLOAD_HISTORY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,37 @@ def sweep(
                 break
         report.counts[what.value] = deleted
     return report
+
+
+class Sweeper:
+    """A worker's sweeps (maintenance.py): a few batches of each kind; the history only after
+    tasks were pruned (by this sweep, or by an earlier one whose history sweep left rows)."""
+
+    def __init__(self, prune_batch: PruneBatch, retention: Retention) -> None:
+        self.prune_batch = prune_batch
+        periods = [] if retention.keeps_everything else retention.periods()
+        self.tasks = [(what, age) for what, age in periods if what not in HISTORY]
+        self.history = [(what, age) for what, age in periods if what in HISTORY]
+        self.orphans = False  # tasks were pruned since the history was last swept to the end
+
+    def sweep_once(self) -> bool:
+        """One sweep; True if it left old rows for the next."""
+        if not self.tasks:
+            return False
+        report = sweep(self.prune_batch, self.tasks, WORKER_BATCHES, BATCH)
+        self.orphans |= bool(
+            report.counts.get(Prunable.SUCCESSES) or report.counts.get(Prunable.REMOVED)
+        )
+        if self.orphans:
+            history = sweep(self.prune_batch, self.history, WORKER_BATCHES, BATCH)
+            self.orphans = history.pending
+            report.counts |= history.counts
+            report.pending |= history.pending
+        if report.total:
+            counts = ", ".join(f"{n} {what}" for what, n in report.counts.items() if n)
+            more = "; more left for the next sweep" if report.pending else ""
+            log.info("pruned past their retention: %s%s", counts, more)
+        return report.pending
 
 
 def dry_run(count_old: CountOld, periods: list[tuple[Prunable, float]]) -> PruneReport:

@@ -455,6 +455,9 @@ class QueueService:
         grace_seconds: float = 30.0,
         listen: bool = True,
         handle_signals: bool = False,
+        keep_successes: Seconds | None = DEFAULT_KEEP_SUCCESSES,
+        keep_rollups: Seconds | None = DEFAULT_KEEP_ROLLUPS,
+        keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
         options: WorkerOptions | None = None,
     ) -> WorkerStats:
         """Run executors in this process with ``concurrency`` threads.
@@ -470,6 +473,10 @@ class QueueService:
         claiming, gives running tasks ``grace_seconds`` to finish, returns unfinished ones to
         waiting and ends the process (exit 0); a second signal exits at once.
 
+        ``keep_successes``, ``keep_rollups``, ``keep_removed``: how long succeeded tasks, the
+        throughput rollups and removed tasks are kept (retention.py); the worker prunes older
+        ones a few batches every five minutes. 0 or None: forever.
+
         ``options``: a WorkerOptions holding all these settings, instead of them one by one.
         """
         given = WorkerOptions(
@@ -484,6 +491,9 @@ class QueueService:
             grace_seconds=grace_seconds,
             listen=listen,
             handle_signals=handle_signals,
+            keep_successes=keep_successes,
+            keep_rollups=keep_rollups,
+            keep_removed=keep_removed,
         )
         if options is None:
             options = given

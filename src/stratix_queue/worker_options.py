@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from stratix_queue.backends.limits import DEADLINE_GRACE_SECONDS
+from stratix_queue.durations import Seconds
 from stratix_queue.errors import InvalidInputError
 from stratix_queue.retention import (
     DEFAULT_KEEP_REMOVED,
@@ -97,9 +98,9 @@ class WorkerOptions:
         grace_seconds: float = 30.0,
         listen: bool = True,
         handle_signals: bool = False,
-        keep_successes: float | str | None = DEFAULT_KEEP_SUCCESSES,  # 0 or None: forever
-        keep_rollups: float | str | None = DEFAULT_KEEP_ROLLUPS,
-        keep_removed: float | str | None = DEFAULT_KEEP_REMOVED,
+        keep_successes: Seconds | None = DEFAULT_KEEP_SUCCESSES,  # 0 or None: forever
+        keep_rollups: Seconds | None = DEFAULT_KEEP_ROLLUPS,
+        keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
     ) -> None:
         lease = _positive(lease_seconds, "lease_seconds")
         heartbeat = _positive(

@@ -145,8 +145,8 @@ def test_the_worker_maintenance_prunes_in_batches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ids = _old_rows(queue, db_url)
-    monkeypatch.setattr("stratix_queue.maintenance.WORKER_BATCHES", 1)
-    monkeypatch.setattr("stratix_queue.maintenance.BATCH", 1)
+    monkeypatch.setattr("stratix_queue.retention.WORKER_BATCHES", 1)
+    monkeypatch.setattr("stratix_queue.retention.BATCH", 1)
     maintenance = Maintenance(
         queue.backend,
         "w1",

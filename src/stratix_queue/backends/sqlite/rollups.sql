@@ -7,7 +7,7 @@
 -- transaction: the queue_success row that transaction wrote, by primary key.
 INSERT INTO queue_rollups (minute, executor, group_name, bucket, succeeded, run_ms_total,
                            run_ms_max)
-SELECT substr(completed_at, 1, 16) || ':00.000', executor, COALESCE(group_name, ''), :bucket, 1,
+SELECT strftime('%Y-%m-%d %H:%M:00.000', completed_at), executor, COALESCE(group_name, ''), :bucket, 1,
        COALESCE(execution_time, 0), COALESCE(execution_time, 0)
 FROM queue_success WHERE id = :id
 ON CONFLICT (minute, executor, group_name, bucket) DO UPDATE
