@@ -23,7 +23,7 @@ _OPERATIONS = {
         "move_many_to_success": [
             "success_pick",
             "success_copy",
-            "success_rollup",
+            "success_rollup_rows",
             "success_delete",
         ],
         "move_to_success": ["copy_to_success", "delete_succeeded", "rollup_success"],

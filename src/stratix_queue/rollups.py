@@ -13,6 +13,7 @@ most the width of one bucket.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,23 @@ PERCENTILE_METHOD = "estimated: interpolated within fixed run-time buckets"
 def bucket_of(ms: int) -> int:
     """The bucket of a run time in ms (0 for 1 ms or less, OPEN_BUCKET above 5 minutes)."""
     return bisect_left(BUCKET_BOUNDS_MS, ms)
+
+
+def rollup_rows(successes: Iterable[tuple[str, str | None, int]]) -> str:
+    """(executor, group, ms) of successes summed per key and bucket, as JSON [[executor, group
+    ('' for none), bucket, count, total ms, max ms], ...] in key order: one upsert row each."""
+    sums: dict[tuple[str, str, int], list[int]] = {}
+    for executor, group, ms in successes:
+        key = (executor, group or "", bucket_of(ms))
+        found = sums.get(key)
+        if found is None:
+            sums[key] = [1, ms, ms]
+        else:
+            found[0] += 1
+            found[1] += ms
+            if ms > found[2]:
+                found[2] = ms
+    return json.dumps([[*key, *sums[key]] for key in sorted(sums)])
 
 
 def bucket_range(bucket: int) -> tuple[int, int | None]:

@@ -15,19 +15,17 @@ SET succeeded = succeeded + excluded.succeeded,
     run_ms_total = run_ms_total + excluded.run_ms_total,
     run_ms_max = max(run_ms_max, excluded.run_ms_max);
 
--- name: success_rollup
--- A batch of successes (SqliteDriver.move_many_to_success), between success_copy and
--- success_delete: the rows :moved names (still executing under their token), grouped by key
--- and bucket (:items' 4th element, rollups.bucket_of) and upserted in key order.
+-- name: success_rollup_rows
+-- A batch of successes (SqliteDriver.move_many_to_success), in its transaction once
+-- success_pick has told which rows move: :rollups is JSON [[executor, group, bucket, count,
+-- total ms, max ms], ...] of exactly those (rollups.rollup_rows, in key order), summed in
+-- Python before the transaction (every item moves, nearly always) rather than per row here.
 INSERT INTO queue_rollups (minute, executor, group_name, bucket, succeeded, run_ms_total,
                            run_ms_max)
-SELECT strftime('%Y-%m-%d %H:%M:00.000', 'now'), j.executor, COALESCE(j.group_name, ''),
-       json_extract(d.value, '$[3]') AS b, COUNT(*), SUM(json_extract(d.value, '$[2]')),
-       MAX(json_extract(d.value, '$[2]'))
-FROM json_each(:items) AS d CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
-WHERE j.id IN (SELECT value FROM json_each(:moved))
-GROUP BY j.executor, COALESCE(j.group_name, ''), b
-ORDER BY j.executor, COALESCE(j.group_name, ''), b
+SELECT strftime('%Y-%m-%d %H:%M:00.000', 'now'), json_extract(value, '$[0]'),
+       json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+       json_extract(value, '$[4]'), json_extract(value, '$[5]')
+FROM json_each(:rollups) WHERE true
 ON CONFLICT (minute, executor, group_name, bucket) DO UPDATE
 SET succeeded = succeeded + excluded.succeeded,
     run_ms_total = run_ms_total + excluded.run_ms_total,
