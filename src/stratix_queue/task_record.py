@@ -14,6 +14,23 @@ from stratix_queue.clock import to_utc
 from stratix_queue.job import Job
 
 IN_QUEUE, SUCCEEDED, REMOVED = "queue_jobs", "queue_success", "removed"
+# A TaskRecord's fields that a Job in queue_jobs has under the same name.
+_FROM_JOB = (
+    "id",
+    "name",
+    "executor",
+    "group",
+    "payload",
+    "priority",
+    "attempts",
+    "created_at",
+    "max_attempts",
+    "started_at",
+    "error_message",
+    "error_stack",
+    "error_code",
+    "failed_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +66,8 @@ class TaskRecord:
 
     @classmethod
     def in_queue(cls, job: Job) -> TaskRecord:
-        return cls(
-            id=job.id,
-            where=IN_QUEUE,
-            status=job.status.value,
-            name=job.name,
-            executor=job.executor,
-            group=job.group,
-            payload=job.payload,
-            priority=job.priority,
-            attempts=job.attempts,
-            created_at=job.created_at,
-            job=job,
-            max_attempts=job.max_attempts,
-            started_at=job.started_at,
-            error_message=job.error_message,
-            error_stack=job.error_stack,
-            error_code=job.error_code,
-            failed_at=job.failed_at,
-        )
+        same = {name: getattr(job, name) for name in _FROM_JOB}
+        return cls(where=IN_QUEUE, status=job.status.value, job=job, **same)
 
     @classmethod
     def succeeded(cls, row: Mapping[str, Any]) -> TaskRecord:
@@ -92,9 +92,7 @@ class TaskRecord:
             removed_by=row["removed_by"],
             reason=row["reason"],
             status_before=row["status"],
-            error_message=row["error_message"],
-            error_stack=row["error_stack"],
-            error_code=row["error_code"],
+            **{name: row[name] for name in ("error_message", "error_stack", "error_code")},
             failed_at=to_utc(row["failed_at"]),
         )
 
