@@ -20,8 +20,13 @@ _OPERATIONS = {
     "sqlite": {
         "claim_jobs": ["claim_pick", *_SQLITE_CLAIM],
         "claim_jobs_in_groups": ["claim_pick_in_groups", *_SQLITE_CLAIM],
-        "move_many_to_success": ["success_pick", "success_copy", "success_delete"],
-        "move_to_success": ["copy_to_success", "delete_succeeded"],
+        "move_many_to_success": [
+            "success_pick",
+            "success_copy",
+            "success_rollup_rows",
+            "success_delete",
+        ],
+        "move_to_success": ["copy_to_success", "delete_succeeded", "rollup_success"],
     },
     "postgres": {},
     "mysql": {
@@ -32,8 +37,14 @@ _OPERATIONS = {
             "claim_lock_in_groups",
             *_MARIADB_CLAIM,
         ],
-        "move_many_to_success": ["success_copy", "success_delete"],
-        "move_to_success": ["copy_to_success", "delete_succeeded"],
+        "move_many_to_success": [
+            "success_copy",
+            "success_copied",
+            "success_rollup_summed",
+            "success_rollup",
+            "success_delete",
+        ],
+        "move_to_success": ["copy_to_success", "delete_succeeded", "rollup_success"],
         "retry_failed": ["lock_failed", "retry_failed"],
     },
 }

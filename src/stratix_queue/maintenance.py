@@ -1,11 +1,13 @@
 """A worker's background duties: heartbeat its leases and its registry row, rescue tasks whose
-lease expired (any live worker does it), and prune workers that stopped heartbeating."""
+lease expired (any live worker does it), prune workers that stopped heartbeating, and prune
+what is past its retention period (retention.py; every worker does it, a few batches a time)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import random
 import socket
 import threading
 import time
@@ -15,6 +17,7 @@ from typing import Any
 from stratix_queue.backends.arguments import WorkerRecord
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
+from stratix_queue.retention import BACKLOG_SWEEP_SECONDS, SWEEP_SECONDS, Retention, Sweeper
 from stratix_queue.worker_options import LeaseSettings
 
 log = logging.getLogger("stratix_queue.worker")
@@ -43,8 +46,10 @@ class Maintenance:
         leases: LeaseSettings,
         held: Callable[[], list[tuple[int, str]]],
         mark_starts: Callable[[], object],
+        retention: Retention | None = None,
     ) -> None:
         self.backend = backend
+        self.sweeper = Sweeper(backend.prune_batch, retention or Retention(None, None, None))
         self.held = held  # (id, lease token) of every task whose lease the worker renews
         self.mark_starts = mark_starts  # writes the starts of tasks running for a while (False:
         # there were none)
@@ -78,6 +83,9 @@ class Maintenance:
         now = time.monotonic()
         next_heartbeat = now + self.leases.heartbeat_seconds
         next_rescue = now + self.leases.rescue_interval
+        # The first sweep at a random point of the first interval: workers started together
+        # (a deploy) do not all prune at once.
+        next_prune = now + random.uniform(0.1, 1.0) * SWEEP_SECONDS
         while not self._stop.wait(MARK_TICK_SECONDS):
             self._attempt("record that tasks started", self.mark_starts)
             now = time.monotonic()
@@ -89,6 +97,11 @@ class Maintenance:
             if now >= next_rescue:
                 next_rescue = now + self.leases.rescue_interval
                 self.rescue()
+            if now >= next_prune:
+                pending = self.prune()
+                next_prune = time.monotonic() + (
+                    BACKLOG_SWEEP_SECONDS if pending else SWEEP_SECONDS
+                )
 
     def heartbeat(self) -> bool:
         return self._attempt("renew leases", self._renew)
@@ -107,6 +120,12 @@ class Maintenance:
         for row in self.backend.rescue_expired(LOST_MESSAGE, UNSTARTED_MESSAGE):
             _log_rescued(row)
         self.backend.prune_workers(self.leases.stale_worker_seconds)
+
+    def prune(self) -> bool:
+        """One retention sweep of a few batches; True if old rows are left for the next."""
+        pending: list[bool] = []
+        self._attempt("prune old records", lambda: pending.append(self.sweeper.sweep_once()))
+        return bool(pending and pending[0])
 
     def _attempt(self, what: str, action: Callable[[], object]) -> bool:
         """Run ``action``; False if the database failed it. An action that returns False did

@@ -119,6 +119,7 @@ class Worker:
             options.leases,
             held=self._held_leases,
             mark_starts=self._mark_starts,
+            retention=options.retention,
         )
         self._outcomes = OutcomeWriter(repository, self.stats)
 

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from stratix_queue.backends.limits import DEADLINE_GRACE_SECONDS
+from stratix_queue.durations import Seconds
 from stratix_queue.errors import InvalidInputError
+from stratix_queue.retention import (
+    DEFAULT_KEEP_REMOVED,
+    DEFAULT_KEEP_ROLLUPS,
+    DEFAULT_KEEP_SUCCESSES,
+    Retention,
+    retention_of,
+)
 from stratix_queue.validation import check_int, check_name
 
 MAX_CONCURRENCY = 1024
@@ -66,7 +74,12 @@ class WorkerOptions:
     grace_seconds: float
     listen: bool  # the wake-up thread; False: poll only (PgBouncer's transaction pooling)
     handle_signals: bool
+    # Seconds finished records are kept (retention.py; None: forever), pruned by maintenance.
+    keep_successes: float | None
+    keep_rollups: float | None
+    keep_removed: float | None
     # Derived, for the worker's loops:
+    retention: Retention = field(init=False, repr=False, compare=False)
     leases: LeaseSettings = field(init=False, repr=False, compare=False)
     # adaptive polling restarts here once work was found
     min_poll_interval: float = field(init=False, repr=False, compare=False)
@@ -85,6 +98,9 @@ class WorkerOptions:
         grace_seconds: float = 30.0,
         listen: bool = True,
         handle_signals: bool = False,
+        keep_successes: Seconds | None = DEFAULT_KEEP_SUCCESSES,  # 0 or None: forever
+        keep_rollups: Seconds | None = DEFAULT_KEEP_ROLLUPS,
+        keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
     ) -> None:
         lease = _positive(lease_seconds, "lease_seconds")
         heartbeat = _positive(
@@ -103,7 +119,7 @@ class WorkerOptions:
         rescue = _positive(
             heartbeat if rescue_interval is None else rescue_interval, "rescue_interval"
         )
-        values = {
+        values: dict[str, object] = {
             "concurrency": slots,
             "prefetch": buffer,
             "burst": bool(burst),
@@ -115,6 +131,13 @@ class WorkerOptions:
             "grace_seconds": _positive(grace_seconds, "grace_seconds"),
             "listen": bool(listen),
             "handle_signals": bool(handle_signals),
+        }
+        retention = retention_of(keep_successes, keep_rollups, keep_removed)
+        values |= {
+            "keep_successes": retention.successes,
+            "keep_rollups": retention.rollups,
+            "keep_removed": retention.removed,
+            "retention": retention,
             "leases": LeaseSettings(lease, heartbeat, rescue),
             "min_poll_interval": min(0.05, poll),
         }

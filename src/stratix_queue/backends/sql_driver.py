@@ -31,16 +31,19 @@ from stratix_queue.backends.insert_path import (
 )
 from stratix_queue.backends.ledger_core import FailureKey, counted
 from stratix_queue.backends.session import Params, Row, Session
+from stratix_queue.backends.success_ledger import SuccessLedger
 from stratix_queue.backends.triage_ops import TriageOps
 from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.fingerprint import fingerprint
 from stratix_queue.job import Job, claimed_jobs
+from stratix_queue.retention import Prunable, sweep
+from stratix_queue.rollups import bucket_of
 
 ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(ActionOps, TriageOps):
+class SqlDriver(ActionOps, TriageOps, SuccessLedger):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 
@@ -213,9 +216,16 @@ class SqlDriver(ActionOps, TriageOps):
     # -- outcomes -----------------------------------------------------------------------------
 
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
-        """The row leaves queue_jobs and enters queue_success in one transaction."""
-        extra = {"execution_time": execution_time_ms}
-        return self._fenced(job, ("copy_to_success", "delete_succeeded"), extra)
+        """The row leaves queue_jobs and enters queue_success in one transaction, which also
+        adds it to its rollup (once both fenced statements moved it)."""
+        extra = {"execution_time": execution_time_ms, "bucket": bucket_of(execution_time_ms)}
+        moved = ("copy_to_success", "delete_succeeded")
+        params = {"id": job.id, "bucket": extra["bucket"]}
+
+        def rollup(session: Session) -> None:
+            self._run(session, "rollup_success", params)
+
+        return self._fenced(job, moved, extra, then=rollup)
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """Move finished tasks to queue_success in one statement; the ids moved (a task whose
@@ -345,16 +355,15 @@ class SqlDriver(ActionOps, TriageOps):
         return self._read("queue_summary", {"window_seconds": window_seconds})[0]
 
     def prune_success(self, older_than_seconds: float, dry_run: bool) -> int:
-        params = {"older_than": older_than_seconds, "batch": PRUNE_BATCH}
+        """Delete (dry run: count) queue_success rows older than that, then the attempt errors
+        of tasks now nowhere that are as old (retention.py prunes the rest)."""
         if dry_run:
-            return int(self._read("count_prunable", params)[0]["count"])
-        pruned = 0
-        while True:
-            count = self._write("prune_success", params).rowcount
-            pruned += count
-            if count < PRUNE_BATCH:
-                self._write("prune_attempt_errors", params)
-                return pruned
+            return self.count_old(Prunable.SUCCESSES, older_than_seconds)
+        periods = [
+            (Prunable.SUCCESSES, older_than_seconds),
+            (Prunable.ATTEMPT_ERRORS, older_than_seconds),
+        ]
+        return sweep(self.prune_batch, periods, None, PRUNE_BATCH).counts[Prunable.SUCCESSES]
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -460,8 +469,8 @@ def latest_successes(done: Sequence[tuple[Job, int]]) -> list[tuple[Job, int]]:
 
 
 def success_items(batch: Sequence[tuple[Job, int]]) -> str:
-    """The batch as JSON [[id, lease_token, ms], ...]."""
-    return json.dumps([[job.id, job.lease_token, ms] for job, ms in batch])
+    """The batch as JSON [[id, lease_token, ms, run-time bucket (rollups.py)], ...]."""
+    return json.dumps([[job.id, job.lease_token, ms, bucket_of(ms)] for job, ms in batch])
 
 
 def claim_values(params: ClaimParams) -> dict[str, Any]:

@@ -20,9 +20,10 @@ from stratix_queue.cli.common import (
     table,
     when,
 )
+from stratix_queue.cli.finished import show_finished
 from stratix_queue.cli.root import cli
 from stratix_queue.errors import StratixQueueError
-from stratix_queue.job import Job, JobStatus, Unreadable
+from stratix_queue.job import AttemptError, Job, JobStatus, Unreadable
 from stratix_queue.literal import block
 from stratix_queue.validation import new_job
 
@@ -239,15 +240,24 @@ def _payload_text(payload: Any) -> str:
 
 
 def show_task(state: State, task_id: int, as_json: bool) -> None:
-    job = state.queue.get_task(task_id)
-    if job is None:
+    record = state.queue.find_task(task_id)
+    if record is None:
         raise click.ClickException(
-            f"no task #{task_id} in queue_jobs (a task that succeeded is kept in queue_success)"
+            f"no task #{task_id} in queue_jobs, queue_success or the removed tasks (never "
+            "added, or pruned past its retention)"
         )
     history = state.queue.get_task_errors(task_id)
     if as_json:
-        print_json({"task": job, "attempt_errors": history})
+        print_json({"where": record.where, "task": record.job or record, "attempt_errors": history})
         return
+    if record.job is None:
+        show_finished(record)
+    else:
+        _show_job(record.job)
+    _show_history(history)
+
+
+def _show_job(job: Job) -> None:
     table(
         f"task #{job.id}",
         ["field", "value"],
@@ -271,6 +281,9 @@ def show_task(state: State, task_id: int, as_json: bool) -> None:
 
         stack = block(job.error_stack.rstrip("\n"))
         console.print(Panel(stack, title="error stack", title_align="left", expand=False))
+
+
+def _show_history(history: list[AttemptError]) -> None:
     if history:
         table(
             "attempt history",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -21,6 +23,19 @@ from stratix_queue.supervisor import WorkerCommand, run_worker_command
 from stratix_queue.worker_options import MAX_CONCURRENCY, MAX_PREFETCH, WorkerOptions
 
 DEFAULTS = WorkerOptions()  # the defaults shown in --help are the options object's own
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _keep_option(kind: str, what: str) -> Callable[[F], F]:
+    """``--keep-KIND DURATION``: the retention period of one kind of record (retention.py)."""
+    seconds = getattr(DEFAULTS.retention, kind)
+    return click.option(
+        f"--keep-{kind}",
+        type=Duration(),
+        default=seconds,
+        show_default=f"{seconds / 86400:g}d",
+        help=f"Prune {what} older than this; 0: keep forever.",
+    )
 
 
 @cli.command(
@@ -82,6 +97,9 @@ DEFAULTS = WorkerOptions()  # the defaults shown in --help are the options objec
     is_flag=True,
     help="Poll only: no LISTEN (PostgreSQL; e.g. behind PgBouncer) or change watcher.",
 )
+@_keep_option("successes", "succeeded tasks (queue_success)")
+@_keep_option("rollups", "throughput rollups")
+@_keep_option("removed", "discarded and cancelled tasks")
 @pass_state
 def worker(
     state: State,
@@ -97,6 +115,9 @@ def worker(
     grace: float,
     poll: float,
     no_listen: bool,
+    keep_successes: float,
+    keep_rollups: float,
+    keep_removed: float,
 ) -> None:
     """Run workers for the executors of an application."""
     if not state.debug:  # a worker's log is its record: task lines are INFO
@@ -113,6 +134,9 @@ def worker(
         grace_seconds=grace,
         poll_interval=poll,
         listen=not no_listen,
+        keep_successes=keep_successes,
+        keep_rollups=keep_rollups,
+        keep_removed=keep_removed,
     )
     command = WorkerCommand(app=app, url=state.url, processes=processes, options=options)
     click.get_current_context().exit(run_worker_command(command))

@@ -33,6 +33,7 @@ from stratix_queue.errors import (
     UnsupportedURLError,
 )
 from stratix_queue.job import Job
+from stratix_queue.rollups import rollup_rows
 from stratix_queue.urls import scrub
 
 try:
@@ -57,6 +58,13 @@ ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 # The claim's statements (queries.sql, claim_read_head): the ids travel between them in session
 # variables, so they need nothing back from one another and go in one round trip.
 CLAIM = ("claim_reset_head", "claim_read_head", "claim_lock", "claim_mark", "claim_read")
+SUCCESS_BATCH = (
+    "success_copy",
+    "success_copied",
+    "success_rollup_summed",
+    "success_rollup",
+    "success_delete",
+)
 CLAIM_IN_GROUPS = (
     "claim_reset_head",
     "claim_read_head_in_groups",
@@ -265,17 +273,21 @@ class MariadbDriver(SqlDriver):
         return [tuple(row.values()) for row in results[-1].rows]  # job.CLAIMED_COLUMNS
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
-        """A copy and a delete in one round trip, with the (id, lease_token) pairs also as a
-        list: the DELETE finds its rows by primary key and returns their ids. Items go in id
-        order, the order in which heartbeat_jobs locks rows too."""
+        """A copy, the rollups of what it copied and a delete in one round trip, with the
+        (id, lease_token) pairs also as a list: the DELETE finds its rows by primary key and
+        returns their ids. Items go in id order, the order in which heartbeat_jobs locks rows
+        too. The rollups come summed from here when every item moved (success_rollup_summed),
+        else from the rows that did (success_rollup)."""
         ordered = latest_successes(done)
         if not ordered:
             return set()
         params = {
             "items": success_items(ordered),
             "pairs": [(job.id, job.lease_token) for job, _ in ordered],
+            "count": len(ordered),
+            "rollups": rollup_rows((job.executor, job.group, ms) for job, ms in ordered),
         }
-        results = self._one_trip(("success_copy", "success_delete"), params)
+        results = self._one_trip(SUCCESS_BATCH, params)
         return {int(row["id"]) for row in results[-1].rows}
 
     def heartbeat(self, lease_seconds: float, leases: Sequence[tuple[int, str]]) -> int:

@@ -489,12 +489,6 @@ DELETE FROM queue_success
 WHERE completed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MICROSECOND
 ORDER BY id LIMIT %(batch)s;
 
--- name: prune_attempt_errors
--- The attempt history of tasks that left queue_jobs (succeeded, then pruned) ages out too.
-DELETE FROM queue_job_errors
-WHERE failed_at < UTC_TIMESTAMP(6) - INTERVAL ROUND(%(older_than)s * 1000000) MICROSECOND
-  AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
-
 -- name: change_marker
 -- Counters that grow when a task becomes claimable, read every few milliseconds by hungry
 -- workers on a connection of their own in place of PostgreSQL's NOTIFY: the newest id (a task

@@ -20,6 +20,7 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import Job
+from stratix_queue.rollups import bucket_of
 from stratix_queue.urls import scrub
 
 try:
@@ -184,8 +185,10 @@ class PostgresDriver(SqlDriver):
         return DatabaseError(f"PostgreSQL: {text}")
 
     def move_to_success(self, job: Job, execution_time_ms: int) -> bool:
-        """One statement: a data-modifying CTE deletes the row and inserts it in queue_success."""
-        return self._fenced(job, ("move_to_success",), {"execution_time": execution_time_ms})
+        """One statement: data-modifying CTEs delete the row, add it to its rollup and insert
+        it in queue_success."""
+        extra = {"execution_time": execution_time_ms, "bucket": bucket_of(execution_time_ms)}
+        return self._fenced(job, ("move_to_success",), extra)
 
     def listen(self, session: Session) -> None:
         self._run(session, "listen")

@@ -110,6 +110,17 @@ WITH moved AS (
     WHERE id = %(id)s AND status = %(status)s
       AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar
     RETURNING *
+), counted AS (
+    -- The success ledger (rollups.sql): the moved row, if any, added to its minute's rollup.
+    INSERT INTO queue_rollups AS r (minute, executor, group_name, bucket, succeeded,
+                                    run_ms_total, run_ms_max)
+    SELECT date_trunc('minute', timezone('UTC', now())), executor, COALESCE(group_name, ''),
+           %(bucket)s, 1, %(execution_time)s, %(execution_time)s
+    FROM moved
+    ON CONFLICT (minute, executor, group_name, bucket) DO UPDATE
+    SET succeeded = r.succeeded + EXCLUDED.succeeded,
+        run_ms_total = r.run_ms_total + EXCLUDED.run_ms_total,
+        run_ms_max = GREATEST(r.run_ms_max, EXCLUDED.run_ms_max)
 )
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
@@ -416,17 +427,32 @@ WITH released AS (
 SELECT id FROM released WHERE (SELECT COUNT(*) FROM woken) >= 0;
 
 -- name: move_many_to_success
--- A batch of successes in one statement. %(items)s is JSON [[id, lease_token, ms], ...]; only
--- rows still executing under that token move (fenced), and their ids are returned. The id array
--- makes the primary key drive the delete: one lookup per item, however many rows are executing.
+-- A batch of successes in one statement. %(items)s is JSON [[id, lease_token, ms, bucket], ...];
+-- only rows still executing under that token move (fenced), and their ids are returned. The id
+-- array makes the primary key drive the delete: one lookup per item, however many rows are
+-- executing. The rows moved, and only they, are added to queue_rollups (the success ledger,
+-- rollups.sql), one row per key and bucket, upserted in key order (concurrent batches lock
+-- shared rollup rows in the same order).
 WITH done AS (
-    SELECT (d ->> 0)::bigint AS id, d ->> 1 AS token, (d ->> 2)::int AS ms
+    SELECT (d ->> 0)::bigint AS id, d ->> 1 AS token, (d ->> 2)::int AS ms,
+           (d ->> 3)::smallint AS bucket
     FROM jsonb_array_elements(%(items)s::jsonb) AS d
 ), moved AS (
     DELETE FROM queue_jobs AS j USING done
     WHERE j.id = ANY (ARRAY(SELECT id FROM done)) AND j.id = done.id
       AND j.status = 'executing' AND j.lease_token = done.token
-    RETURNING j.*, done.ms
+    RETURNING j.*, done.ms, done.bucket
+), counted AS (
+    INSERT INTO queue_rollups AS r (minute, executor, group_name, bucket, succeeded,
+                                    run_ms_total, run_ms_max)
+    SELECT date_trunc('minute', timezone('UTC', now())), executor, COALESCE(group_name, ''),
+           bucket, COUNT(*), SUM(ms), MAX(ms)
+    FROM moved GROUP BY executor, COALESCE(group_name, ''), bucket
+    ORDER BY executor, COALESCE(group_name, ''), bucket
+    ON CONFLICT (minute, executor, group_name, bucket) DO UPDATE
+    SET succeeded = r.succeeded + EXCLUDED.succeeded,
+        run_ms_total = r.run_ms_total + EXCLUDED.run_ms_total,
+        run_ms_max = GREATEST(r.run_ms_max, EXCLUDED.run_ms_max)
 )
 INSERT INTO queue_success (id, job_name, executor, group_name, payload, priority, attempts,
                            execution_time, created_at, started_at, completed_at)
@@ -482,12 +508,6 @@ DELETE FROM queue_success WHERE id IN (
     SELECT id FROM queue_success
     WHERE completed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
     ORDER BY id LIMIT %(batch)s);
-
--- name: prune_attempt_errors
--- The attempt history of tasks that left queue_jobs (succeeded, then pruned) ages out too.
-DELETE FROM queue_job_errors
-WHERE failed_at < timezone('UTC', now()) - %(older_than)s::float8 * interval '1 second'
-  AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
 -- name: ping
 -- A LISTENing connection only receives: asked this now and then, it shows it still answers.

@@ -35,6 +35,7 @@ from stratix_queue.errors import (
     TransientDatabaseError,
 )
 from stratix_queue.job import Job
+from stratix_queue.rollups import rollup_rows
 
 BUSY_TIMEOUT_MS = 30_000
 WAL_RETRY_PAUSE_S = 0.005
@@ -179,13 +180,23 @@ class SqliteDriver(SqlDriver):
         return [row for part in parts for row in json.loads(part)]
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
-        """The batch in three statements: the ids still held under their tokens (one row, a
-        JSON array), their copy to queue_success, and their delete."""
-        values: dict[str, Any] = {"items": success_items(latest_successes(done))}
+        """The batch in four statements: the ids still held under their tokens (one row, a
+        JSON array), their copy to queue_success, their rollups, and their delete. The rollups
+        are summed here before the transaction, for the whole batch; again inside it, for the
+        rows that moved, only when some did not (a lease lost meanwhile)."""
+        batch = latest_successes(done)
+        values: dict[str, Any] = {"items": success_items(batch)}
+        whole = {"rollups": rollup_rows((job.executor, job.group, ms) for job, ms in batch)}
 
         def body(session: Session) -> str:
             values.update(_one_row(self._run(session, "success_pick", values)))
             self._run(session, "success_copy", values)
+            rollups = whole
+            if values["moved_count"] != len(batch):
+                moved = set(json.loads(values["moved"]))
+                rows = ((job.executor, job.group, ms) for job, ms in batch if job.id in moved)
+                rollups = {"rollups": rollup_rows(rows)}
+            self._run(session, "success_rollup_rows", rollups)
             self._run(session, "success_delete", values)
             return str(values["moved"])
 

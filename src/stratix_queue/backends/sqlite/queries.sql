@@ -378,13 +378,14 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
 WHERE status = 'executing' AND lease_token = :lease_token;
 
 -- name: success_pick
--- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms], ...]; only the
+-- A batch of successes in one transaction. :items is JSON [[id, lease_token, ms, bucket], ...]; only the
 -- rows still executing under that token move (fenced). The first statement answers their ids in
 -- one row (:moved, a JSON array; one step, see claim_pick; run by
 -- SqliteDriver.move_many_to_success); the insert applies the same fence to the same rows in the same
 -- transaction, and the delete takes :moved. CROSS JOIN keeps json_each as the outer loop, so each item is one
 -- primary-key lookup (left to itself the planner scans every executing row for each item).
-SELECT json_group_array(j.id) AS moved FROM json_each(:items) AS d
+-- moved_count: how many, so that the driver knows at once whether every item moved.
+SELECT json_group_array(j.id) AS moved, COUNT(*) AS moved_count FROM json_each(:items) AS d
 CROSS JOIN queue_jobs AS j ON j.id = json_extract(d.value, '$[0]')
 WHERE j.status = 'executing' AND j.lease_token = json_extract(d.value, '$[1]');
 
@@ -447,12 +448,6 @@ DELETE FROM queue_success WHERE id IN (
     SELECT id FROM queue_success
     WHERE completed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than))
     ORDER BY id LIMIT :batch);
-
--- name: prune_attempt_errors
--- The attempt history of tasks that left queue_jobs (succeeded, then pruned) ages out too.
-DELETE FROM queue_job_errors
-WHERE failed_at < strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', -:older_than))
-  AND NOT EXISTS (SELECT 1 FROM queue_jobs AS j WHERE j.id = queue_job_errors.job_id);
 
 -- name: change_marker
 -- Grows whenever another connection commits: a nearly free "something happened" check that
