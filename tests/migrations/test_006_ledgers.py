@@ -28,7 +28,8 @@ def _fill_version_5(url: str) -> None:
     and attempt errors, as version-5 code writes them."""
     with QueueService(url) as queue:
         queue.migrate(to=5)
-        queue.pause_group("frozen")
+        # as version-5 code pauses a group (pause_group now audits, in a table 006 adds)
+        dbs.query(url, "INSERT INTO queue_groups (group_name, status) VALUES ('frozen', 'paused')")
         queue.add_tasks(
             [
                 {"name": "waiting", "executor": "e"},
