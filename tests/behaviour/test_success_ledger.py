@@ -48,8 +48,10 @@ def _burst(queue: QueueService) -> None:
 def test_throughput_counts_what_the_worker_did(queue: QueueService, db_url: str) -> None:
     _burst(queue)
     by_executor = {row.key: row for row in queue.get_throughput("1h", by="executor")}
-    assert set(by_executor) == {"quick", "slow"}  # a failure is the lead's bucket -1: none yet
-    quick, slow = by_executor["quick"], by_executor["slow"]
+    assert set(by_executor) == {"quick", "slow", "boom"}
+    quick, slow, boom = by_executor["quick"], by_executor["slow"], by_executor["boom"]
+    assert (boom.succeeded, boom.failed, boom.failure_rate, boom.max_ms) == (0, 1, 1.0, None)
+    assert (quick.failed, quick.failure_rate) == (0, 0.0)
     assert quick.succeeded == 50 and slow.succeeded == 4
     assert slow.max_ms is not None and SLOW_MS <= slow.max_ms < 5 * SLOW_MS
     assert slow.avg_ms is not None and slow.avg_ms >= SLOW_MS
@@ -62,7 +64,7 @@ def test_throughput_counts_what_the_worker_did(queue: QueueService, db_url: str)
     by_group = {row.key: row.succeeded for row in queue.get_throughput("1h", by="group")}
     assert by_group == {"g1": 40, "g2": 4, None: 10}
     [everything] = queue.get_throughput("1h")
-    assert everything.key is None and everything.succeeded == 54
+    assert everything.key is None and everything.succeeded == 54 and everything.failed == 1
     assert everything.max_ms == slow.max_ms
     # the rollups alone answer: with queue_success emptied the counts stay
     dbs.query(db_url, "DELETE FROM queue_success")
