@@ -107,6 +107,9 @@ class FailureFilter:
         return cls(**data)
 
 
+FILTER_FIELDS = tuple(field.name for field in fields(FailureFilter))
+
+
 def _check_text(value: object, what: str, limit: int) -> str | None:
     if value is None:
         return None

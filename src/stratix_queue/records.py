@@ -64,7 +64,7 @@ class PayloadVersion:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> PayloadVersion:
         return cls(
-            payload=_json(row["payload"]),
+            payload=stored_value(row["payload"]),
             replaced_at=to_utc(row["replaced_at"]),
             replaced_by=row["replaced_by"],
             reason=row["reason"],
@@ -97,7 +97,7 @@ class RemovedTask:
             name=row["job_name"],
             executor=row["executor"],
             group=row["group_name"],
-            payload=_json(row["payload"]),
+            payload=stored_value(row["payload"]),
             status=row["status"],
             outcome=row["outcome"],
             attempts=int(row["attempts"]),
@@ -191,8 +191,13 @@ class DryRun:
     command: str
 
 
-def _json(text: object) -> Any:
+def stored_value(value: Any) -> Any:
+    """Stored JSON text as a value; text that is not JSON (another client wrote it) as text."""
+    if isinstance(value, bytes | bytearray):
+        value = value.decode("utf-8", errors="replace")
+    if not isinstance(value, str):
+        return value
     try:
-        return json.loads(str(text))
+        return json.loads(value)
     except ValueError:
-        return text  # written by another client: shown as it is
+        return value

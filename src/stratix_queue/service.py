@@ -475,7 +475,7 @@ class QueueService:
         row = self.backend.find_success(task_id)
         if row is not None:
             return TaskRecord.succeeded(row)
-        row = self.backend.find_removed(task_id)
+        row = self.backend.removed_task(task_id)
         return None if row is None else TaskRecord.removed(row)
 
     @staticmethod

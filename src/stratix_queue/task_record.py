@@ -4,7 +4,6 @@ operator discards or cancels it (then ``queue_removed``); retention prunes the l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +11,7 @@ from typing import Any
 
 from stratix_queue.clock import to_utc
 from stratix_queue.job import Job
+from stratix_queue.records import stored_value
 
 IN_QUEUE, SUCCEEDED, REMOVED = "queue_jobs", "queue_success", "removed"
 # A TaskRecord's fields that a Job in queue_jobs has under the same name.
@@ -103,20 +103,8 @@ def _common(row: Mapping[str, Any]) -> dict[str, Any]:
         "name": row["job_name"],
         "executor": row["executor"],
         "group": row["group_name"],
-        "payload": _payload(row["payload"]),
+        "payload": stored_value(row["payload"]),
         "priority": int(row["priority"]),
         "attempts": int(row["attempts"]),
         "created_at": to_utc(row["created_at"]),
     }
-
-
-def _payload(value: Any) -> Any:
-    """The stored JSON as a value; text that is not JSON (another client wrote it) as text."""
-    if isinstance(value, bytes | bytearray):
-        value = value.decode("utf-8", errors="replace")
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value

@@ -161,6 +161,6 @@ def test_find_success_and_removed(driver: Driver, raw: RawSql) -> None:
     assert found is not None and int(found["execution_time"]) == 77
     assert found["group_name"] == "g"
     _removed(raw, 9001, None)
-    removed = driver.find_removed(9001)
+    removed = driver.removed_task(9001)
     assert removed is not None and removed["removed_by"] == "ops"
-    assert driver.find_removed(job.id) is None
+    assert driver.removed_task(job.id) is None

@@ -10,8 +10,7 @@ import pytest
 
 from stratix_queue import MigrationError
 from stratix_queue.backends import migrations_dir, package_dir
-from stratix_queue.backends.ledger_core import FILTER_FIELDS
-from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.failure_filter import FILTER_FIELDS, FailureFilter
 from stratix_queue.job import CLAIMED_COLUMNS
 from stratix_queue.migrations import adoption
 from stratix_queue.migrations.runner import load_migrations, load_schema

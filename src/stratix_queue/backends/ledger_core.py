@@ -19,7 +19,7 @@ from typing import Any
 
 from stratix_queue.backends.session import Params, Session
 from stratix_queue.backends.sql_core import SqlCore, SqlFragment
-from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.failure_filter import FILTER_FIELDS, FailureFilter
 from stratix_queue.job import Job, JobStatus
 
 SAMPLE_MESSAGE_CHARS = 1000
@@ -120,19 +120,6 @@ class LedgerCore(SqlCore):
         for (executor, group), count in sorted(Counter(rows).items(), key=_rollup_order):
             params = {"executor": executor, "group": group or "", **_NO_OUTCOMES, outcome: count}
             self._run(session, "rollup_outcome", params)
-
-
-FILTER_FIELDS = (
-    "executor",
-    "group",
-    "code",
-    "fingerprint",
-    "message",
-    "since",
-    "until",
-    "min_attempts",
-    "max_attempts",
-)
 
 
 _NO_OUTCOMES = {"failed": 0, "retried": 0, "rescued": 0, "cancelled": 0}

@@ -39,7 +39,3 @@ class SuccessLedger(SqlCore):
     def find_success(self, job_id: int) -> Row | None:
         rows = self._read("find_success", {"id": job_id})
         return rows[0] if rows else None
-
-    def find_removed(self, job_id: int) -> Row | None:
-        rows = self._read("find_removed", {"id": job_id})
-        return rows[0] if rows else None

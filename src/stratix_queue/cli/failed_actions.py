@@ -12,9 +12,10 @@ import click
 
 from stratix_queue.cli.common import State, console, error_line, pass_state, table
 from stratix_queue.cli.failed import failed
-from stratix_queue.cli.filter_options import FILTER_KEYS, failure_filter, filter_options
+from stratix_queue.cli.filter_options import failure_filter, filter_options
 from stratix_queue.cli.tasks import JOB_COLUMNS, _payload, job_rows, tasks
 from stratix_queue.errors import InvalidInputError
+from stratix_queue.failure_filter import FILTER_FIELDS
 from stratix_queue.literal import styled
 from stratix_queue.plans import parse_rate
 from stratix_queue.records import ActionResult, DryRun, Plan
@@ -58,7 +59,7 @@ def bulk_options(func: F) -> F:
     return actor_options(filter_options(func))
 
 
-BULK_ONLY = (*FILTER_KEYS, "rate", "dry_run")
+BULK_ONLY = (*FILTER_FIELDS, "rate", "dry_run")
 
 
 def _check_usage(ids: tuple[int, ...], every: bool, options: dict[str, Any]) -> None:

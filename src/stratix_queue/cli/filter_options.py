@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from stratix_queue.failure_filter import FailureFilter
+from stratix_queue.failure_filter import FILTER_FIELDS, FailureFilter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,17 +24,6 @@ FILTER_OPTIONS = (
     click.option("--min-attempts", type=click.IntRange(0), help="At least this many attempts."),
     click.option("--max-attempts", type=click.IntRange(0), help="At most this many attempts."),
 )
-FILTER_KEYS = (
-    "executor",
-    "group",
-    "code",
-    "fingerprint",
-    "message",
-    "since",
-    "until",
-    "min_attempts",
-    "max_attempts",
-)
 
 
 def filter_options(func: F) -> F:
@@ -48,4 +37,4 @@ def filter_options(func: F) -> F:
 def failure_filter(options: dict[str, Any]) -> FailureFilter:
     """The FailureFilter of a command's filter options (taken out of ``options``); a bad value
     raises InvalidInputError, which the CLI prints as one line."""
-    return FailureFilter.build(**{key: options.pop(key) for key in FILTER_KEYS})
+    return FailureFilter.build(**{key: options.pop(key) for key in FILTER_FIELDS})

@@ -79,5 +79,3 @@ GROUP BY executor, group_name, bucket;
 -- name: find_success
 SELECT * FROM queue_success WHERE id = %(id)s;
 
--- name: find_removed
-SELECT * FROM queue_removed WHERE id = %(id)s;
