@@ -8,63 +8,41 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stratix_queue import actions, plans
+from stratix_queue import actions
 from stratix_queue.backends import open_driver
-from stratix_queue.backends.arguments import JobFilter
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
 from stratix_queue.durations import Seconds
 from stratix_queue.errors import InvalidInputError, SchemaNotReadyError
 from stratix_queue.executors import Backoff, ExecutorRegistry
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import (
-    KEPT_COUNTS,
-    ROWS,
     AttemptError,
-    FailedTasksStats,
     GroupInfo,
     Job,
     JobStatus,
     QueueStats,
-    RetryResult,
     WorkerInfo,
 )
 from stratix_queue.migrations import latest_version
-from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 from stratix_queue.repository import JobRepository
 from stratix_queue.retention import (
     DEFAULT_KEEP_REMOVED,
     DEFAULT_KEEP_ROLLUPS,
     DEFAULT_KEEP_SUCCESSES,
-    PruneReport,
-    retention_of,
-    sweep,
 )
-from stratix_queue.retention import dry_run as dry_run_counts
-from stratix_queue.rollups import GROUPINGS, ThroughputRow, throughput
-from stratix_queue.task_record import TaskRecord
-from stratix_queue.triage import (
-    FailedPage,
-    by_fingerprint,
-    counts_from_kept,
-    decode_cursor,
-    joined,
-    page_of,
-    resolve_filter,
-    stats_of,
-)
+from stratix_queue.service_actions import OperatorActions
+from stratix_queue.service_failures import FailedTasks, job_filter
+from stratix_queue.service_successes import SuccessLedger
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     JsonDefault,
-    check_delay,
     check_int,
     check_name,
     check_page,
     check_statement_timeout,
     check_task_id,
     check_timeout,
-    encode_payload,
     in_id_range,
     new_job,
     new_job_from_args,
@@ -79,13 +57,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 FINGERPRINTS_VERSION = 6  # the migration that added fingerprints
 FINGERPRINT_BATCH = 500
-MAX_FAILED_PAGE = 10_000
 _DEFAULT_OPTIONS = WorkerOptions()
-_ALL_FAILED = FailureFilter()
-KEEP_PAYLOAD: Any = object()  # retry_failed_task without a new payload (None is a payload)
 
 
-class QueueService:
+class QueueService(FailedTasks, SuccessLedger, OperatorActions):
     """A task queue on one database, given by URL (SQLite file by default).
 
     >>> queue = QueueService("sqlite:///:memory:")
@@ -309,83 +284,6 @@ class QueueService:
         """Workers that are running (registered and heartbeating) against this database."""
         return [WorkerInfo.from_row(row) for row in self.backend.list_workers()]
 
-    def get_failed_tasks(self, limit: int = 100, offset: int = 0) -> list[Job]:
-        """Failed tasks, newest ``failed_at`` first."""
-        limit, offset = check_page(limit, offset)
-        return self.backend.list_failed(limit, offset)
-
-    def retry_failed_task(
-        self,
-        task_id: int,
-        payload: Any = KEEP_PAYLOAD,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> bool:
-        """Reset a failed task to waiting; False if it is not failed or does not exist.
-
-        ``payload``: fix, then retry: the task runs with this payload (checked as add_task
-        checks it), the old one kept in its history (``get_task_history``), in the same
-        transaction. Audited as ``actor`` (default: the OS user) with ``reason``."""
-        check_task_id(task_id)
-        entry = actions.audit("retry", actor, reason)
-        payload_json = None
-        if payload is not KEEP_PAYLOAD:
-            payload_json = encode_payload(payload, self.max_payload_bytes, self._encoder)
-        return task_id in self.repository.reset_failed([task_id], entry, payload_json)
-
-    def retry_failed_tasks(
-        self, task_ids: Sequence[int], *, actor: str | None = None, reason: str | None = None
-    ) -> RetryResult:
-        """Retry many failed tasks; ``.success`` were reset, ``.failed`` were not failed.
-        Audited: one row per 500 ids, naming the first 50 of them."""
-        ids = actions.task_ids(task_ids, "retry_failed_tasks")
-        reset = self.repository.reset_failed(ids, actions.audit("retry", actor, reason))
-        if reset:
-            self._wakeup.set()
-        return RetryResult(
-            success=[i for i in ids if i in reset], failed=[i for i in ids if i not in reset]
-        )
-
-    # -- failure triage (triage.py) ---------------------------------------------------------
-
-    def get_failed_tasks_stats(
-        self, filter: FailureFilter | None = None, **filter_fields: Any
-    ) -> FailedTasksStats:
-        """Failed tasks in all, by executor, by group (None: no group), by error code and by
-        fingerprint (the inbox: biggest first), of those matching the filter (a FailureFilter,
-        or its fields as keywords). Read from the kept counts, never the failed rows, unless
-        the filter names a message, times or attempts: then counted from the matching rows
-        (``counted_from`` says which)."""
-        failures = resolve_filter(filter, filter_fields)
-        if counts_from_kept(failures):
-            return stats_of(joined(self.backend.kept_fingerprint_stats(failures)), KEPT_COUNTS)
-        return stats_of(by_fingerprint(self.backend.recount_failures(failures)), ROWS)
-
-    def list_failed_tasks(
-        self,
-        filter: FailureFilter | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        **filter_fields: Any,
-    ) -> FailedPage:
-        """A page of the failed tasks matching the filter (a FailureFilter, or its fields as
-        keywords: ``executor="convert", since="2h"``), newest failure first. Pass the page's
-        ``next_cursor`` back as ``cursor`` for the next one; paging is by keyset, as fast at
-        any depth, and tasks failing meanwhile are neither repeated nor make one skipped."""
-        failures = resolve_filter(filter, filter_fields)
-        limit = check_int(limit, "limit", 1, MAX_FAILED_PAGE)
-        before = None if cursor is None else decode_cursor(cursor)
-        return page_of(self.backend.failed_page(failures, limit + 1, before), limit)
-
-    def count_failed_tasks(self, filter: FailureFilter | None = None, **filter_fields: Any) -> int:
-        """How many failed tasks match the filter (what a bulk action on it would touch): from
-        the kept counts when it names only executor, group, code and fingerprint."""
-        failures = resolve_filter(filter, filter_fields)
-        if counts_from_kept(failures):
-            return self.backend.kept_failed_count(failures)
-        return self.backend.count_failed(failures)
-
     def list_tasks(
         self,
         status: str | JobStatus | None = None,
@@ -396,18 +294,7 @@ class QueueService:
     ) -> list[Job]:
         """Tasks in ``queue_jobs`` (oldest id first), filtered by whichever arguments are given."""
         limit, offset = check_page(limit, offset)
-        return self.backend.list_jobs(self._filter(status, group, executor), limit, offset)
-
-    def find_failed_task_ids(
-        self, executor: str | None = None, group: str | None = None, code: str | None = None
-    ) -> list[int]:
-        """Ids of failed tasks matching every filter given (for bulk retries)."""
-        filters = self._filter(JobStatus.FAILED, group, executor)
-        if code is not None and not isinstance(code, str):
-            raise InvalidInputError("code must be a string")
-        return self.backend.failed_ids(
-            JobFilter(group=filters.group, executor=filters.executor, code=code)
-        )
+        return self.backend.list_jobs(job_filter(status, group, executor), limit, offset)
 
     def list_groups(self) -> list[GroupInfo]:
         """Every group that has tasks or is paused, with its counts per status."""
@@ -431,70 +318,6 @@ class QueueService:
         prefetched = max(counts["executing"] - running, 0)  # two reads: they may disagree
         return QueueStats(counts, int(row["succeeded_recently"]), age, running, prefetched)
 
-    def prune_succeeded(self, older_than: Seconds, dry_run: bool = False) -> int:
-        """Delete (dry run: count) queue_success rows completed more than ``older_than`` ago."""
-        return self.backend.prune_success(check_delay(older_than, "older_than"), dry_run)
-
-    def prune(
-        self,
-        keep_successes: Seconds | None = DEFAULT_KEEP_SUCCESSES,
-        keep_rollups: Seconds | None = DEFAULT_KEEP_ROLLUPS,
-        keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
-        dry_run: bool = False,
-    ) -> PruneReport:
-        """Delete (dry run: count) what is older than its period, until none is left, as the
-        worker does a few batches at a time (retention.py); None keeps that kind (0 deletes all
-        of it). The attempt errors and earlier payloads of tasks then nowhere go too. The
-        report counts each kind: successes, removed, rollups, attempt_errors, payload_history."""
-        given = retention_of(keep_successes, keep_rollups, keep_removed, zero_keeps=False)
-        periods = given.periods()
-        if dry_run:
-            return dry_run_counts(self.backend.count_old, periods)
-        return sweep(self.backend.prune_batch, periods, None)
-
-    def get_throughput(self, since: Seconds = "24h", by: str | None = None) -> list[ThroughputRow]:
-        """Outcomes of the minutes since ``since`` ago (the one it falls in included), for all
-        tasks or per ``by`` ("executor" or "group"), from queue_rollups alone. The percentiles
-        are estimates from fixed run-time buckets (rollups.py); ``ThroughputRow.percentiles``
-        says how they were made."""
-        seconds = check_delay(since, "since")
-        if by is not None and by not in GROUPINGS:
-            raise InvalidInputError(f"by must be one of {', '.join(GROUPINGS)} or None, not {by!r}")
-        return throughput(self.backend.rollup_totals(seconds), by)
-
-    def find_task(self, task_id: int) -> TaskRecord | None:
-        """The task wherever it is: in queue_jobs (waiting, failed...), in queue_success
-        (succeeded) or removed (discarded or cancelled); None if it is nowhere (never added,
-        or pruned)."""
-        check_task_id(task_id)
-        if not in_id_range(task_id):
-            return None
-        job = self.backend.get_job(task_id)
-        if job is not None:
-            return TaskRecord.in_queue(job)
-        row = self.backend.find_success(task_id)
-        if row is not None:
-            return TaskRecord.succeeded(row)
-        row = self.backend.removed_task(task_id)
-        return None if row is None else TaskRecord.removed(row)
-
-    @staticmethod
-    def _filter(status: object, group: object, executor: object) -> JobFilter:
-        value = None
-        if status is not None:
-            try:
-                value = JobStatus(str(status)).value
-            except ValueError:
-                statuses = ", ".join(s.value for s in JobStatus)
-                raise InvalidInputError(
-                    f"status must be one of {statuses}, not {status!r}"
-                ) from None
-        return JobFilter(
-            status=value,
-            group=check_name(group, "group", optional=True),
-            executor=check_name(executor, "executor", optional=True),
-        )
-
     def count_by_status(self) -> dict[str, int]:
         """Tasks in ``queue_jobs`` per status, every status present (zero when none)."""
         counts = self.backend.count_by_status()
@@ -517,132 +340,6 @@ class QueueService:
         count = self.backend.set_group_paused(name, False, entry)
         self._wakeup.set()
         return count
-
-    # -- operator actions: discard, cancel, payload edits, plans, audit (actions.py, plans.py) --
-    # Each is audited in its own transaction as ``actor`` (default: the OS user), with
-    # ``reason``.
-
-    def discard_failed_tasks(
-        self, task_ids: Sequence[int], *, actor: str | None = None, reason: str | None = None
-    ) -> ActionResult:
-        """Failed tasks leave the queue for ``queue_removed`` (outcome discarded, their last
-        error kept; pruned after the retention period, 30 days by default). ``.done`` were
-        discarded, ``.not_done`` maps the others to why (not failed, not found)."""
-        ids = actions.task_ids(task_ids, "discard_failed_tasks")
-        return actions.discard(self.backend, ids, actions.audit("discard", actor, reason))
-
-    def cancel_tasks(
-        self, task_ids: Sequence[int], *, actor: str | None = None, reason: str | None = None
-    ) -> ActionResult:
-        """Waiting, delayed and paused tasks leave the queue for ``queue_removed`` (outcome
-        cancelled; pruned after the retention period, 30 days by default), counted in the
-        rollups. An executing task is not cancelled: ``.not_done`` says so, as for a failed
-        task (discard it) or an id not found."""
-        ids = actions.task_ids(task_ids, "cancel_tasks")
-        return actions.cancel(self.backend, ids, actions.audit("cancel", actor, reason))
-
-    def edit_payload(
-        self, task_id: int, payload: Any, *, actor: str | None = None, reason: str | None = None
-    ) -> None:
-        """Replace the payload of a failed, waiting, delayed or paused task without retrying it
-        (checked as add_task checks it); the old one joins its history. InvalidInputError for
-        an executing task or one not found."""
-        check_task_id(task_id)
-        payload_json = encode_payload(payload, self.max_payload_bytes, self._encoder)
-        entry = actions.audit("edit_payload", actor, reason)
-        actions.edit_payload(self.backend, task_id, payload_json, entry)
-
-    def get_task_history(self, task_id: int) -> TaskHistory:
-        """A task's attempt errors, the payloads operators replaced, its removal (discarded or
-        cancelled) and the audit rows naming it (records.TaskHistory)."""
-        return actions.history(self.backend, check_task_id(task_id))
-
-    def list_audit(
-        self,
-        limit: int = 100,
-        since: datetime | str | float | None = None,
-        action: str | None = None,
-        actor: str | None = None,
-    ) -> list[AuditEntry]:
-        """Operator actions, newest first; ``since``: a time or a duration ago ('2h')."""
-        return actions.audit_log(self.backend, limit, since, action, actor)
-
-    def dry_run(self, action: str, failures: FailureFilter | None = None) -> DryRun:
-        """What a bulk ``retry`` or ``discard`` of the matching failed tasks would do: their
-        count, a sample, and conflicts (a retry into a paused group, tasks already pending in
-        an unfinished plan). Changes nothing."""
-        return plans.dry_run(self.backend, plans.check_action(action), failures or _ALL_FAILED)
-
-    def create_plan(
-        self,
-        action: str,
-        failures: FailureFilter | None = None,
-        rate: float | None = None,
-        batch_size: int = 500,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> Plan:
-        """A durable bulk ``retry`` or ``discard`` of the failed tasks matching now (their ids
-        kept as the plan's items); run it with ``run_plan``. ``rate``: tasks per second."""
-        entry = actions.audit("plan_create", actor, reason)
-        failures = failures or _ALL_FAILED
-        return plans.create(
-            self.backend, plans.check_action(action), failures, rate, batch_size, entry
-        )
-
-    def run_plan(
-        self,
-        plan_id: int,
-        progress: Callable[[Plan], None] | None = None,
-        *,
-        actor: str | None = None,
-        reason: str | None = None,
-    ) -> Plan:
-        """Run a plan until it is done, paused or aborted; ``progress`` gets the plan after
-        each batch. A paused plan, or one whose runner died while running, continues: the
-        items done or skipped stay so, the pending ones are taken in order."""
-        entry = actions.audit("plan_resume", actor, reason)  # plan_start for a new plan
-        plans.change(self.backend, plan_id, plans.RESUMABLE, "running", entry)
-        return self._run_plan(plan_id, progress)
-
-    resume_plan = run_plan  # the name the CLI's `plans resume` reads as
-
-    def _run_plan(self, plan_id: int, progress: Callable[[Plan], None] | None) -> Plan:
-        plan = plans.PlanRunner(self.backend).run(plan_id, progress)
-        if plan.action == "retry" and plan.done:
-            self._wakeup.set()
-        return plan
-
-    def pause_plan(
-        self, plan_id: int, *, actor: str | None = None, reason: str | None = None
-    ) -> Plan:
-        """Stop a plan after the batch in flight; ``resume_plan`` continues it."""
-        entry = actions.audit("plan_pause", actor, reason)
-        return plans.change(self.backend, plan_id, plans.PAUSABLE, "paused", entry)
-
-    def abort_plan(
-        self, plan_id: int, *, actor: str | None = None, reason: str | None = None
-    ) -> Plan:
-        """End an unfinished plan for good after the batch in flight; its pending items stay
-        pending (the tasks stay failed)."""
-        entry = actions.audit("plan_abort", actor, reason)
-        return plans.change(self.backend, plan_id, plans.RESUMABLE, "aborted", entry)
-
-    def get_plan(self, plan_id: int) -> Plan:
-        """A plan with its progress; PlanError if there is none."""
-        return plans.get(self.backend, plan_id)
-
-    def list_plans(self, limit: int = 50) -> list[Plan]:
-        """Plans, newest first."""
-        limit, _ = check_page(limit, 0)
-        return [Plan.from_row(row) for row in self.backend.list_plans(limit)]
-
-    def plan_skipped_ids(self, plan_id: int, limit: int = 1000) -> list[int]:
-        """Ids of a plan's tasks that were skipped (no longer failed, or gone when their batch
-        came), in id order."""
-        limit, _ = check_page(limit, 0)
-        return self.backend.plan_item_ids(plans.get(self.backend, plan_id).id, "skipped", limit)
 
     # -- running ----------------------------------------------------------------------------
 
