@@ -1,6 +1,8 @@
 """stratix-queue: a Python task queue whose tasks live in SQLite, PostgreSQL or MySQL/MariaDB."""
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.encoding import json_default
 from stratix_queue.errors import (
@@ -18,7 +20,6 @@ from stratix_queue.errors import (
     TransientDatabaseError,
     UnsupportedURLError,
 )
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import (
     AttemptError,
     ErrorInfo,
@@ -33,13 +34,34 @@ from stratix_queue.job import (
     WorkerInfo,
 )
 from stratix_queue.outcomes import WorkerStats
-from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 from stratix_queue.repository import JobRepository
 from stratix_queue.service import QueueService
-from stratix_queue.triage import FailedPage
 from stratix_queue.worker_options import WorkerOptions
 
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
+    from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
+    from stratix_queue.triage import FailedPage
+
 __version__ = "0.1.0"
+
+# The operators' types, imported on first use: a worker process never needs them.
+_LAZY = {
+    "ActionResult": "stratix_queue.records",
+    "AuditEntry": "stratix_queue.records",
+    "DryRun": "stratix_queue.records",
+    "Plan": "stratix_queue.records",
+    "TaskHistory": "stratix_queue.records",
+    "FailureFilter": "stratix_queue.failure_filter",
+    "FailedPage": "stratix_queue.triage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stratix_queue' has no attribute {name!r}")
+
 
 # A library leaves logging to the application: without a handler configured, nothing of
 # stratix_queue reaches stderr through logging's last resort.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stratix_queue.backends.action_args import Audit
 from stratix_queue.backends.arguments import ErrorData, RetryLater
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import InvalidInputError
@@ -14,6 +13,9 @@ from stratix_queue.executors import error_from_exception
 from stratix_queue.job import Job
 from stratix_queue.logformat import held
 from stratix_queue.validation import check_task_id, error_data, in_id_range
+
+if TYPE_CHECKING:
+    from stratix_queue.backends.action_args import Audit
 
 log = logging.getLogger("stratix_queue.repository")
 

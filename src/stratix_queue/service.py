@@ -8,7 +8,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from stratix_queue import actions
 from stratix_queue.backends import open_driver
 from stratix_queue.backends.limits import STATEMENT_TIMEOUT_SECONDS, Limits
 from stratix_queue.clock import to_utc
@@ -50,6 +49,9 @@ from stratix_queue.validation import (
 )
 from stratix_queue.worker import Worker, WorkerStats
 from stratix_queue.worker_options import WorkerOptions
+
+if TYPE_CHECKING:
+    pass
 
 if TYPE_CHECKING:
     from stratix_queue.migrations.runner import MigrationRunner, MigrationStatus, Step
@@ -327,6 +329,8 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions):
         self, group: str, *, actor: str | None = None, reason: str | None = None
     ) -> int:
         """Pause a group: its waiting and delayed tasks become ``paused``; returns how many."""
+        from stratix_queue import actions
+
         name = str(check_name(group, "group"))
         entry = actions.audit("group_pause", actor, reason, name)
         return self.backend.set_group_paused(name, True, entry)
@@ -335,6 +339,8 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions):
         self, group: str, *, actor: str | None = None, reason: str | None = None
     ) -> int:
         """Resume a group: its paused tasks become waiting (or delayed if not yet due)."""
+        from stratix_queue import actions
+
         name = str(check_name(group, "group"))
         entry = actions.audit("group_resume", actor, reason, name)
         count = self.backend.set_group_paused(name, False, entry)

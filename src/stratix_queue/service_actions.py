@@ -1,5 +1,8 @@
 """QueueService's operator actions: discard, cancel, payload edits, plans and the audit
-(actions.py, plans.py)."""
+(actions.py, plans.py).
+
+The modules these methods use are imported in them: a worker process, which imports
+QueueService, never loads them (their import time was a measurable part of a short drain)."""
 
 from __future__ import annotations
 
@@ -7,12 +10,9 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stratix_queue import actions, plans
 from stratix_queue.backends.driver import Driver
-from stratix_queue.failure_filter import FailureFilter
-from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 from stratix_queue.repository import JobRepository
 from stratix_queue.validation import (
     check_page,
@@ -20,7 +20,11 @@ from stratix_queue.validation import (
     encode_payload,
 )
 
-_ALL_FAILED = FailureFilter()
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
+
+if TYPE_CHECKING:
+    from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
 
 
 class OperatorActions:
@@ -42,6 +46,8 @@ class OperatorActions:
         """Failed tasks leave the queue for ``queue_removed`` (outcome discarded, their last
         error kept; pruned after the retention period, 30 days by default). ``.done`` were
         discarded, ``.not_done`` maps the others to why (not failed, not found)."""
+        from stratix_queue import actions
+
         ids = actions.task_ids(task_ids, "discard_failed_tasks")
         return actions.discard(self.backend, ids, actions.audit("discard", actor, reason))
 
@@ -52,6 +58,8 @@ class OperatorActions:
         cancelled; pruned after the retention period, 30 days by default), counted in the
         rollups. An executing task is not cancelled: ``.not_done`` says so, as for a failed
         task (discard it) or an id not found."""
+        from stratix_queue import actions
+
         ids = actions.task_ids(task_ids, "cancel_tasks")
         return actions.cancel(self.backend, ids, actions.audit("cancel", actor, reason))
 
@@ -61,6 +69,8 @@ class OperatorActions:
         """Replace the payload of a failed, waiting, delayed or paused task without retrying it
         (checked as add_task checks it); the old one joins its history. InvalidInputError for
         an executing task or one not found."""
+        from stratix_queue import actions
+
         check_task_id(task_id)
         payload_json = encode_payload(payload, self.max_payload_bytes, self._encoder)
         entry = actions.audit("edit_payload", actor, reason)
@@ -69,6 +79,8 @@ class OperatorActions:
     def get_task_history(self, task_id: int) -> TaskHistory:
         """A task's attempt errors, the payloads operators replaced, its removal (discarded or
         cancelled) and the audit rows naming it (records.TaskHistory)."""
+        from stratix_queue import actions
+
         return actions.history(self.backend, check_task_id(task_id))
 
     def list_audit(
@@ -79,13 +91,18 @@ class OperatorActions:
         actor: str | None = None,
     ) -> list[AuditEntry]:
         """Operator actions, newest first; ``since``: a time or a duration ago ('2h')."""
+        from stratix_queue import actions
+
         return actions.audit_log(self.backend, limit, since, action, actor)
 
     def dry_run(self, action: str, failures: FailureFilter | None = None) -> DryRun:
         """What a bulk ``retry`` or ``discard`` of the matching failed tasks would do: their
         count, a sample, and conflicts (a retry into a paused group, tasks already pending in
         an unfinished plan). Changes nothing."""
-        return plans.dry_run(self.backend, plans.check_action(action), failures or _ALL_FAILED)
+        from stratix_queue import plans
+        from stratix_queue.failure_filter import FailureFilter
+
+        return plans.dry_run(self.backend, plans.check_action(action), failures or FailureFilter())
 
     def create_plan(
         self,
@@ -99,8 +116,11 @@ class OperatorActions:
     ) -> Plan:
         """A durable bulk ``retry`` or ``discard`` of the failed tasks matching now (their ids
         kept as the plan's items); run it with ``run_plan``. ``rate``: tasks per second."""
+        from stratix_queue import actions, plans
+        from stratix_queue.failure_filter import FailureFilter
+
         entry = actions.audit("plan_create", actor, reason)
-        failures = failures or _ALL_FAILED
+        failures = failures or FailureFilter()
         return plans.create(
             self.backend, plans.check_action(action), failures, rate, batch_size, entry
         )
@@ -116,6 +136,8 @@ class OperatorActions:
         """Run a plan until it is done, paused or aborted; ``progress`` gets the plan after
         each batch. A paused plan, or one whose runner died while running, continues: the
         items done or skipped stay so, the pending ones are taken in order."""
+        from stratix_queue import actions, plans
+
         entry = actions.audit("plan_resume", actor, reason)  # plan_start for a new plan
         plans.change(self.backend, plan_id, plans.RESUMABLE, "running", entry)
         return self._run_plan(plan_id, progress)
@@ -123,6 +145,8 @@ class OperatorActions:
     resume_plan = run_plan  # the name the CLI's `plans resume` reads as
 
     def _run_plan(self, plan_id: int, progress: Callable[[Plan], None] | None) -> Plan:
+        from stratix_queue import plans
+
         plan = plans.PlanRunner(self.backend).run(plan_id, progress)
         if plan.action == "retry" and plan.done:
             self._wakeup.set()
@@ -132,6 +156,8 @@ class OperatorActions:
         self, plan_id: int, *, actor: str | None = None, reason: str | None = None
     ) -> Plan:
         """Stop a plan after the batch in flight; ``resume_plan`` continues it."""
+        from stratix_queue import actions, plans
+
         entry = actions.audit("plan_pause", actor, reason)
         return plans.change(self.backend, plan_id, plans.PAUSABLE, "paused", entry)
 
@@ -140,20 +166,28 @@ class OperatorActions:
     ) -> Plan:
         """End an unfinished plan for good after the batch in flight; its pending items stay
         pending (the tasks stay failed)."""
+        from stratix_queue import actions, plans
+
         entry = actions.audit("plan_abort", actor, reason)
         return plans.change(self.backend, plan_id, plans.RESUMABLE, "aborted", entry)
 
     def get_plan(self, plan_id: int) -> Plan:
         """A plan with its progress; PlanError if there is none."""
+        from stratix_queue import plans
+
         return plans.get(self.backend, plan_id)
 
     def list_plans(self, limit: int = 50) -> list[Plan]:
         """Plans, newest first."""
+        from stratix_queue.records import Plan
+
         limit, _ = check_page(limit, 0)
         return [Plan.from_row(row) for row in self.backend.list_plans(limit)]
 
     def plan_skipped_ids(self, plan_id: int, limit: int = 1000) -> list[int]:
         """Ids of a plan's tasks that were skipped (no longer failed, or gone when their batch
         came), in id order."""
+        from stratix_queue import plans
+
         limit, _ = check_page(limit, 0)
         return self.backend.plan_item_ids(plans.get(self.backend, plan_id).id, "skipped", limit)

@@ -1,18 +1,19 @@
 """QueueService's failed tasks: the seed's list, retries and stats, and triage by filter
-(triage.py)."""
+(triage.py).
+
+The modules these methods use are imported in them: a worker process, which imports
+QueueService, never loads them (their import time was a measurable part of a short drain)."""
 
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stratix_queue import actions
 from stratix_queue.backends.arguments import JobFilter
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import InvalidInputError
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import (
     KEPT_COUNTS,
     ROWS,
@@ -22,16 +23,6 @@ from stratix_queue.job import (
     RetryResult,
 )
 from stratix_queue.repository import JobRepository
-from stratix_queue.triage import (
-    FailedPage,
-    by_fingerprint,
-    counts_from_kept,
-    decode_cursor,
-    joined,
-    page_of,
-    resolve_filter,
-    stats_of,
-)
 from stratix_queue.validation import (
     check_int,
     check_name,
@@ -39,6 +30,12 @@ from stratix_queue.validation import (
     check_task_id,
     encode_payload,
 )
+
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
+    from stratix_queue.triage import (
+        FailedPage,
+    )
 
 MAX_FAILED_PAGE = 10_000
 KEEP_PAYLOAD: Any = object()  # retry_failed_task without a new payload (None is a payload)
@@ -71,6 +68,8 @@ class FailedTasks:
         ``payload``: fix, then retry: the task runs with this payload (checked as add_task
         checks it), the old one kept in its history (``get_task_history``), in the same
         transaction. Audited as ``actor`` (default: the OS user) with ``reason``."""
+        from stratix_queue import actions
+
         check_task_id(task_id)
         entry = actions.audit("retry", actor, reason)
         payload_json = None
@@ -83,6 +82,8 @@ class FailedTasks:
     ) -> RetryResult:
         """Retry many failed tasks; ``.success`` were reset, ``.failed`` were not failed.
         Audited: one row per 500 ids, naming the first 50 of them."""
+        from stratix_queue import actions
+
         ids = actions.task_ids(task_ids, "retry_failed_tasks")
         reset = self.repository.reset_failed(ids, actions.audit("retry", actor, reason))
         if reset:
@@ -101,6 +102,14 @@ class FailedTasks:
         or its fields as keywords). Read from the kept counts, never the failed rows, unless
         the filter names a message, times or attempts: then counted from the matching rows
         (``counted_from`` says which)."""
+        from stratix_queue.triage import (
+            by_fingerprint,
+            counts_from_kept,
+            joined,
+            resolve_filter,
+            stats_of,
+        )
+
         failures = resolve_filter(filter, filter_fields)
         if counts_from_kept(failures):
             return stats_of(joined(self.backend.kept_fingerprint_stats(failures)), KEPT_COUNTS)
@@ -117,6 +126,8 @@ class FailedTasks:
         keywords: ``executor="convert", since="2h"``), newest failure first. Pass the page's
         ``next_cursor`` back as ``cursor`` for the next one; paging is by keyset, as fast at
         any depth, and tasks failing meanwhile are neither repeated nor make one skipped."""
+        from stratix_queue.triage import decode_cursor, page_of, resolve_filter
+
         failures = resolve_filter(filter, filter_fields)
         limit = check_int(limit, "limit", 1, MAX_FAILED_PAGE)
         before = None if cursor is None else decode_cursor(cursor)
@@ -125,6 +136,8 @@ class FailedTasks:
     def count_failed_tasks(self, filter: FailureFilter | None = None, **filter_fields: Any) -> int:
         """How many failed tasks match the filter (what a bulk action on it would touch): from
         the kept counts when it names only executor, group, code and fingerprint."""
+        from stratix_queue.triage import counts_from_kept, resolve_filter
+
         failures = resolve_filter(filter, filter_fields)
         if counts_from_kept(failures):
             return self.backend.kept_failed_count(failures)

@@ -1,10 +1,14 @@
 """QueueService's success ledger: throughput from the rollups, retention by hand, and a task
-looked up wherever it is."""
+looked up wherever it is.
+
+The modules these methods use are imported in them: a worker process, which imports
+QueueService, never loads them (their import time was a measurable part of a short drain)."""
 
 from __future__ import annotations
 
 import json
 import threading
+from typing import TYPE_CHECKING
 
 from stratix_queue.backends.driver import Driver
 from stratix_queue.durations import Seconds
@@ -20,12 +24,14 @@ from stratix_queue.retention import (
 )
 from stratix_queue.retention import dry_run as dry_run_counts
 from stratix_queue.rollups import GROUPINGS, ThroughputRow, throughput
-from stratix_queue.task_record import TaskRecord
 from stratix_queue.validation import (
     check_delay,
     check_task_id,
     in_id_range,
 )
+
+if TYPE_CHECKING:
+    from stratix_queue.task_record import TaskRecord
 
 
 class SuccessLedger:
@@ -72,6 +78,8 @@ class SuccessLedger:
         """The task wherever it is: in queue_jobs (waiting, failed...), in queue_success
         (succeeded) or removed (discarded or cancelled); None if it is nowhere (never added,
         or pruned)."""
+        from stratix_queue.task_record import TaskRecord
+
         check_task_id(task_id)
         if not in_id_range(task_id):
             return None

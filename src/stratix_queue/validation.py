@@ -6,14 +6,16 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.backends.arguments import ErrorData, NewJob
 from stratix_queue.clock import to_naive_utc
 from stratix_queue.durations import parse_duration
 from stratix_queue.errors import InvalidInputError, InvalidTaskIdError
-from stratix_queue.fingerprint import fingerprint
 from stratix_queue.frozen import fast_constructor
+
+if TYPE_CHECKING:
+    pass
 
 MAX_NAME_LENGTH = 255
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
@@ -287,6 +289,8 @@ def cap_text(text: str, max_bytes: int = MAX_ERROR_TEXT_BYTES) -> str:
 def error_data(message: object, stack: object, code: object) -> ErrorData:
     """Normalise an error record: texts capped so any backend can store them, None stays NULL;
     with its fingerprint."""
+    from stratix_queue.fingerprint import fingerprint
+
     capped_message = None if message is None else cap_text(str(message))
     capped_stack = None if stack is None else cap_text(str(stack))
     capped_code = None if code is None else cap_text(str(code))[:MAX_ERROR_CODE_LENGTH]

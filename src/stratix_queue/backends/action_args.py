@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stratix_queue.backends.session import Row
-from stratix_queue.failure_filter import FailureFilter
+
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
 
 # An audit row names at most this many ids (the count column holds how many there were), so
 # that a bulk action by ids does not write its whole list into the audit.

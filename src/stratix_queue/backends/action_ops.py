@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
-from stratix_queue.backends.action_args import Audit, NewPlan, PlanBatch, id_patterns
 from stratix_queue.backends.ledger_core import LedgerCore
 from stratix_queue.backends.session import Row, Session
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import Job
+
+if TYPE_CHECKING:
+    from stratix_queue.backends.action_args import Audit, NewPlan, PlanBatch
+    from stratix_queue.failure_filter import FailureFilter
 
 ID_CHUNK = 500
 CANCELLABLE = ("waiting", "delayed", "paused")
@@ -132,6 +135,8 @@ class ActionOps(LedgerCore):
         return self._read("payload_history", {"id": job_id})
 
     def audit_of_task(self, job_id: int) -> list[Row]:
+        from stratix_queue.backends.action_args import id_patterns
+
         return self._read("audit_of_task", {"id": job_id, **id_patterns(job_id)})
 
     def list_audit(
@@ -199,6 +204,7 @@ class ActionOps(LedgerCore):
         """The next batch of a running plan, in one transaction under the plan's lock: its
         pending items after ``after`` acted on if their task is still failed (done), skipped
         otherwise; the plan is done once none is left. A plan not running is left alone."""
+        from stratix_queue.backends.action_args import PlanBatch
 
         def body(session: Session) -> PlanBatch:
             rows = self._run(session, "lock_plan", {"plan_id": plan_id}).rows
@@ -225,6 +231,8 @@ class ActionOps(LedgerCore):
 
     def _act(self, session: Session, plan: Row, items: list[int]) -> list[Row]:
         """The plan's action on those of ``items`` still failed; their rows."""
+        from stratix_queue.backends.action_args import Audit
+
         rows = self._run(session, "lock_failed", {"ids": items}).rows
         if not rows:
             return rows
@@ -267,9 +275,13 @@ def _ids(rows: Sequence[Row]) -> list[int]:
 
 
 def _for_plan(audit: Audit, plan_id: int) -> Audit:
+    from stratix_queue.backends.action_args import Audit
+
     return Audit(audit.actor, audit.action, audit.target, audit.reason, plan_id)
 
 
 def _plan_audit(plan: Row, action: str) -> Audit:
     """An audit row the plan writes itself (done): its creator's name and reason."""
+    from stratix_queue.backends.action_args import Audit
+
     return Audit(plan["actor"], action, plan["command"], plan["reason"], int(plan["id"]))

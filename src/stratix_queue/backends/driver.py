@@ -15,9 +15,8 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from stratix_queue.backends.action_args import Audit, NewPlan, PlanBatch
 from stratix_queue.backends.arguments import (
     ClaimParams,
     ErrorData,
@@ -29,10 +28,13 @@ from stratix_queue.backends.arguments import (
 from stratix_queue.backends.limits import Health, Limits
 from stratix_queue.backends.session import Row, Session
 from stratix_queue.errors import StratixQueueError
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import Job
 from stratix_queue.retention import Prunable
 from stratix_queue.urls import DatabaseURL
+
+if TYPE_CHECKING:
+    from stratix_queue.backends.action_args import Audit, NewPlan, PlanBatch
+    from stratix_queue.failure_filter import FailureFilter
 
 
 class WakeUp(enum.Enum):

@@ -15,12 +15,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.backends.session import Params, Session
 from stratix_queue.backends.sql_core import SqlCore, SqlFragment
-from stratix_queue.failure_filter import FILTER_FIELDS, FailureFilter
 from stratix_queue.job import Job, JobStatus
+
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
 
 SAMPLE_MESSAGE_CHARS = 1000
 
@@ -65,6 +67,8 @@ class LedgerCore(SqlCore):
     def _failed_filter(self, failures: FailureFilter) -> SqlFragment:
         """`` AND ...`` for each field of the filter that is set (``{filter}`` in a query that
         already reads ``status = 'failed'``); '' for an empty filter."""
+        from stratix_queue.failure_filter import FILTER_FIELDS
+
         conditions: list[str] = []
         params: dict[str, Any] = {}
         for name in FILTER_FIELDS:

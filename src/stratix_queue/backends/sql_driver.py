@@ -9,9 +9,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stratix_queue.backends.action_args import Audit
 from stratix_queue.backends.action_ops import ActionOps
 from stratix_queue.backends.arguments import (
     ClaimParams,
@@ -33,11 +32,13 @@ from stratix_queue.backends.ledger_core import FailureKey, counted
 from stratix_queue.backends.session import Params, Row, Session
 from stratix_queue.backends.success_ledger import SuccessLedger
 from stratix_queue.backends.triage_ops import TriageOps
-from stratix_queue.failure_filter import FailureFilter
-from stratix_queue.fingerprint import fingerprint
 from stratix_queue.job import Job, claimed_jobs
 from stratix_queue.retention import Prunable, sweep
 from stratix_queue.rollups import bucket_of
+
+if TYPE_CHECKING:
+    from stratix_queue.backends.action_args import Audit
+    from stratix_queue.failure_filter import FailureFilter
 
 ID_CHUNK = 500
 PRUNE_BATCH = 5000
@@ -194,6 +195,8 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger):
     def rescue_expired(self, message: str, unstarted_message: str) -> list[Row]:
         """Take back the tasks whose lease ran out: the rows as they were before. Those that
         used up their attempts fail with WORKER_LOST, counted in the failure ledger."""
+        from stratix_queue.fingerprint import fingerprint
+
         lost = fingerprint(LOST_CODE, message, None)
         params = {"message": message, "unstarted_message": unstarted_message}
 
@@ -315,6 +318,7 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger):
     def fingerprint_old_failures(self, batch: int) -> int:
         """Give failed tasks recorded before fingerprints (migration 006) theirs, moving their
         counts to the new keys; how many got one (0: none left)."""
+        from stratix_queue.fingerprint import fingerprint
 
         def body(session: Session) -> int:
             rows = self._run(session, "unfingerprinted_failures", {"limit": batch}).rows

@@ -6,12 +6,15 @@ names only columns it keeps, else from the matching failed rows."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from stratix_queue.backends.ledger_core import LedgerCore
 from stratix_queue.backends.session import Row
 from stratix_queue.backends.sql_core import SqlFragment
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import Job
+
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
 
 
 class TriageOps(LedgerCore):
