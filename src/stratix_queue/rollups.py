@@ -38,6 +38,11 @@ def bucket_of(ms: int) -> int:
 def rollup_rows(successes: Iterable[tuple[str, str | None, int]]) -> str:
     """(executor, group, ms) of successes summed per key and bucket, as JSON [[executor, group
     ('' for none), bucket, count, total ms, max ms], ...] in key order: one upsert row each."""
+    return json.dumps(rollup_sums(successes))
+
+
+def rollup_sums(successes: Iterable[tuple[str, str | None, int]]) -> list[list[Any]]:
+    """The rows of ``rollup_rows``, as lists."""
     sums: dict[tuple[str, str, int], list[int]] = {}
     for executor, group, ms in successes:
         key = (executor, group or "", bucket_of(ms))
@@ -49,7 +54,7 @@ def rollup_rows(successes: Iterable[tuple[str, str | None, int]]) -> str:
             found[1] += ms
             if ms > found[2]:
                 found[2] = ms
-    return json.dumps([[*key, *sums[key]] for key in sorted(sums)])
+    return [[*key, *sums[key]] for key in sorted(sums)]
 
 
 def bucket_range(bucket: int) -> tuple[int, int | None]:

@@ -472,8 +472,11 @@ def latest_successes(done: Sequence[tuple[Job, int]]) -> list[tuple[Job, int]]:
     return [latest[job_id] for job_id in sorted(latest)]
 
 
-def success_items(batch: Sequence[tuple[Job, int]]) -> str:
-    """The batch as JSON [[id, lease_token, ms, run-time bucket (rollups.py)], ...]."""
+def success_items(batch: Sequence[tuple[Job, int]], buckets: bool = True) -> str:
+    """The batch as JSON [[id, lease_token, ms, run-time bucket (rollups.py)], ...]; without
+    the bucket for a database that sums the rollups in Python (SQLite)."""
+    if not buckets:
+        return json.dumps([[job.id, job.lease_token, ms] for job, ms in batch])
     return json.dumps([[job.id, job.lease_token, ms, bucket_of(ms)] for job, ms in batch])
 
 

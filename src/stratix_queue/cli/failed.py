@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,9 +20,11 @@ from stratix_queue.cli.common import (
 from stratix_queue.cli.filter_options import failure_filter, filter_options
 from stratix_queue.cli.root import cli
 from stratix_queue.cli.tasks import JOB_COLUMNS, job_rows, show_task
-from stratix_queue.failure_filter import FailureFilter
 from stratix_queue.job import KEPT_COUNTS, FingerprintStats, Job
 from stratix_queue.literal import styled
+
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
 
 
 @cli.group(epilog="Example: stratix-queue failed stats")

@@ -15,13 +15,12 @@ from stratix_queue.cli.failed import failed
 from stratix_queue.cli.filter_options import failure_filter, filter_options
 from stratix_queue.cli.tasks import JOB_COLUMNS, _payload, job_rows, tasks
 from stratix_queue.errors import InvalidInputError
-from stratix_queue.failure_filter import FILTER_FIELDS
 from stratix_queue.literal import styled
-from stratix_queue.plans import parse_rate
-from stratix_queue.records import ActionResult, DryRun, Plan
 
 if TYPE_CHECKING:
     from rich.text import Text
+
+    from stratix_queue.records import ActionResult, DryRun, Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 PAST = {"retry": "retried", "discard": "discarded"}
@@ -33,6 +32,8 @@ def actor_options(func: F) -> F:
 
 
 def _rate(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    from stratix_queue.plans import parse_rate
+
     if value is None:
         return None
     try:
@@ -59,14 +60,17 @@ def bulk_options(func: F) -> F:
     return actor_options(filter_options(func))
 
 
-BULK_ONLY = (*FILTER_FIELDS, "rate", "dry_run")
+BULK_ONLY = ("rate", "dry_run")  # and the filter's options
 
 
 def _check_usage(ids: tuple[int, ...], every: bool, options: dict[str, Any]) -> None:
     """Ids, or --all: the filter, --rate and --dry-run go with --all only."""
     if every == bool(ids):
         raise click.UsageError("give task ids, or --all (with optional filters)")
-    given = [f"--{key.replace('_', '-')}" for key in BULK_ONLY if options[key] not in (None, False)]
+    from stratix_queue.failure_filter import FILTER_FIELDS
+
+    bulk_only = (*FILTER_FIELDS, *BULK_ONLY)
+    given = [f"--{key.replace('_', '-')}" for key in bulk_only if options[key] not in (None, False)]
     if ids and given:
         raise click.UsageError(f"{', '.join(given)}: only with --all")
 

@@ -5,11 +5,13 @@ prints them back."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from stratix_queue.failure_filter import FILTER_FIELDS, FailureFilter
+if TYPE_CHECKING:
+    from stratix_queue.failure_filter import FailureFilter
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,4 +39,6 @@ def filter_options(func: F) -> F:
 def failure_filter(options: dict[str, Any]) -> FailureFilter:
     """The FailureFilter of a command's filter options (taken out of ``options``); a bad value
     raises InvalidInputError, which the CLI prints as one line."""
+    from stratix_queue.failure_filter import FILTER_FIELDS, FailureFilter
+
     return FailureFilter.build(**{key: options.pop(key) for key in FILTER_FIELDS})

@@ -4,13 +4,17 @@ cancelled (removed), as ``QueueService.find_task`` found it."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratix_queue.cli.common import table, when
-from stratix_queue.task_record import SUCCEEDED, TaskRecord
+
+if TYPE_CHECKING:
+    from stratix_queue.task_record import TaskRecord
 
 
 def show_finished(record: TaskRecord) -> None:
+    from stratix_queue.task_record import SUCCEEDED
+
     rows: list[list[Any]] = [
         ["where", record.where],
         ["status", record.status],

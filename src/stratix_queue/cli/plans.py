@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from stratix_queue.cli.common import (
@@ -17,7 +19,9 @@ from stratix_queue.cli.common import (
 )
 from stratix_queue.cli.failed_actions import actor_options, print_outcome, run_with_progress
 from stratix_queue.cli.root import cli
-from stratix_queue.records import Plan
+
+if TYPE_CHECKING:
+    from stratix_queue.records import Plan
 
 PLAN_COLUMNS = [
     "id",

@@ -15,6 +15,18 @@ SET succeeded = succeeded + excluded.succeeded,
     run_ms_total = run_ms_total + excluded.run_ms_total,
     run_ms_max = max(run_ms_max, excluded.run_ms_max);
 
+-- name: success_rollup_row
+-- A batch of successes whose rollup is one row (one executor, group and run-time bucket: the
+-- usual batch), as success_rollup_rows with plain parameters.
+INSERT INTO queue_rollups (minute, executor, group_name, bucket, succeeded, run_ms_total,
+                           run_ms_max)
+VALUES (strftime('%Y-%m-%d %H:%M:00.000', 'now'), :executor, :group, :bucket, :count, :total,
+        :max)
+ON CONFLICT (minute, executor, group_name, bucket) DO UPDATE
+SET succeeded = succeeded + excluded.succeeded,
+    run_ms_total = run_ms_total + excluded.run_ms_total,
+    run_ms_max = max(run_ms_max, excluded.run_ms_max);
+
 -- name: success_rollup_rows
 -- A batch of successes (SqliteDriver.move_many_to_success), in its transaction once
 -- success_pick has told which rows move: :rollups is JSON [[executor, group, bucket, count,
