@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from stratix_queue import Job, QueueService
+from stratix_queue import FailureFilter, Job, QueueService
 from stratix_queue.urls import parse_url
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 100)
@@ -132,8 +133,13 @@ def show_failures() -> None:
     one = failed[0]
     console.print(
         f"the error stack of #{one.id} ends with: "
-        f"[italic]{(one.error_stack or '').strip().splitlines()[-1]}[/italic]"
+        f"[italic]{escape((one.error_stack or '').strip().splitlines()[-1])}[/italic]"
     )
+    for entry in stats.by_fingerprint:
+        console.print(
+            f"   fingerprint {entry.fingerprint}: [bold red]{entry.count}[/bold red] failures "
+            f"are one error, e.g. [italic]{escape(entry.sample_message or '')}[/italic]"
+        )
 
 
 def main() -> None:
@@ -158,15 +164,18 @@ def main() -> None:
     step(4, "failures stay in queue_jobs with their error, ready to inspect")
     show_failures()
 
-    step(5, "fix the executor (add the missing GBP rate) and retry every failure")
+    step(5, "fix the executor (add the missing GBP rate) and retry every failure, as a plan")
     rates["GBP"] = 0.86
-    ids = queue.find_failed_task_ids(executor="convert_price")
-    result = queue.retry_failed_tasks(ids)
+    failures = FailureFilter.build(executor="convert_price")
+    dry = queue.dry_run("retry", failures)
+    console.print(f"   dry run of `{escape(dry.command)}`: {dry.count} task(s) would be retried")
+    plan = queue.create_plan("retry", failures, actor="demo", reason="GBP rate added")
+    plan = queue.run_plan(plan.id, actor="demo")
     console.print(
-        f"   retry_failed_tasks: {len(result.success)} back to waiting, "
-        f"{len(result.failed)} not failed"
+        f"   plan #{plan.id} {plan.status}: {plan.done} back to waiting, {plan.skipped} skipped "
+        "(each task at most once, audited)"
     )
-    run_worker_with_progress(len(ids), "   retrying")
+    run_worker_with_progress(plan.done, "   retrying")
 
     step(6, "everything succeeded")
     stats = queue.queue_stats()
@@ -175,6 +184,11 @@ def main() -> None:
         f"   succeeded in the last hour: [bold green]{stats.succeeded_last_hour}"
         f"[/bold green]; failed now: {queue.get_failed_tasks_stats().total}"
     )
+    for row in queue.get_throughput("1h", by="executor"):
+        console.print(
+            f"   {escape(row.key or '-')}: {row.succeeded} succeeded, {row.failed} failed, "
+            f"p95 run time ~{row.p95_ms or 0:.1f} ms (estimated from the per-minute rollups)"
+        )
     console.print(
         f"\n[bold green]done[/bold green] in {time.monotonic() - started:.1f} s. "
         "The database stays; look at it with:"
