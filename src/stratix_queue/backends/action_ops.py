@@ -46,9 +46,7 @@ class ActionOps(LedgerCore):
             if rows and payload_json is not None:
                 for row in rows:
                     self._replace_payload(session, int(row["id"]), payload_json, audit)
-            if rows:
-                self._run(session, "retry_failed", {"ids": _ids(rows)})
-                self._uncount_failures(session, rows)
+            self._reset_locked(session, rows)
             self._audit(session, audit, chunk, len(rows))
             return rows
 
@@ -237,11 +235,11 @@ class ActionOps(LedgerCore):
         if not rows:
             return rows
         if plan["action"] == "retry":
-            self._run(session, "retry_failed", {"ids": _ids(rows)})
+            self._reset_locked(session, rows)
         else:
             who = Audit(actor=plan["actor"], action="discard", reason=plan["reason"])
             self._remove(session, rows, DISCARDED, who)
-        self._uncount_failures(session, rows)
+            self._uncount_failures(session, rows)
         return rows
 
     def _mark(self, session: Session, plan_id: int, ids: list[int], state: str) -> None:

@@ -95,6 +95,13 @@ class LedgerCore(SqlCore):
             first = partial(self._leave_failed, job.id)
         return super()._fenced(job, names, extra, then, first)
 
+    def _reset_locked(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Failed rows locked by ``lock_failed`` back to waiting (or paused), off their counts:
+        every retry (by id, by a plan's batch) goes through here."""
+        if rows:
+            self._run(session, "retry_failed", {"ids": [int(row["id"]) for row in rows]})
+            self._uncount_failures(session, rows)
+
     def _leave_failed(self, job_id: int, session: Session) -> None:
         self._uncount_failures(session, self._run(session, "lock_failed", {"ids": [job_id]}).rows)
 

@@ -300,9 +300,7 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger):
         # The rows locked and read first (lock_failed): the failed ones among ids, once between
         # concurrent retries, with the keys of their counts.
         rows = self._run(session, "lock_failed", {"ids": ids}).rows
-        if rows:
-            self._run(session, "retry_failed", {"ids": [int(row["id"]) for row in rows]})
-            self._uncount_failures(session, rows)
+        self._reset_locked(session, rows)
         return rows
 
     def count_failed(self, failures: FailureFilter) -> int:

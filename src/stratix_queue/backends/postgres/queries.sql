@@ -203,8 +203,8 @@ UPDATE queue_jobs SET status = 'waiting', updated_at = timezone('UTC', now())
 WHERE status = 'delayed' AND run_at <= timezone('UTC', now());
 
 -- name: retry_failed
--- READ COMMITTED re-checks status = 'failed' after waiting on a concurrent retry's row lock,
--- so two callers retrying the same task get exactly one row back between them.
+-- The rows given were locked and read by lock_failed (ledger.sql) in the same transaction:
+-- that read decides which of two concurrent retries resets a task.
 UPDATE queue_jobs AS j
 SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
                                WHERE g.group_name = j.group_name AND g.status = 'paused')
@@ -213,8 +213,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     fingerprint = NULL,
     failed_at = NULL, locked_by = NULL, locked_until = NULL, lease_token = NULL,
     run_at = timezone('UTC', now()), updated_at = timezone('UTC', now())
-WHERE j.id IN ({ids}) AND j.status = 'failed'
-RETURNING j.id, j.job_name, j.executor, j.status;
+WHERE j.id IN ({ids}) AND j.status = 'failed';
 
 -- name: pause_group
 INSERT INTO queue_groups (group_name, status, updated_at)

@@ -197,8 +197,7 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
     failed_at = NULL, locked_by = NULL, locked_until = NULL, lease_token = NULL,
     run_at = strftime('%Y-%m-%d %H:%M:%f', 'now'),
     updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
-WHERE id IN ({ids}) AND status = 'failed'
-RETURNING id, job_name, executor, status;
+WHERE id IN ({ids}) AND status = 'failed';
 
 -- name: pause_group
 INSERT INTO queue_groups (group_name, status, updated_at)
