@@ -99,7 +99,7 @@ def test_down_to_5_and_up_again_keep_every_row(new_url: Callable[[], str]) -> No
         queue.migrate(to=5)
     _fill_version_5(url)
     with QueueService(url) as queue:
-        queue.migrate()
+        queue.migrate(to=6)
         before = _rows(url)
         failed = [job.id for job in queue.get_failed_tasks()]
         queue.retry_failed_task(failed[0])  # writes to the ledger's tables
@@ -122,7 +122,7 @@ def test_down_to_5_and_up_again_keep_every_row(new_url: Callable[[], str]) -> No
             ]
             for table, rows in after_retry.items()
         }
-        queue.migrate()
+        queue.migrate(to=6)
         assert [r[:-1] for r in _rows(url)["queue_jobs"]] == [
             r[:-1] for r in after_retry["queue_jobs"]
         ]

@@ -27,9 +27,15 @@ CREATE TABLE queue_jobs (
     lease_token VARCHAR(64) NULL,
     timeout_seconds DOUBLE NULL,
     fingerprint VARCHAR(16) NULL,
+    gate VARCHAR(255) NOT NULL DEFAULT '',
+    unique_key VARCHAR(255) NULL,
+    unique_failed SMALLINT NOT NULL DEFAULT 0,
+    unique_live VARCHAR(255)
+        AS (CASE WHEN status <> 'failed' OR unique_failed = 1 THEN unique_key END) VIRTUAL,
     CONSTRAINT chk_queue_jobs_status
         CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed')),
-    KEY idx_queue_jobs_claim (status, priority DESC, run_at, id),
+    KEY idx_queue_jobs_claim (status, gate, executor, priority DESC, run_at, id),
+    UNIQUE KEY idx_queue_jobs_unique (unique_live),
     KEY idx_queue_jobs_status_run_at (status, run_at),
     KEY idx_queue_jobs_failed (failed_at),
     KEY idx_queue_jobs_failed_executor (executor, failed_at),
@@ -57,6 +63,19 @@ CREATE TABLE queue_groups (
     group_name VARCHAR(255) NOT NULL PRIMARY KEY,
     status VARCHAR(20) NOT NULL DEFAULT 'active',
     updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    concurrency_limit INT NULL,
+    rate_limit INT NULL,
+    rate_period DOUBLE NULL,
+    paused_until DATETIME(6) NULL,
+    pause_reason TEXT NULL,
+    breaker_threshold DOUBLE NULL,
+    breaker_min_tasks INT NULL,
+    breaker_window DOUBLE NULL,
+    breaker_cooldown DOUBLE NULL,
+    breaker_state VARCHAR(20) NULL,
+    breaker_changed_at DATETIME(6) NULL,
+    probe_job_id BIGINT NULL,
+    last_claim_at DATETIME(6) NULL,
     CONSTRAINT chk_queue_groups_status CHECK (status IN ('active', 'paused'))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
@@ -68,6 +87,7 @@ CREATE TABLE queue_workers (
     group_names TEXT NULL,
     started_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     last_heartbeat_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    executors TEXT NULL,
     KEY idx_queue_workers_heartbeat (last_heartbeat_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
@@ -193,4 +213,35 @@ CREATE TABLE queue_rollups (
     run_ms_total BIGINT NOT NULL DEFAULT 0,
     run_ms_max BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (minute, executor, group_name, bucket)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Claims of rate-limited groups: how many started when (the window is read back from here).
+CREATE TABLE queue_group_starts (
+    group_name VARCHAR(255) NOT NULL,
+    started_at DATETIME(6) NOT NULL,
+    count INT NOT NULL,
+    KEY idx_queue_group_starts (group_name, started_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Schedules: each tick enqueues one task (docs/flow_control.md).
+CREATE TABLE queue_schedules (
+    name VARCHAR(255) NOT NULL PRIMARY KEY,
+    cron VARCHAR(255) NOT NULL,
+    timezone VARCHAR(64) NOT NULL DEFAULT 'UTC',
+    job_name VARCHAR(255) NOT NULL,
+    executor VARCHAR(255) NOT NULL,
+    payload LONGTEXT NOT NULL,
+    group_name VARCHAR(255) NULL,
+    priority INT NOT NULL DEFAULT 0,
+    max_attempts INT NOT NULL DEFAULT 1,
+    missed VARCHAR(10) NOT NULL DEFAULT 'skip',
+    status VARCHAR(20) NOT NULL DEFAULT 'active',
+    next_run_at DATETIME(6) NOT NULL,
+    last_run_at DATETIME(6) NULL,
+    last_job_id BIGINT NULL,
+    created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    KEY idx_queue_schedules_due (status, next_run_at),
+    CONSTRAINT chk_queue_schedules_missed CHECK (missed IN ('skip', 'once')),
+    CONSTRAINT chk_queue_schedules_status CHECK (status IN ('active', 'paused'))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -24,12 +24,17 @@ CREATE TABLE queue_jobs (
     lease_token VARCHAR(64),
     timeout_seconds DOUBLE PRECISION,
     fingerprint VARCHAR(16),
+    gate VARCHAR(255) NOT NULL DEFAULT '',
+    unique_key VARCHAR(255),
+    unique_failed SMALLINT NOT NULL DEFAULT 0,
     CONSTRAINT chk_queue_jobs_status
         CHECK (status IN ('waiting', 'executing', 'delayed', 'paused', 'failed'))
 );
 -- Partial indexes: each holds only the rows its queries read (see 005_leaner_indexes).
-CREATE INDEX idx_queue_jobs_claim ON queue_jobs (priority DESC, run_at, id)
+CREATE INDEX idx_queue_jobs_claim ON queue_jobs (gate, executor, priority DESC, run_at, id)
     WHERE status = 'waiting';
+CREATE UNIQUE INDEX idx_queue_jobs_unique ON queue_jobs (unique_key)
+    WHERE unique_key IS NOT NULL AND (status <> 'failed' OR unique_failed = 1);
 CREATE INDEX idx_queue_jobs_delayed ON queue_jobs (run_at) WHERE status = 'delayed';
 CREATE INDEX idx_queue_jobs_executing ON queue_jobs (locked_until) WHERE status = 'executing';
 CREATE INDEX idx_queue_jobs_failed ON queue_jobs (failed_at, id) WHERE status = 'failed';
@@ -63,6 +68,19 @@ CREATE TABLE queue_groups (
     group_name VARCHAR(255) PRIMARY KEY,
     status VARCHAR(20) NOT NULL DEFAULT 'active',
     updated_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now()),
+    concurrency_limit INTEGER,
+    rate_limit INTEGER,
+    rate_period DOUBLE PRECISION,
+    paused_until TIMESTAMP,
+    pause_reason TEXT,
+    breaker_threshold DOUBLE PRECISION,
+    breaker_min_tasks INTEGER,
+    breaker_window DOUBLE PRECISION,
+    breaker_cooldown DOUBLE PRECISION,
+    breaker_state VARCHAR(20),
+    breaker_changed_at TIMESTAMP,
+    probe_job_id BIGINT,
+    last_claim_at TIMESTAMP,
     CONSTRAINT chk_queue_groups_status CHECK (status IN ('active', 'paused'))
 );
 
@@ -73,7 +91,8 @@ CREATE TABLE queue_workers (
     concurrency INTEGER NOT NULL,
     group_names TEXT,
     started_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now()),
-    last_heartbeat_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now())
+    last_heartbeat_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now()),
+    executors TEXT
 );
 CREATE INDEX idx_queue_workers_heartbeat ON queue_workers (last_heartbeat_at);
 
@@ -200,3 +219,34 @@ CREATE TABLE queue_rollups (
     run_ms_max BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (minute, executor, group_name, bucket)
 );
+
+-- Claims of rate-limited groups: how many started when (the window is read back from here).
+CREATE TABLE queue_group_starts (
+    group_name VARCHAR(255) NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX idx_queue_group_starts ON queue_group_starts (group_name, started_at);
+
+-- Schedules: each tick enqueues one task (docs/flow_control.md).
+CREATE TABLE queue_schedules (
+    name VARCHAR(255) PRIMARY KEY,
+    cron VARCHAR(255) NOT NULL,
+    timezone VARCHAR(64) NOT NULL DEFAULT 'UTC',
+    job_name VARCHAR(255) NOT NULL,
+    executor VARCHAR(255) NOT NULL,
+    payload TEXT NOT NULL,
+    group_name VARCHAR(255),
+    priority INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 1,
+    missed VARCHAR(10) NOT NULL DEFAULT 'skip',
+    status VARCHAR(20) NOT NULL DEFAULT 'active',
+    next_run_at TIMESTAMP NOT NULL,
+    last_run_at TIMESTAMP,
+    last_job_id BIGINT,
+    created_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now()),
+    updated_at TIMESTAMP NOT NULL DEFAULT timezone('UTC', now()),
+    CONSTRAINT chk_queue_schedules_missed CHECK (missed IN ('skip', 'once')),
+    CONSTRAINT chk_queue_schedules_status CHECK (status IN ('active', 'paused'))
+);
+CREATE INDEX idx_queue_schedules_due ON queue_schedules (status, next_run_at);
