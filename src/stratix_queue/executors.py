@@ -109,6 +109,10 @@ class ExecutorRegistry:
     def get(self, name: str) -> ExecutorSpec | None:
         return self._specs.get(name)
 
+    def names(self) -> tuple[str, ...]:
+        """The registered names, sorted."""
+        return tuple(sorted(self._specs))
+
     def default_max_attempts(self, name: str) -> int:
         spec = self._specs.get(name)
         return spec.max_attempts if spec and spec.max_attempts else 1

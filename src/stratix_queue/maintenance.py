@@ -47,6 +47,7 @@ class Maintenance:
         held: Callable[[], list[tuple[int, str]]],
         mark_starts: Callable[[], object],
         retention: Retention | None = None,
+        executors: Sequence[str] = (),
     ) -> None:
         self.backend = backend
         self.sweeper = Sweeper(backend.prune_batch, retention or Retention(None, None, None))
@@ -61,6 +62,7 @@ class Maintenance:
             pid=os.getpid(),
             concurrency=concurrency,
             group_names=json.dumps(list(groups)) if groups else None,
+            executors=json.dumps(list(executors)),
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -97,6 +99,7 @@ class Maintenance:
             if now >= next_rescue:
                 next_rescue = now + self.leases.rescue_interval
                 self.rescue()
+                self._attempt("fix the gates of changed groups", self.backend.fix_gates)
             if now >= next_prune:
                 pending = self.prune()
                 next_prune = time.monotonic() + (

@@ -31,6 +31,7 @@ from stratix_queue.retention import (
 )
 from stratix_queue.service_actions import OperatorActions
 from stratix_queue.service_failures import FailedTasks, job_filter
+from stratix_queue.service_flow import FlowControl
 from stratix_queue.service_successes import SuccessLedger
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
@@ -62,7 +63,7 @@ FINGERPRINT_BATCH = 500
 _DEFAULT_OPTIONS = WorkerOptions()
 
 
-class QueueService(FailedTasks, SuccessLedger, OperatorActions):
+class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl):
     """A task queue on one database, given by URL (SQLite file by default).
 
     >>> queue = QueueService("sqlite:///:memory:")

@@ -134,6 +134,12 @@ class Slots:
             return 0
         return self.capacity - len(self._held)
 
+    def idle(self) -> int:
+        """How many claimed tasks would start at once: slots with no task held for them."""
+        if self._alone_since or self._head_alone():
+            return 0
+        return max(self.concurrency - len(self._held), 0)
+
     def _head_alone(self) -> bool:
         ready = self._ready
         return self._alone_ready > 0 and bool(ready) and self._alone(ready[0])

@@ -9,6 +9,7 @@ listener.py), and the executors themselves (attempt_runner.py).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from types import FrameType
 
 from stratix_queue.attempt_runner import Execution
@@ -43,6 +45,10 @@ from stratix_queue.worker_options import WorkerOptions as WorkerOptions  # re-ex
 
 log = logging.getLogger("stratix_queue.worker")
 RETRY_GRACE_SECONDS = 5.0
+# How often a worker looks for waiting tasks of executors no live worker has (_claim_orphans).
+ORPHAN_CHECK_SECONDS = 5.0
+# The longest wait before a worker looks again at a limited group that had no room.
+GATE_RECHECK_SECONDS = 0.1
 MAX_OUTAGE_BACKOFF = 10.0
 SIGNAL_DEBOUNCE_SECONDS = 1.0
 HARD_EXIT_SECONDS = 5.0  # after a signal, the process ends by grace + this, whatever hangs
@@ -111,6 +117,10 @@ class Worker:
         self._free_since = 0.0
         self._tick = options.min_poll_interval
         self._deferred = False
+        self._executor_names = executors.names()
+        self._gates_checked_at = -math.inf  # the last gated claim that found no limited group
+        self._gates_full = False
+        self._orphans_checked_at = -math.inf
         self._maintenance = Maintenance(
             self.backend,
             self.worker_id,
@@ -120,6 +130,7 @@ class Worker:
             held=self._held_leases,
             mark_starts=self._mark_starts,
             retention=options.retention,
+            executors=self._executor_names,
         )
         self._outcomes = OutcomeWriter(repository, self.stats)
 
@@ -373,20 +384,57 @@ class Worker:
 
     def _claim(self, free: int, token: str) -> list[Job]:
         self._promote_due()
-        jobs = self.backend.claim(
-            ClaimParams(
-                worker_id=self.worker_id,
-                lease_token=token,
-                limit=free,
-                lease_seconds=self.options.leases.lease_seconds,
-                groups=self.options.groups,
-            )
+        params = ClaimParams(
+            worker_id=self.worker_id,
+            lease_token=token,
+            limit=free,
+            lease_seconds=self.options.leases.lease_seconds,
+            groups=self.options.groups,
+            executors=self._executor_names,
         )
+        jobs = self._claim_gated(params) + self._claim_orphans(params, free)
+        if len(jobs) < free:
+            jobs += self.backend.claim(replace(params, limit=free - len(jobs)))
         if jobs:
             with self._retry_lock:
                 for job in jobs:
                     self._retry_due.pop(job.id, None)
         return jobs
+
+    def _claim_gated(self, params: ClaimParams) -> list[Job]:
+        """Tasks of limited groups, claimed first (their limits, not the open lane's backlog,
+        hold them back), for idle slots only: a buffered task would hold a group's slot, or
+        start later than its claim, which its rate counts. While no limited group has a task
+        of ours waiting, this is asked once a poll interval."""
+        now = time.monotonic()
+        idle = min(params.limit, self._slots.idle())
+        if now < self._gates_checked_at + self.options.poll_interval or idle <= 0:
+            return []
+        jobs = self.backend.claim_gated(replace(params, limit=idle))
+        self._gates_full = jobs == []  # tasks wait at a gate with no room: look again soon
+        if jobs is None:
+            self._gates_checked_at = now
+        return jobs or []
+
+    def _claim_orphans(self, params: ClaimParams, free: int) -> list[Job]:
+        """Now and then, the waiting tasks of executors that no live worker has registered:
+        this worker claims them to fail them EXECUTOR_NOT_FOUND (_execute). Never one whose
+        executor a live worker has: it waits for that worker."""
+        now = time.monotonic()
+        if now < self._orphans_checked_at + ORPHAN_CHECK_SECONDS or free <= 0:
+            return []
+        self._orphans_checked_at = now
+        orphans = self._orphans()
+        if not orphans:
+            return []
+        return self.backend.claim(replace(params, executors=orphans, limit=free))
+
+    def _orphans(self) -> tuple[str, ...]:
+        """The executors of waiting tasks that neither this worker nor a live one has."""
+        orphans = self.backend.waiting_executors() - set(self._executor_names)
+        if orphans:
+            orphans -= self.backend.live_executors(self.options.leases.stale_worker_seconds)
+        return tuple(sorted(orphans))
 
     def _promote_due(self) -> None:
         now = time.monotonic()
@@ -401,6 +449,8 @@ class Worker:
         elif not self._outage:
             self._poll = min(self._poll * 2, self.options.poll_interval)
         timeout = min(self._poll, self._tick) if self._deferred else self._poll
+        if self._gates_full:
+            timeout = min(timeout, GATE_RECHECK_SECONDS)
         with self._retry_lock:
             if self._retry_due:
                 until = min(self._retry_due.values()) - time.monotonic()
@@ -413,7 +463,10 @@ class Worker:
         try:
             if self.backend.promote_due():  # a delayed task fell due meanwhile: run it first
                 return False
-            if self.backend.any_waiting(self.options.groups):
+            if self._orphans():
+                self._orphans_checked_at = -math.inf  # claimed at once, to be failed
+                return False
+            if self.backend.any_waiting(self.options.groups, self._executor_names):
                 # The claim came back empty while a task waits: SKIP LOCKED passed over a row
                 # another transaction held for a moment. Claim again rather than stop early.
                 return False

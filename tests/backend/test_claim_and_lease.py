@@ -207,24 +207,27 @@ def test_release_claim_gives_back_uncounted_what_a_token_holds(driver: Driver) -
 
 
 def test_any_waiting(driver: Driver) -> None:
-    assert driver.any_waiting(None) is False
+    E = ["e"]  # noqa: N806 - the worker's executors
+    assert driver.any_waiting(None, E) is False
     driver.insert_jobs([new_job("later", delay=60), new_job("g", group="g", delay=60)])
-    assert driver.any_waiting(None) is False  # delayed tasks do not count
+    assert driver.any_waiting(None, E) is False  # delayed tasks do not count
     [h] = driver.insert_jobs([new_job("h", group="h")])
-    assert driver.any_waiting(None) is True
-    assert driver.any_waiting(["h"]) is True
-    assert driver.any_waiting(["g"]) is False
-    assert driver.any_waiting([]) is False
+    assert driver.any_waiting(None, E) is True
+    assert driver.any_waiting(["h"], E) is True
+    assert driver.any_waiting(["g"], E) is False
+    assert driver.any_waiting([], E) is False
     driver.set_group_paused("h", True)
-    assert driver.any_waiting(None) is False
-    assert driver.any_waiting(["h"]) is False
+    assert driver.any_waiting(None, E) is False
+    assert driver.any_waiting(["h"], E) is False
     driver.set_group_paused("h", False)
     claim(driver)
     assert status_of(driver, h.id) == "executing"
-    assert driver.any_waiting(None) is False  # executing does not count either
+    assert driver.any_waiting(None, E) is False  # executing does not count either
     driver.insert_jobs([new_job("free")])
-    assert driver.any_waiting(None) is True
-    assert driver.any_waiting(["h", "g"]) is False  # a task without a group is in none
+    assert driver.any_waiting(None, E) is True
+    assert driver.any_waiting(["h", "g"], E) is False  # a task without a group is in none
+    assert driver.any_waiting(None, ["other"]) is False  # a task of another executor
+    assert driver.any_waiting(None, []) is False
 
 
 def test_recently_prefetched(driver: Driver) -> None:

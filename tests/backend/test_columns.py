@@ -64,15 +64,21 @@ def test_the_insert_returns_the_inserted_columns_in_order(
     assert count(raw, "queue_jobs") == 0  # rolled back
 
 
-def _claim_statements(backend: str, groups: tuple[str, ...] | None) -> list[str]:
-    """The named statements of a claim, in order; the last one answers the claimed rows."""
-    if backend == "postgres":
-        return ["claim_jobs" if groups is None else "claim_jobs_in_groups"]
-    from stratix_queue.backends.mariadb.driver import CLAIM, CLAIM_IN_GROUPS
+def _claim_statements(
+    sql_driver: SqlDriver, params: ClaimParams
+) -> list[tuple[str, dict[str, Any]]]:
+    """A claim's statements, bound, in order; the last one answers the claimed rows."""
+    if sql_driver.dialect == "postgres":
+        name = "claim_jobs" if params.groups is None else "claim_jobs_in_groups"
+        bound = sql_driver._bind(name, claim_values(params))
+        assert bound is not None
+        return [bound]
+    from stratix_queue.backends.mariadb.driver import MariadbDriver
 
-    names = list(CLAIM if groups is None else CLAIM_IN_GROUPS)
-    assert names[-1] == "claim_read"
-    return names
+    assert isinstance(sql_driver, MariadbDriver)
+    statements = sql_driver.claim_statements(params)
+    assert statements[-1][0] == sql_driver.queries["claim_read"]
+    return statements
 
 
 # SQLite's claim_read answers each row as a JSON array, without column names: its order is
@@ -82,13 +88,11 @@ def _claim_statements(backend: str, groups: tuple[str, ...] | None) -> list[str]
 def test_the_claim_reads_the_claimed_columns_in_order(
     backend: str, driver: Driver, raw: RawSql, groups: tuple[str, ...] | None
 ) -> None:
-    params = claim_values(ClaimParams("w", "T", 10, 60.0, groups))
+    params = ClaimParams("w", "T", 10, 60.0, groups, ("e", "other"))
     with _rolled_back(driver) as (sql_driver, session):
         _insert(sql_driver, session, 2, "insert_jobs")  # one without a group, one in g
         result = None
-        for name in _claim_statements(backend, groups):
-            bound = sql_driver._bind(name, params)
-            assert bound is not None
+        for bound in _claim_statements(sql_driver, params):
             result = session.run(*bound)
         assert result is not None
         assert _names(result.rows) == list(CLAIMED_COLUMNS)

@@ -35,6 +35,9 @@ class ClaimParams:
     limit: int
     lease_seconds: float
     groups: tuple[str, ...] | None = None  # None: every group (and tasks without one)
+    # The worker's: it claims no task of another executor. None: every executor with a task
+    # waiting (a tool's or a test's claim).
+    executors: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class WorkerRecord:
     pid: int
     concurrency: int
     group_names: str | None
+    executors: str | None = None  # a JSON array
 
 
 @dataclass(frozen=True, slots=True)

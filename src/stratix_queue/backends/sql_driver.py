@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from stratix_queue.backends.arguments import (
     WorkerRecord,
 )
 from stratix_queue.backends.driver import Driver
+from stratix_queue.backends.flow_ops import FlowOps
 from stratix_queue.backends.insert_path import (
     insert_chunks,
     inserted_jobs,
@@ -44,7 +46,7 @@ ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(ActionOps, TriageOps, SuccessLedger):
+class SqlDriver(ActionOps, TriageOps, SuccessLedger, FlowOps):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 
@@ -120,12 +122,16 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger):
         """Claim up to ``params.limit`` tasks, in claim order. A row that cannot be read as a
         task (a payload another client wrote that is not JSON) comes back as a Job whose payload
         is an :class:`Unreadable`: the worker fails it without running it."""
+        if params.executors is None:
+            params = replace(params, executors=tuple(sorted(self.waiting_executors())))
         rows = self._claimed_rows(params)
         jobs = claimed_jobs(rows, params.worker_id, params.lease_token)
         return sorted(jobs, key=_claim_order)
 
     def _claimed_rows(self, params: ClaimParams) -> list[tuple[Any, ...]]:
         """The claimed rows, as tuples of job.CLAIMED_COLUMNS: one UPDATE ... RETURNING."""
+        if not params.executors:
+            return []  # nothing it could run
         bound = self._bind(
             "claim_jobs" if params.groups is None else "claim_jobs_in_groups",
             claim_values(params),
@@ -176,11 +182,14 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger):
 
         return self._transaction(body)
 
-    def any_waiting(self, groups: Sequence[str] | None) -> bool:
-        """Whether a task (of these groups) is waiting to be claimed."""
+    def any_waiting(self, groups: Sequence[str] | None, executors: Sequence[str]) -> bool:
+        """Whether a task of these executors (and groups) is waiting to be claimed."""
+        if not executors:
+            return False
+        params: dict[str, Any] = {"executors": list(executors)}
         if groups is None:
-            return bool(self._read("any_waiting"))
-        return bool(self._read("any_waiting_in_groups", {"groups": list(groups)}))
+            return bool(self._read("any_waiting", params))
+        return bool(self._read("any_waiting_in_groups", {**params, "groups": list(groups)}))
 
     def recently_prefetched(
         self, seconds: float, groups: Sequence[str] | None, worker_id: str
@@ -378,6 +387,7 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger):
                 "pid": record.pid,
                 "concurrency": record.concurrency,
                 "group_names": record.group_names,
+                "executors": record.executors,
             },
         )
 
@@ -485,6 +495,7 @@ def claim_values(params: ClaimParams) -> dict[str, Any]:
         "limit": params.limit,
         "lease_seconds": params.lease_seconds,
         "groups": list(params.groups or ()),
+        "executors": list(params.executors or ()),
     }
 
 

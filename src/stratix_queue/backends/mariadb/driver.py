@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
+from stratix_queue.backends.lanes import lane_sql, lane_values, lanes
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Session
 from stratix_queue.backends.sql_driver import (
@@ -56,8 +57,9 @@ CONNECTION_ERRORS = {2002, 2003, 2005, 2006, 2013, 2014, 2055, 1053, 1927, 4031}
 SESSION_SETUP = "SET time_zone = '+00:00', group_concat_max_len = 1073741824"
 ISOLATION = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
 # The claim's statements (queries.sql, claim_read_head): the ids travel between them in session
-# variables, so they need nothing back from one another and go in one round trip.
-CLAIM = ("claim_reset_head", "claim_read_head", "claim_lock", "claim_mark", "claim_read")
+# variables, so they need nothing back from one another and go in one round trip. The head is
+# read once per lane (lanes.py) before CLAIM's.
+CLAIM = ("claim_mark", "claim_read")  # after each lane's head and claim_lock
 SUCCESS_BATCH = (
     "success_copy",
     "success_copied",
@@ -66,7 +68,6 @@ SUCCESS_BATCH = (
     "success_delete",
 )
 CLAIM_IN_GROUPS = (
-    "claim_reset_head",
     "claim_read_head_in_groups",
     "claim_lock_in_groups",
     "claim_mark",
@@ -245,32 +246,66 @@ class MariadbDriver(SqlDriver):
     # -- the worker's hot path, one round trip each ---------------------------------------------
 
     def _one_trip(self, names: Sequence[str], params: dict[str, Any]) -> list[Result]:
-        """The named statements in one round trip (one transaction when there are several), on
-        a pooled connection that answered lately or passed a ping: nothing else tells a dead
-        connection from a packet lost half-way. A lost connection is raised: the worker recovers
-        (a claim is released by its token, a batch of successes written again, fenced)."""
-        statements, values = [], {}
-        for name in names:
-            bound = self._bind(name, params)
-            assert bound is not None, "no list parameter is empty here"
-            statements.append(bound[0])
-            values.update(bound[1])
+        """The named statements in one round trip (see _bound_trip)."""
+        return self._bound_trip([self._bound(name, params) for name in names])
+
+    def _bound(self, name: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        bound = self._bind(name, params)
+        assert bound is not None, "no list parameter is empty here"
+        return bound
+
+    def _bound_trip(self, statements: Sequence[tuple[str, dict[str, Any]]]) -> list[Result]:
+        """Statements in one round trip (one transaction when there are several), on a pooled
+        connection that answered lately or passed a ping: nothing else tells a dead connection
+        from a packet lost half-way. A lost connection is raised: the worker recovers (a claim
+        is released by its token, a batch of successes written again, fenced)."""
+        values: dict[str, Any] = {}
+        for _, bound_values in statements:
+            values.update(bound_values)
+        texts = [sql for sql, _ in statements]
         while True:  # each stale connection found leaves the pool; a new one is fresh
             try:
                 with self._session() as session:
                     assert isinstance(session, MysqlSession)
                     if session.stale():
                         raise _StaleSessionError
-                    return session.run_together(statements, values)
+                    return session.run_together(texts, values)
             except _StaleSessionError:
                 continue
 
+    def claim_statements(self, params: ClaimParams) -> list[tuple[str, dict[str, Any]]]:
+        """The claim's statements, bound: each lane's head, the lock of every lane, the mark
+        and the read-back (CLAIM); or those of a worker restricted to groups."""
+        values = claim_values(params)
+        executors = params.executors or ()
+        if params.groups is not None:
+            return [self._bound(name, values) for name in CLAIM_IN_GROUPS]
+        head, by_lane = self.queries["claim_read_head"], lane_values(executors)
+        lock = {**values, "lanes": lanes(self.queries["claim_lane"], executors)}
+        return [
+            *((lane_sql(head, i), by_lane) for i in range(len(executors))),
+            self._bound("claim_lock", lock),
+            *(self._bound(name, values) for name in CLAIM),
+        ]
+
     def _claimed_rows(self, params: ClaimParams) -> list[tuple[Any, ...]]:
-        if params.groups is not None and not params.groups:
-            return []  # no group to claim from
-        names = CLAIM if params.groups is None else CLAIM_IN_GROUPS
-        results = self._retry_transient(lambda: self._one_trip(names, claim_values(params)))
+        if (params.groups is not None and not params.groups) or not params.executors:
+            return []  # no group to claim from, or nothing it could run
+        statements = self.claim_statements(params)
+        results = self._retry_transient(lambda: self._bound_trip(statements))
         return [tuple(row.values()) for row in results[-1].rows]  # job.CLAIMED_COLUMNS
+
+    def _gate_rows(
+        self, session: Session, params: ClaimParams, gate: str, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """A gate's claim (flow_ops.py): lock its lanes, mark and read back, in the claim's
+        transaction (no head read first: a gate's lanes are short)."""
+        values = {**claim_values(params), "gate": gate, "limit": limit}
+        lock = self._bind("gate_lock", {**values, **self._gate_lanes(params, "gate_lane")})
+        assert lock is not None, "no list parameter is empty here"
+        session.run(*lock)
+        self._run(session, "gate_mark", values)
+        return [tuple(row.values()) for row in self._run(session, "claim_read", values).rows]
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """A copy, the rollups of what it copied and a delete in one round trip, with the

@@ -73,47 +73,54 @@ WHERE status = 'failed' GROUP BY group_name;
 -- name: count_by_status
 SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 
--- name: claim_reset_head
--- One transaction in one round trip: MariadbDriver sends the statements of CLAIM together between BEGIN
--- and COMMIT. There is no UPDATE ... RETURNING in MariaDB, so the ids travel in a session
--- variable from the statement that locks them to the UPDATE and the read-back (both by primary
--- key, STRAIGHT_JOIN from the id list):
--- 1. Read the head of the queue WITHOUT locking. A locking scan from the start of the waiting
---    range steps on every index entry that earlier claims left delete-marked until purge
---    removes them (thousands per claim during a drain, two pages each); a plain read skips
---    them.
--- 2. Lock up to `limit` waiting rows from the head on: a range scan of the claim index, SKIP
---    LOCKED so claimers never wait on each other (a locking read sees the latest rows; the
---    locks hold until COMMIT). A task that became runnable ahead of the head after step 1 goes
---    to the next claim, as if it had come a moment later.
--- 3. Claim them (the status test re-reads each locked row) and read them back by id. The attempt
---    is counted now; started_at stays empty until the task has run a while (mark_started), so
---    a lost worker's rescue gives back uncounted what it never started. A task
---    of a paused group is never claimed, even one left waiting (an insert that raced the pause,
---    a retry that fell due): it is locked with the others but not claimed (filtering it in
---    step 2 would turn the range scan into a scan from the start of the index), and
---    promote_due marks it paused again.
--- A claim whose reply is lost with the connection is released by its token (release_claim).
-SET @stratix_head_priority = NULL, @stratix_head_run_at = NULL, @stratix_head_id = NULL;
-
 -- name: claim_read_head
-SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
-FROM queue_jobs
-WHERE status = 'waiting'
-ORDER BY priority DESC, run_at, id
-LIMIT 1;
+-- One transaction in one round trip: MariadbDriver sends the claim's statements together
+-- between BEGIN and COMMIT. There is no UPDATE ... RETURNING in MariaDB, so the ids travel in a
+-- session variable from the statement that locks them to the UPDATE and the read-back (both by
+-- primary key, STRAIGHT_JOIN from the id list). The open gate only (gate = ''; a limited
+-- group's tasks are claimed by flow.sql's gate statements), and only the executors the worker
+-- has: one lane of the claim index per executor (lane0 becomes lane1, lane2... per executor).
+-- 1. Read the head of each lane WITHOUT locking (this statement, once per lane; the join on
+--    one row sets the variables to NULL for an empty lane). A locking scan from the start of
+--    the waiting range steps on every index entry that earlier claims left delete-marked until
+--    purge removes them (thousands per claim during a drain, two pages each); a plain read
+--    skips them.
+-- 2. Lock up to `limit` waiting rows of each lane from its head on: a range scan of the claim
+--    index, SKIP LOCKED so claimers never wait on each other (a locking read sees the latest
+--    rows; the locks hold until COMMIT), merged and cut to `limit`. A task that became
+--    runnable ahead of the head after step 1 goes to the next claim, as if it had come a
+--    moment later.
+-- 3. Claim them (the status test re-reads each locked row) and read them back by id. The
+--    attempt is counted now; started_at stays empty until the task has run a while
+--    (mark_started), so a lost worker's rescue gives back uncounted what it never started. A
+--    task of a paused group, or of a group limited since it was added (an insert that raced
+--    set_group_limits: maintenance moves it to its gate), is never claimed: it is locked with
+--    the others but not claimed (filtering it in step 2 would turn the range scan into a scan
+--    from the start of the index), and promote_due marks a paused group's task paused again.
+-- A claim whose reply is lost with the connection is released by its token (release_claim).
+SELECT h.priority, h.run_at, h.id
+INTO @stratix_lane0_priority, @stratix_lane0_run_at, @stratix_lane0_id
+FROM (SELECT 1 AS one) AS one_row
+LEFT JOIN (SELECT priority, run_at, id FROM queue_jobs
+           WHERE status = 'waiting' AND gate = '' AND executor = %(lane0)s
+           ORDER BY priority DESC, run_at, id
+           LIMIT 1) AS h ON TRUE;
 
 -- name: claim_lock
 SELECT JSON_ARRAYAGG(id) INTO @stratix_claimed
-FROM (SELECT id FROM queue_jobs
-      WHERE status = 'waiting'
-        AND (priority < @stratix_head_priority
-             OR priority = @stratix_head_priority
-                AND (run_at > @stratix_head_run_at
-                     OR run_at = @stratix_head_run_at AND id >= @stratix_head_id))
-      ORDER BY priority DESC, run_at, id
-      LIMIT %(limit)s
-      FOR UPDATE SKIP LOCKED) AS picked;
+FROM (SELECT id FROM ({lanes}) AS lanes ORDER BY priority DESC, run_at, id LIMIT %(limit)s)
+     AS picked;
+
+-- name: claim_lane
+(SELECT id, priority, run_at FROM queue_jobs
+ WHERE status = 'waiting' AND gate = '' AND executor = %(lane0)s
+   AND (priority < @stratix_lane0_priority
+        OR priority = @stratix_lane0_priority
+           AND (run_at > @stratix_lane0_run_at
+                OR run_at = @stratix_lane0_run_at AND id >= @stratix_lane0_id))
+ ORDER BY priority DESC, run_at, id
+ LIMIT %(limit)s
+ FOR UPDATE SKIP LOCKED)
 
 -- name: claim_mark
 UPDATE JSON_TABLE(@stratix_claimed, '$[*]' COLUMNS (id BIGINT PATH '$')) AS c
@@ -125,7 +132,9 @@ SET j.status = 'executing', j.attempts = j.attempts + 1, j.locked_by = %(worker_
 WHERE j.status = 'waiting'
   AND (j.group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
-                      WHERE g.group_name = j.group_name AND g.status = 'paused'));
+                      WHERE g.group_name = j.group_name
+                        AND (g.status = 'paused' OR g.concurrency_limit IS NOT NULL
+                             OR g.rate_limit IS NOT NULL OR g.breaker_state = 'probing')));
 
 -- name: claim_read
 -- The claimed rows' columns: job.CLAIMED_COLUMNS.
@@ -175,10 +184,11 @@ SET status = 'delayed', error_message = %(message)s, error_stack = %(stack)s,
 WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 
 -- name: any_waiting
--- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED can
--- make one claim come back empty while a task waits, locked for a moment by another transaction).
+-- Whether a task of the worker's executors waits, in any gate (a burst worker's last look
+-- before it stops: SKIP LOCKED can make one claim come back empty while a task waits, locked
+-- for a moment by another transaction; a limited group's task runs once a slot frees).
 SELECT id FROM queue_jobs
-WHERE status = 'waiting'
+WHERE status = 'waiting' AND executor IN ({executors})
   AND (group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
@@ -186,7 +196,7 @@ LIMIT 1;
 
 -- name: any_waiting_in_groups
 SELECT id FROM queue_jobs
-WHERE status = 'waiting' AND group_name IN ({groups})
+WHERE status = 'waiting' AND group_name IN ({groups}) AND executor IN ({executors})
   AND NOT EXISTS (SELECT 1 FROM queue_groups g
                   WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
 LIMIT 1;
@@ -297,16 +307,22 @@ SELECT GET_LOCK(CONCAT('stratix_queue_migrate:', DATABASE()), 600) AS locked;
 SELECT RELEASE_LOCK(CONCAT('stratix_queue_migrate:', DATABASE())) AS unlocked;
 
 -- name: claim_read_head_in_groups
-SELECT priority, run_at, id INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
-FROM queue_jobs
-WHERE status = 'waiting' AND group_name IN ({groups})
-ORDER BY priority DESC, run_at, id
-LIMIT 1;
+-- A worker restricted to some groups: their open-gate tasks of the worker's executors (the
+-- claim index is not in group order: idx_queue_jobs_group is, filtered by row).
+SELECT h.priority, h.run_at, h.id
+INTO @stratix_head_priority, @stratix_head_run_at, @stratix_head_id
+FROM (SELECT 1 AS one) AS one_row
+LEFT JOIN (SELECT priority, run_at, id FROM queue_jobs
+           WHERE status = 'waiting' AND group_name IN ({groups}) AND gate = ''
+             AND executor IN ({executors})
+           ORDER BY priority DESC, run_at, id
+           LIMIT 1) AS h ON TRUE;
 
 -- name: claim_lock_in_groups
 SELECT JSON_ARRAYAGG(id) INTO @stratix_claimed
 FROM (SELECT id FROM queue_jobs
-      WHERE status = 'waiting' AND group_name IN ({groups})
+      WHERE status = 'waiting' AND group_name IN ({groups}) AND gate = ''
+        AND executor IN ({executors})
         AND (priority < @stratix_head_priority
              OR priority = @stratix_head_priority
                 AND (run_at > @stratix_head_run_at
@@ -342,9 +358,9 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name =
 WHERE id = %(id)s AND status = %(status)s AND lease_token <=> %(lease_token)s;
 
 -- name: register_worker
-INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
-                           last_heartbeat_at)
-VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(concurrency)s, %(group_names)s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
+INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, executors,
+                           started_at, last_heartbeat_at)
+VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(concurrency)s, %(group_names)s, %(executors)s, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));
 
 -- name: heartbeat_worker
 UPDATE queue_workers SET last_heartbeat_at = UTC_TIMESTAMP(6) WHERE id = %(worker_id)s;

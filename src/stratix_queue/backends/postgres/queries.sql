@@ -79,18 +79,30 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 -- name: claim_jobs
 -- SKIP LOCKED lets concurrent workers pick disjoint rows without waiting on each other. The
 -- attempt is counted now; started_at stays empty until the task has run a while (mark_started),
--- so a lost worker's rescue gives back uncounted what it never started. A task
--- of a paused group is never claimed, even one left waiting (an insert that raced the pause, a
--- retry that fell due): promote_due marks it paused again.
+-- so a lost worker's rescue gives back uncounted what it never started.
+-- The open gate only (gate = ''; a limited group's tasks are claimed by flow.sql's claim_gate),
+-- and only the executors the worker has (%(executors)s): one lane of the claim index per
+-- executor, each read from its head in claim order, merged, the first %(limit)s taken (a lane's
+-- rows beyond them are locked until commit, not claimed). A task of a paused group, or of a
+-- group limited since it was added (an insert that raced set_group_limits: maintenance moves it
+-- to its gate), is never claimed here: promote_due marks a paused group's task paused again.
 WITH picked AS (
-    SELECT id FROM queue_jobs
-    WHERE status = 'waiting'
-      AND (group_name IS NULL
-           OR NOT EXISTS (SELECT 1 FROM queue_groups g
-                          WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
-    ORDER BY priority DESC, run_at, id
+    SELECT lane.id FROM unnest(%(executors)s::varchar[]) AS e(executor)
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM queue_jobs
+        WHERE status = 'waiting' AND gate = '' AND executor = e.executor
+          AND (group_name IS NULL
+               OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                              WHERE g.group_name = queue_jobs.group_name
+                                AND (g.status = 'paused' OR g.concurrency_limit IS NOT NULL
+                                     OR g.rate_limit IS NOT NULL
+                                     OR g.breaker_state = 'probing')))
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS lane
+    ORDER BY lane.priority DESC, lane.run_at, lane.id
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
 )
 UPDATE queue_jobs AS j
 SET status = 'executing', attempts = j.attempts + 1, locked_by = %(worker_id)s,
@@ -158,18 +170,24 @@ WHERE id = %(id)s AND status = %(status)s
   AND lease_token IS NOT DISTINCT FROM %(lease_token)s::varchar;
 
 -- name: any_waiting
--- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED can
--- make one claim come back empty while a task waits, locked for a moment by another transaction).
-SELECT id FROM queue_jobs
-WHERE status = 'waiting'
-  AND (group_name IS NULL
-       OR NOT EXISTS (SELECT 1 FROM queue_groups g
-                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
+-- Whether a task of the worker's executors waits, in any gate (a burst worker's last look
+-- before it stops: SKIP LOCKED can make one claim come back empty while a task waits, locked
+-- for a moment by another transaction; a limited group's task runs once a slot frees).
+SELECT lane.id FROM unnest(%(executors)s::varchar[]) AS e(executor)
+CROSS JOIN LATERAL (
+    SELECT id FROM queue_jobs
+    WHERE status = 'waiting' AND executor = e.executor
+      AND (group_name IS NULL
+           OR NOT EXISTS (SELECT 1 FROM queue_groups g
+                          WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
+    LIMIT 1
+) AS lane
 LIMIT 1;
 
 -- name: any_waiting_in_groups
 SELECT id FROM queue_jobs
 WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups})
+  AND executor = ANY (%(executors)s::varchar[])
   AND NOT EXISTS (SELECT 1 FROM queue_groups g
                   WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
 LIMIT 1;
@@ -284,12 +302,16 @@ SELECT pg_advisory_lock(8172635401) AS locked;
 SELECT pg_advisory_unlock(8172635401) AS unlocked;
 
 -- name: claim_jobs_in_groups
--- A worker restricted to some groups ({groups} expands to one placeholder per group).
+-- A worker restricted to some groups ({groups} expands to one placeholder per group): their
+-- open-gate tasks of the worker's executors.
 WITH picked AS (
     SELECT id FROM queue_jobs
-    WHERE status = 'waiting' AND group_name IN ({groups})
+    WHERE status = 'waiting' AND group_name IN ({groups}) AND gate = ''
+      AND executor = ANY (%(executors)s::varchar[])
       AND NOT EXISTS (SELECT 1 FROM queue_groups g
-                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
+                      WHERE g.group_name = queue_jobs.group_name
+                        AND (g.status = 'paused' OR g.concurrency_limit IS NOT NULL
+                             OR g.rate_limit IS NOT NULL OR g.breaker_state = 'probing'))
     ORDER BY priority DESC, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -339,9 +361,9 @@ WITH given AS (
 SELECT id, pg_notify('stratix_queue', '') AS woken FROM given;
 
 -- name: register_worker
-INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
-                           last_heartbeat_at)
-VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(concurrency)s, %(group_names)s, timezone('UTC', now()), timezone('UTC', now()));
+INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, executors,
+                           started_at, last_heartbeat_at)
+VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(concurrency)s, %(group_names)s, %(executors)s, timezone('UTC', now()), timezone('UTC', now()));
 
 -- name: heartbeat_worker
 UPDATE queue_workers SET last_heartbeat_at = timezone('UTC', now()) WHERE id = %(worker_id)s;

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
+from stratix_queue.backends.lanes import lanes
 from stratix_queue.backends.limits import Limits
 from stratix_queue.backends.session import Params, Result, Row, Session, bound
 from stratix_queue.backends.sql_driver import (
@@ -164,10 +165,15 @@ class SqliteDriver(SqlDriver):
         array), the claim's time and lease end, the update, and the claimed rows (a JSON array
         of arrays, read in parts past SQLite's string limit). Parsed once the transaction has
         ended: the file's write lock is not held for Python work."""
-        pick = "claim_pick" if params.groups is None else "claim_pick_in_groups"
-        bound = self._bind(pick, claim_values(params))
-        if bound is None:
-            return []  # no group to claim from
+        values = claim_values(params)
+        if params.groups is None:
+            pick = "claim_pick"
+            values["lanes"] = lanes(self.queries["claim_lane"], params.executors or ())
+        else:
+            pick = "claim_pick_in_groups"
+        bound = self._bind(pick, values)
+        if bound is None or not params.executors:
+            return []  # no group to claim from, or nothing it could run
         sql, values = bound
 
         def body(session: Session) -> list[str]:
@@ -178,6 +184,21 @@ class SqliteDriver(SqlDriver):
 
         parts = self._retry_transient(lambda: self._in_transaction(body))
         return [row for part in parts for row in json.loads(part)]
+
+    def _gate_rows(
+        self, session: Session, params: ClaimParams, gate: str, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """A gate's claim (flow_ops.py) as the open one: its pick, then claim_times, claim_mark
+        and claim_read, in the claim's transaction."""
+        values = {**claim_values(params), "gate": gate, "limit": limit}
+        bound = self._bind("gate_pick", {**values, **self._gate_lanes(params, "gate_lane")})
+        assert bound is not None, "no list parameter is empty here"
+        sql, values = bound
+        values.update(_one_row(session.run(sql, values)))
+        values.update(_one_row(self._run(session, "claim_times", values)))
+        self._run(session, "claim_mark", values)
+        parts = _read_claimed(session, self.queries["claim_read"], values)
+        return [tuple(row) for part in parts for row in json.loads(part)]
 
     def move_many_to_success(self, done: Sequence[tuple[Job, int]]) -> set[int]:
         """The batch in four statements: the ids still held under their tokens (one row, a

@@ -78,13 +78,25 @@ SELECT status, COUNT(*) AS count FROM queue_jobs GROUP BY status;
 -- parsed with the rest; any other payload (written by another client) comes as text, the column
 -- after it. The payload is read as text (a BLOB included), timeout_seconds as 17 digits (JSON
 -- numbers keep 15).
+-- The open gate only (gate = ''; a limited group's tasks are claimed by flow.sql's gate_pick),
+-- and only the executors the worker has: {lanes} is one claim_lane per executor, each read
+-- from its head in claim order, merged, the first :limit taken.
 SELECT json_group_array(id) AS picked FROM (
-    SELECT id FROM queue_jobs
-    WHERE status = 'waiting'
+    SELECT id FROM ({lanes}) ORDER BY priority DESC, run_at, id LIMIT :limit);
+
+-- name: claim_lane
+-- One executor's lane of the open gate (:lane0 becomes :lane1, :lane2... per executor). A task
+-- of a paused group, or of a group limited since it was added (an insert that raced
+-- set_group_limits: maintenance moves it to its gate), is never claimed here.
+SELECT * FROM (
+    SELECT id, priority, run_at FROM queue_jobs
+    WHERE status = 'waiting' AND gate = '' AND executor = :lane0
       AND (group_name IS NULL
            OR NOT EXISTS (SELECT 1 FROM queue_groups g
-                          WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
-    ORDER BY priority DESC, run_at, id LIMIT :limit);
+                          WHERE g.group_name = queue_jobs.group_name
+                            AND (g.status = 'paused' OR g.concurrency_limit IS NOT NULL
+                                 OR g.rate_limit IS NOT NULL OR g.breaker_state = 'probing')))
+    ORDER BY priority DESC, run_at, id LIMIT :limit)
 
 -- name: claim_times
 SELECT strftime('%Y-%m-%d %H:%M:%f', 'now') AS claimed_at,
@@ -144,10 +156,11 @@ SET status = 'delayed', error_message = :message, error_stack = :stack, error_co
 WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
 -- name: any_waiting
--- Whether a runnable task is waiting (a burst worker's last look before it stops: SKIP LOCKED and
--- busy locks can make one claim come back empty while a task waits). The claim index serves it.
+-- Whether a task of the worker's executors waits, in any gate (a burst worker's last look
+-- before it stops: busy locks can make one claim come back empty while a task waits; a limited
+-- group's task runs once a slot frees).
 SELECT id FROM queue_jobs
-WHERE status = 'waiting'
+WHERE status = 'waiting' AND executor IN ({executors})
   AND (group_name IS NULL
        OR NOT EXISTS (SELECT 1 FROM queue_groups g
                       WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused'))
@@ -156,6 +169,7 @@ LIMIT 1;
 -- name: any_waiting_in_groups
 SELECT id FROM queue_jobs
 WHERE status = 'waiting' AND group_name IS NOT NULL AND group_name IN ({groups})
+  AND executor IN ({executors})
   AND NOT EXISTS (SELECT 1 FROM queue_groups g
                   WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
 LIMIT 1;
@@ -269,11 +283,15 @@ SELECT 1 AS unlocked;
 -- name: claim_pick_in_groups
 -- A worker restricted to some groups ({groups} expands to one placeholder per group). Only the
 -- pick differs from claim_pick: claim_times, claim_mark and claim_read follow it.
+-- Their open-gate tasks of the worker's executors.
 SELECT json_group_array(id) AS picked FROM (
     SELECT id FROM queue_jobs
-    WHERE status = 'waiting' AND group_name IN ({groups})
+    WHERE status = 'waiting' AND group_name IN ({groups}) AND gate = ''
+      AND executor IN ({executors})
       AND NOT EXISTS (SELECT 1 FROM queue_groups g
-                      WHERE g.group_name = queue_jobs.group_name AND g.status = 'paused')
+                      WHERE g.group_name = queue_jobs.group_name
+                        AND (g.status = 'paused' OR g.concurrency_limit IS NOT NULL
+                             OR g.rate_limit IS NOT NULL OR g.breaker_state = 'probing'))
     ORDER BY priority DESC, run_at, id LIMIT :limit);
 
 -- name: heartbeat_jobs
@@ -302,9 +320,9 @@ SET status = CASE WHEN EXISTS (SELECT 1 FROM queue_groups g WHERE g.group_name =
 WHERE id = :id AND status = :status AND lease_token IS :lease_token;
 
 -- name: register_worker
-INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, started_at,
-                           last_heartbeat_at)
-VALUES (:worker_id, :hostname, :pid, :concurrency, :group_names, strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'));
+INSERT INTO queue_workers (id, hostname, pid, concurrency, group_names, executors,
+                           started_at, last_heartbeat_at)
+VALUES (:worker_id, :hostname, :pid, :concurrency, :group_names, :executors, strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'));
 
 -- name: heartbeat_worker
 UPDATE queue_workers SET last_heartbeat_at = strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE id = :worker_id;
