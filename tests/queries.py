@@ -30,9 +30,8 @@ _OPERATIONS = {
     },
     "postgres": {},
     "mysql": {
-        "claim_jobs": ["claim_reset_head", "claim_read_head", "claim_lock", *_MARIADB_CLAIM],
+        "claim_jobs": ["claim_read_head", "claim_lock", *_MARIADB_CLAIM],
         "claim_jobs_in_groups": [
-            "claim_reset_head",
             "claim_read_head_in_groups",
             "claim_lock_in_groups",
             *_MARIADB_CLAIM,
