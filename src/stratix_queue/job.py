@@ -61,6 +61,8 @@ class Job:
     error_code: str | None = None
     failed_at: datetime | None = None
     timeout: float | None = None  # seconds; None: the executor's default, if any
+    unique_key: str | None = None  # docs/unique_tasks.md
+    duplicate: bool = False  # add_task found a task holding unique_key: this is that task
 
     @classmethod
     def from_row(
@@ -102,6 +104,7 @@ class Job:
             get("error_code"),
             to_utc_once(get("failed_at"), seen),
             None if timeout is None else float(timeout),
+            get("unique_key"),
         )
 
     def is_failed(self) -> bool:
@@ -281,6 +284,7 @@ def _tolerant_job(row: Mapping[str, Any], status: JobStatus) -> Job:
         error_message=row.get("error_message"),
         error_stack=row.get("error_stack"),
         error_code=row.get("error_code"),
+        unique_key=row.get("unique_key"),
         **values,
     )
 

@@ -64,6 +64,8 @@ def dry_run(backend: Driver, action: str, failures: FailureFilter) -> DryRun:
                 [str(row["group_name"]) for row in in_paused],
             )
         )
+    if action == "retry":
+        conflicts.extend(unique_conflicts(backend.failed_unique_held(failures)))
     if in_plans:
         conflicts.append(
             Conflict(
@@ -79,6 +81,25 @@ def dry_run(backend: Driver, action: str, failures: FailureFilter) -> DryRun:
         conflicts=conflicts,
         command=command_of(action, failures),
     )
+
+
+def unique_conflicts(rows: list[Row]) -> list[Conflict]:
+    """The tasks a retry would leave failed because another task holds their unique key: one
+    held now, or one an earlier task of the same retry takes (docs/unique_tasks.md)."""
+    taken: dict[str, int] = {}
+    names: list[str] = []
+    for row in rows:
+        key, holder = str(row["unique_key"]), row["holder"]
+        if holder is None and key not in taken:
+            taken[key] = int(row["id"])  # retried: it holds the key from then on
+            continue
+        by = int(holder) if holder is not None else taken[key]
+        names.append(f"#{row['id']}: its unique key is held by task {by}")
+    if not names:
+        return []
+    reason = "with a unique key another task holds: a retry leaves them failed"
+    shown = names[:SAMPLE] + ([f"... {len(names) - SAMPLE} more"] if len(names) > SAMPLE else [])
+    return [Conflict(reason, len(names), shown)]
 
 
 def create(

@@ -224,10 +224,13 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl):
         max_attempts: int | None = None,
         run_at: datetime | str | None = None,
         timeout: Seconds | None = None,
+        unique_key: str | None = None,
+        unique_while_failed: bool = False,
     ) -> Job:
         """Add one task: ``delayed`` until ``delay``/``run_at``, ``paused`` if its group is.
         ``delay`` and ``timeout`` take seconds, a timedelta or text as the CLI does ('30s',
-        '1h30m'); ``run_at`` a datetime or ISO 8601 text (naive: UTC)."""
+        '1h30m'); ``run_at`` a datetime or ISO 8601 text (naive: UTC). With ``unique_key``,
+        a task holding that key is returned instead (``job.duplicate``): docs/unique_tasks.md."""
         new = new_job_from_args(
             name,
             executor,
@@ -238,6 +241,8 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl):
             max_attempts,
             run_at,
             timeout,
+            unique_key,
+            unique_while_failed,
             default_max_attempts=self.executors.default_max_attempts(str(executor)),
             max_payload_bytes=self.max_payload_bytes,
             encoder=self._encoder,

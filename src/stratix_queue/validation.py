@@ -36,6 +36,8 @@ TASK_FIELDS = frozenset(
         "run_at",
         "max_attempts",
         "timeout",
+        "unique_key",
+        "unique_while_failed",
     }
 )
 
@@ -209,6 +211,8 @@ def new_job_from_args(
     max_attempts: object = None,
     run_at: object = None,
     timeout: object = None,
+    unique_key: object = None,
+    unique_while_failed: object = False,
     *,
     default_max_attempts: int,
     max_payload_bytes: int,
@@ -230,7 +234,15 @@ def new_job_from_args(
         delay_seconds=check_delay(delay),
         run_at=check_run_at(run_at),
         timeout_seconds=check_timeout(timeout),
+        unique_key=check_name(unique_key, "unique_key", optional=True),
+        unique_while_failed=check_bool(unique_while_failed, "unique_while_failed"),
     )
+
+
+def check_bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be True or False, not {type(value).__name__}")
+    return value
 
 
 def check_timeout(timeout: object) -> float | None:

@@ -486,3 +486,25 @@ def migrate_together(url: str, workers: int) -> list[list[int]]:
         thread.join(timeout=60)
     assert errors == []
     return results
+
+
+def add_old_tasks(url: str, tasks: Sequence[tuple[str, str | None, str, int]]) -> None:
+    """Tasks (name, group, status, priority) of executor 'e' inserted as older code wrote them:
+    today's insert statements need the latest schema (the gate of migration 007)."""
+    run_many(
+        url,
+        [
+            (
+                "INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, status,"
+                " run_at) VALUES (%s, 'e', %s, '{}', %s, %s, %s)",
+                (name, group, priority, status, "2099-01-01 00:00:00"),
+            )
+            if status == "delayed"
+            else (
+                "INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, status)"
+                " VALUES (%s, 'e', %s, '{}', %s, %s)",
+                (name, group, priority, status),
+            )
+            for name, group, status, priority in tasks
+        ],
+    )

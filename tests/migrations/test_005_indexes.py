@@ -66,14 +66,15 @@ def test_down_and_up_keep_every_row(backend: str, new_url: Callable[[], str]) ->
         queue.migrate(to=5)
         # as version-5 code pauses a group (pause_group now audits, in a table 006 adds)
         dbs.query(url, "INSERT INTO queue_groups (group_name, status) VALUES ('frozen', 'paused')")
-        queue.add_tasks(
+        h.add_old_tasks(
+            url,
             [
-                {"name": "waiting", "executor": "e", "priority": 3},
-                {"name": "delayed", "executor": "e", "delay": 3600},
-                {"name": "paused", "executor": "e", "group": "frozen"},
-                {"name": "grouped", "executor": "e", "group": "reports"},
-                {"name": "failing", "executor": "e"},
-            ]
+                ("waiting", None, "waiting", 3),
+                ("delayed", None, "delayed", 0),
+                ("paused", "frozen", "paused", 0),
+                ("grouped", "reports", "waiting", 0),
+                ("failing", None, "waiting", 0),
+            ],
         )
         dbs.query(
             url,

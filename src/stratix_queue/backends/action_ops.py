@@ -38,17 +38,17 @@ class ActionOps(LedgerCore):
         self, ids: Sequence[int], audit: Audit, payload_json: str | None = None
     ) -> list[Row]:
         """Failed tasks back to waiting (or paused), audited; with ``payload_json`` (one task)
-        their payload replaced first, the old one kept in queue_payload_history. The rows reset
-        (id, job_name, executor)."""
+        their payload replaced too, the old one kept in queue_payload_history. The rows reset
+        (id, job_name, executor); a task whose unique key another task holds is not."""
 
         def body(session: Session, chunk: list[int]) -> list[Row]:
             rows = self._run(session, "lock_failed", {"ids": chunk}).rows
-            if rows and payload_json is not None:
-                for row in rows:
+            reset = self._reset_locked(session, rows)  # those whose unique key is held stay
+            if payload_json is not None:
+                for row in reset:
                     self._replace_payload(session, int(row["id"]), payload_json, audit)
-            self._reset_locked(session, rows)
-            self._audit(session, audit, chunk, len(rows))
-            return rows
+            self._audit(session, audit, chunk, len(reset))
+            return reset
 
         return self._chunked(ids, body)
 
@@ -155,6 +155,11 @@ class ActionOps(LedgerCore):
             "failed_in_open_plans", params
         )
 
+    def failed_unique_held(self, failures: FailureFilter) -> list[Row]:
+        """Matching failed tasks whose unique key a retry would make them hold (id, unique_key,
+        holder: the task holding it now, or None), in id order."""
+        return self._read("failed_unique_held", {"filter": self._failed_filter(failures)})
+
     # -- plans ----------------------------------------------------------------------------------
 
     def create_plan(self, plan: NewPlan, audit: Audit) -> int:
@@ -235,11 +240,10 @@ class ActionOps(LedgerCore):
         if not rows:
             return rows
         if plan["action"] == "retry":
-            self._reset_locked(session, rows)
-        else:
-            who = Audit(actor=plan["actor"], action="discard", reason=plan["reason"])
-            self._remove(session, rows, DISCARDED, who)
-            self._uncount_failures(session, rows)
+            return self._reset_locked(session, rows)
+        who = Audit(actor=plan["actor"], action="discard", reason=plan["reason"])
+        self._remove(session, rows, DISCARDED, who)
+        self._uncount_failures(session, rows)
         return rows
 
     def _mark(self, session: Session, plan_id: int, ids: list[int], state: str) -> None:

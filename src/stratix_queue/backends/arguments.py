@@ -20,6 +20,8 @@ class NewJob:
     delay_seconds: float
     run_at: datetime | None  # naive UTC; wins over delay_seconds when set
     timeout_seconds: float | None = None
+    unique_key: str | None = None  # docs/unique_tasks.md
+    unique_while_failed: bool = False
 
     @property
     def delayed(self) -> bool:

@@ -11,13 +11,14 @@ the same count rows in opposite orders.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from stratix_queue.backends.session import Params, Session
+from stratix_queue.backends.session import Params, Row, Session, UniqueKeyConflictError
 from stratix_queue.backends.sql_core import SqlCore, SqlFragment
 from stratix_queue.job import Job, JobStatus
 
@@ -53,6 +54,47 @@ class FailureKey:
             "group": self.group,
             "code": self.code,
         }
+
+
+UNIQUE_RESETS = 3
+log = logging.getLogger("stratix_queue.repository")
+
+
+def _frees_key(row: Mapping[str, Any]) -> bool:
+    """A failed row whose unique key is free while it is failed: a retry makes it hold it."""
+    return row.get("unique_key") is not None and not int(row.get("unique_failed") or 0)
+
+
+def _log_held(row: Mapping[str, Any], holder: int | None) -> None:
+    by = "another task" if holder is None else f"task {holder}"
+    log.warning(
+        "failed task not retried: id=%s name=%s executor=%s: its unique key %r is held by %s",
+        row["id"],
+        row["job_name"],
+        row["executor"],
+        row["unique_key"],
+        by,
+    )
+
+
+def _unheld(core: LedgerCore, session: Session, rows: Sequence[Row]) -> list[Row]:
+    """``rows`` less those whose key a task holds, or an earlier row of ``rows`` will (each
+    logged, with the holder)."""
+    keys = [str(row["unique_key"]) for row in rows if _frees_key(row)]
+    held = {
+        str(row["unique_key"]): int(row["id"])
+        for row in core._run(session, "unique_holders", {"keys": sorted(set(keys))}).rows
+    }
+    keep = []
+    for row in sorted(rows, key=lambda row: int(row["id"])):
+        if _frees_key(row):
+            holder = held.get(str(row["unique_key"]))
+            if holder is not None:
+                _log_held(row, holder)
+                continue
+            held[str(row["unique_key"])] = int(row["id"])
+        keep.append(row)
+    return keep
 
 
 def counted(keys: Iterable[FailureKey]) -> list[tuple[FailureKey, int]]:
@@ -95,12 +137,48 @@ class LedgerCore(SqlCore):
             first = partial(self._leave_failed, job.id)
         return super()._fenced(job, names, extra, then, first)
 
-    def _reset_locked(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _reset_locked(self, session: Session, rows: Sequence[Row]) -> list[Row]:
         """Failed rows locked by ``lock_failed`` back to waiting (or paused), off their counts:
-        every retry (by id, by a plan's batch) goes through here."""
-        if rows:
+        every retry (by id, by a plan's batch) goes through here. A row whose unique key
+        another task holds stays failed (logged); the rows reset come back."""
+        rows = list(rows)
+        if any(_frees_key(row) for row in rows):
+            rows = self._reset_keyed(session, rows)
+        elif rows:
             self._run(session, "retry_failed", {"ids": [int(row["id"]) for row in rows]})
+        if rows:
             self._uncount_failures(session, rows)
+        return rows
+
+    def _reset_keyed(self, session: Session, rows: list[Row]) -> list[Row]:
+        """The reset of rows some of which have a key they do not hold while failed: those
+        whose key is held are left out. A holder that commits between that read and the
+        UPDATE makes it fail on the unique index: the UPDATE is undone to a savepoint and tried
+        again (the read then sees the holder), the last time without any of those rows."""
+        for attempt in range(UNIQUE_RESETS):
+            last = attempt == UNIQUE_RESETS - 1
+            keep = (
+                [row for row in rows if not _frees_key(row)]
+                if last
+                else _unheld(self, session, rows)
+            )
+            if not keep:
+                return keep
+            session.run("SAVEPOINT stratix_reset")
+            try:
+                self._run(session, "retry_failed", {"ids": [int(row["id"]) for row in keep]})
+            except Exception as exc:
+                if not isinstance(self.translate_error(exc), UniqueKeyConflictError):
+                    raise
+                session.run("ROLLBACK TO SAVEPOINT stratix_reset")
+                continue
+            session.run("RELEASE SAVEPOINT stratix_reset")
+            if last:
+                for row in rows:
+                    if _frees_key(row):
+                        _log_held(row, None)
+            return keep
+        raise AssertionError("unreachable")
 
     def _leave_failed(self, job_id: int, session: Session) -> None:
         self._uncount_failures(session, self._run(session, "lock_failed", {"ids": [job_id]}).rows)

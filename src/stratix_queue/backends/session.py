@@ -12,11 +12,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratix_queue.errors import DatabaseError
+
 Row = dict[str, Any]
 Params = Mapping[str, Any]
 # A pooled connection the server answered on this recently is taken as alive; one silent for
 # longer may have been dropped meanwhile (a server restart, an idle timeout).
 FRESH_SECONDS = 1.0
+
+
+class UniqueKeyConflictError(DatabaseError):
+    """A write would give a unique key a second holder (the unique index refused it): the
+    callers that can meet it (a retry) handle it, so it does not reach an application."""
 
 
 def bound(params: Params | None) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from stratix_queue.backends.driver import Driver
 from stratix_queue.backends.flow_ops import FlowOps
 from stratix_queue.backends.insert_path import (
     insert_chunks,
+    insert_unique,
     inserted_jobs,
     run_insert,
     task_row,
@@ -63,6 +64,8 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger, FlowOps):
         """
         if not jobs:
             return []
+        if any(job.unique_key is not None for job in jobs):
+            return insert_unique(self, jobs)  # docs/unique_tasks.md
         if len(jobs) == 1:  # add_task: no chunking
             statements = [self._insert_statement(jobs)]
         else:
@@ -108,6 +111,29 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger, FlowOps):
             for job in chunk
         ]
         return self.queries["insert_jobs"], {"tasks": tasks_json(tasks)}
+
+    def _insert_keyed(self, session: Session, chunk: Sequence[NewJob]) -> list[tuple[Any, ...]]:
+        """``insert_jobs_unique`` for a chunk whose keys are all different: the rows of the
+        tasks inserted (INSERTED_COLUMNS and unique_key); a task whose key is held has none."""
+        sql, params = self._keyed_statement(chunk)
+        return session.rows(sql, params)
+
+    def _keyed_statement(self, chunk: Sequence[NewJob]) -> tuple[str, dict[str, Any]]:
+        tasks = [
+            [
+                *task_row(job, None if job.run_at is None else self._json_time(job.run_at)),
+                job.unique_key,
+                1 if job.unique_while_failed else 0,
+            ]
+            for job in chunk
+        ]
+        return self.queries["insert_jobs_unique"], {"tasks": tasks_json(tasks)}
+
+    def unique_holders(self, session: Session, keys: Sequence[str]) -> dict[str, Job]:
+        """The tasks holding these unique keys, by key."""
+        rows = self._run(session, "unique_holders", {"keys": sorted(set(keys))}).rows
+        jobs = [Job.from_row(row) for row in rows]
+        return {job.unique_key: job for job in jobs if job.unique_key is not None}
 
     def _json_time(self, value: datetime) -> str:
         """A naive UTC time as text in a JSON parameter, as this database stores it."""
@@ -309,8 +335,7 @@ class SqlDriver(ActionOps, TriageOps, SuccessLedger, FlowOps):
         # The rows locked and read first (lock_failed): the failed ones among ids, once between
         # concurrent retries, with the keys of their counts.
         rows = self._run(session, "lock_failed", {"ids": ids}).rows
-        self._reset_locked(session, rows)
-        return rows
+        return self._reset_locked(session, rows)
 
     def count_failed(self, failures: FailureFilter) -> int:
         """How many failed tasks match the filter."""

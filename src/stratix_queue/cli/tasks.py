@@ -59,6 +59,12 @@ def _payload(text: str | None) -> Any:
 @click.option("--delay", type=Duration(), help="Run after this long, e.g. 30s, 5m.")
 @click.option("--max-attempts", type=int, help="Attempts before the task is marked failed.")
 @click.option("--timeout", type=Duration(), help="Time limit per attempt.")
+@click.option("--unique-key", help="Add nothing while a task holding this key exists.")
+@click.option(
+    "--unique-while-failed",
+    is_flag=True,
+    help="The key stays held while the task is failed (with --unique-key).",
+)
 @click.option(
     "--file",
     "path",
@@ -77,6 +83,8 @@ def add(
     delay: float | None,
     max_attempts: int | None,
     timeout: float | None,
+    unique_key: str | None,
+    unique_while_failed: bool,
     path: Path | None,
     app: str | None,
 ) -> None:
@@ -99,7 +107,14 @@ def add(
         delay=delay,
         max_attempts=max_attempts,
         timeout=timeout,
+        unique_key=unique_key,
+        unique_while_failed=unique_while_failed,
     )
+    if job.duplicate:
+        console.print(
+            f"not added: task #{job.id} ({job.status.value}) holds unique key {unique_key!r}"
+        )
+        return
     # Without --app this process knows no executor, so none of their defaults apply: say so.
     note = "" if app or max_attempts is not None else f" ({NO_DEFAULTS})"
     console.print(
@@ -265,6 +280,7 @@ def _show_job(job: Job) -> None:
             ["name", job.name],
             ["executor", job.executor],
             ["group", job.group or "-"],
+            *([["unique key", job.unique_key]] if job.unique_key is not None else []),
             ["status", job.status.value],
             ["priority", job.priority],
             ["attempts", f"{job.attempts}/{job.max_attempts}"],

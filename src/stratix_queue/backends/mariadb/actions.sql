@@ -128,3 +128,13 @@ WHERE id = %(plan_id)s;
 -- name: plan_item_ids
 SELECT job_id FROM queue_plan_items
 WHERE plan_id = %(plan_id)s AND state = %(state)s ORDER BY job_id LIMIT %(limit)s;
+
+-- name: failed_unique_held
+-- Matching failed tasks with a unique key they do not hold while failed (unique_while_failed
+-- was not set), and the task holding that key now (NULL: none): a retry of those with a holder
+-- would give the key a second holder, so it leaves them failed.
+SELECT f.id, f.unique_key,
+       (SELECT MIN(h.id) FROM queue_jobs h WHERE h.unique_live = f.unique_key) AS holder
+FROM (SELECT id, unique_key FROM queue_jobs
+      WHERE status = 'failed' AND unique_failed = 0 AND unique_key IS NOT NULL{filter}) f
+ORDER BY f.id;

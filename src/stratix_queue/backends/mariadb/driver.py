@@ -12,11 +12,11 @@ from contextlib import suppress
 from functools import partial
 from typing import Any, ClassVar
 
-from stratix_queue.backends.arguments import ClaimParams
+from stratix_queue.backends.arguments import ClaimParams, NewJob
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.lanes import lane_sql, lane_values, lanes
 from stratix_queue.backends.limits import Limits
-from stratix_queue.backends.session import Params, Result, Session
+from stratix_queue.backends.session import Params, Result, Session, UniqueKeyConflictError
 from stratix_queue.backends.sql_driver import (
     ID_CHUNK,
     SqlDriver,
@@ -51,6 +51,7 @@ DEADLOCK, LOCK_WAIT_TIMEOUT = 1213, 1205
 STATEMENT_TIMEOUT = 1969  # the session's max_statement_time: an overloaded server
 READ_ONLY = 1290  # --read-only: a replica, or a failover under way
 NO_SUCH_TABLE, BAD_FIELD = 1146, 1054
+DUPLICATE_ENTRY = 1062  # a unique index (idx_queue_jobs_unique) refused a row
 # Connection-level failures: can't connect, server gone away, lost during query, etc.
 CONNECTION_ERRORS = {2002, 2003, 2005, 2006, 2013, 2014, 2055, 1053, 1927, 4031}
 # group_concat_max_len also bounds JSON_ARRAYAGG, which carries a claim's ids (claim_jobs).
@@ -233,6 +234,8 @@ class MariadbDriver(SqlDriver):
         text = scrub(str(exc), self.url.password)
         if code in (DEADLOCK, LOCK_WAIT_TIMEOUT, STATEMENT_TIMEOUT):
             return TransientDatabaseError(f"MySQL/MariaDB: {text}")
+        if code == DUPLICATE_ENTRY:
+            return UniqueKeyConflictError(f"MySQL/MariaDB: {text}")
         if code in (NO_SUCH_TABLE, BAD_FIELD):
             return SchemaNotReadyError(
                 f"the MySQL/MariaDB database {self.url.database!r} is not migrated ({text}); "
@@ -242,6 +245,19 @@ class MariadbDriver(SqlDriver):
         if lost or isinstance(exc, pymysql.err.InterfaceError):
             return DatabaseUnavailableError(f"lost MySQL/MariaDB at {self.url.where}: {text}")
         return DatabaseError(f"MySQL/MariaDB: {text}")
+
+    def _insert_keyed(self, session: Session, chunk: Sequence[NewJob]) -> list[tuple[Any, ...]]:
+        """RETURNING answers the holder's row for a task whose key is held (ON DUPLICATE KEY
+        UPDATE): the statement lists the holders it met in a session variable, read here."""
+        session.run(self.queries["unique_holders_clear"])
+        sql, params = self._keyed_statement(chunk)
+        rows = session.rows(sql, params)
+        held = session.run(self.queries["unique_holders_seen"]).rows[0]["held"]
+        if held is None:
+            return rows
+        text = held.decode() if isinstance(held, bytes | bytearray) else str(held)
+        holders = {int(part) for part in text.split(",")}
+        return [row for row in rows if int(row[0]) not in holders]
 
     # -- the worker's hot path, one round trip each ---------------------------------------------
 

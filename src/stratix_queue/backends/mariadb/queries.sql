@@ -12,15 +12,17 @@
 -- timestamp to decode for a task due at once); the caller builds each Job from its input and
 -- these columns.
 -- JSON_TABLE's text columns would compare case-insensitively (utf8mb4_general_ci): they are
--- utf8mb4_bin like the tables, so the paused-group check matches names exactly.
+-- utf8mb4_bin like the tables, so the group lookup matches names exactly. One lookup of the
+-- task's group decides both its status (paused) and its gate (the group, when it has a limit
+-- or a probing breaker; '' otherwise).
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        timeout_seconds, status, run_at, created_at, updated_at)
+                        timeout_seconds, status, gate, run_at, created_at, updated_at)
 SELECT t.job_name, t.executor, t.group_name, t.payload, t.priority, t.max_attempts,
        t.timeout_s,
-       CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                         WHERE g.group_name = t.group_name AND g.status = 'paused')
-            THEN 'paused'
+       CASE WHEN g.status = 'paused' THEN 'paused'
             WHEN t.is_delayed THEN 'delayed' ELSE 'waiting' END,
+       CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                 OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
        COALESCE(t.run_at, UTC_TIMESTAMP(6) + INTERVAL ROUND(t.delay_s * 1000000) MICROSECOND),
        UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)
 FROM JSON_TABLE(%(tasks)s, '$[*]' COLUMNS (
@@ -35,6 +37,7 @@ FROM JSON_TABLE(%(tasks)s, '$[*]' COLUMNS (
          run_at DATETIME(6) PATH '$[7]',
          delay_s DOUBLE PATH '$[8]',
          timeout_s DOUBLE PATH '$[9]')) AS t
+LEFT JOIN queue_groups g ON g.group_name = t.group_name
 ORDER BY t.n
 RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
           NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
@@ -42,18 +45,71 @@ RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
 -- name: insert_job_row
 -- One task (add_task): the row of insert_jobs, from named parameters.
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        timeout_seconds, status, run_at, created_at, updated_at)
-VALUES (%(name)s, %(executor)s, %(group)s, %(payload)s, %(priority)s, %(max_attempts)s,
-        %(timeout)s,
-        CASE WHEN %(group)s IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM queue_groups g
-                              WHERE g.group_name = %(group)s AND g.status = 'paused') THEN 'paused'
-             WHEN %(delayed)s THEN 'delayed' ELSE 'waiting' END,
-        COALESCE(%(run_at)s,
-                 UTC_TIMESTAMP(6) + INTERVAL ROUND(%(delay)s * 1000000) MICROSECOND),
-        UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                        timeout_seconds, status, gate, run_at, created_at, updated_at)
+SELECT %(name)s, %(executor)s, %(group)s, %(payload)s, %(priority)s, %(max_attempts)s,
+       %(timeout)s,
+       CASE WHEN g.status = 'paused' THEN 'paused'
+            WHEN %(delayed)s THEN 'delayed' ELSE 'waiting' END,
+       CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                 OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
+       COALESCE(%(run_at)s,
+                UTC_TIMESTAMP(6) + INTERVAL ROUND(%(delay)s * 1000000) MICROSECOND),
+       UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)
+FROM (SELECT 1) AS one
+LEFT JOIN queue_groups g ON %(group)s IS NOT NULL AND g.group_name = %(group)s
 RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
           NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
+
+-- name: insert_jobs_unique
+-- insert_jobs for a batch where some task has a unique key (docs/unique_tasks.md): each array
+-- adds [unique key or null, unique_while_failed (1/0)]. A task whose key another task holds
+-- (the unique index on unique_live) is not inserted: ON DUPLICATE KEY UPDATE leaves the holder
+-- as it was (not INSERT IGNORE, which would hide any other error) and RETURNING answers the
+-- holder's row. The assignment also appends the holder's id to @stratix_unique_held, which
+-- the driver clears before and reads after (in one round trip), so its rows are told from the
+-- inserted ones. The caller sends each key once.
+INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                        timeout_seconds, status, gate, run_at, created_at, updated_at,
+                        unique_key, unique_failed)
+SELECT t.job_name, t.executor, t.group_name, t.payload, t.priority, t.max_attempts,
+       t.timeout_s,
+       CASE WHEN g.status = 'paused' THEN 'paused'
+            WHEN t.is_delayed THEN 'delayed' ELSE 'waiting' END,
+       CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                 OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
+       COALESCE(t.run_at, UTC_TIMESTAMP(6) + INTERVAL ROUND(t.delay_s * 1000000) MICROSECOND),
+       UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), t.unique_key, t.unique_failed
+FROM JSON_TABLE(%(tasks)s, '$[*]' COLUMNS (
+         n FOR ORDINALITY,
+         job_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[0]',
+         executor VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[1]',
+         group_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[2]',
+         payload LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[3]',
+         priority INT PATH '$[4]',
+         max_attempts INT PATH '$[5]',
+         is_delayed INT PATH '$[6]',
+         run_at DATETIME(6) PATH '$[7]',
+         delay_s DOUBLE PATH '$[8]',
+         timeout_s DOUBLE PATH '$[9]',
+         unique_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PATH '$[10]',
+         unique_failed INT PATH '$[11]')) AS t
+LEFT JOIN queue_groups g ON g.group_name = t.group_name
+ORDER BY t.n
+ON DUPLICATE KEY UPDATE
+    id = IF((@stratix_unique_held := CONCAT_WS(',', @stratix_unique_held, id)) IS NULL, id, id)
+RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+          NULLIF(updated_at, created_at) AS updated_at, timeout_seconds, unique_key;
+
+-- name: unique_holders_clear
+SET @stratix_unique_held = NULL;
+
+-- name: unique_holders_seen
+-- The ids of the holders insert_jobs_unique met, comma-separated (NULL: none).
+SELECT @stratix_unique_held AS held;
+
+-- name: unique_holders
+-- The tasks holding the keys {keys} (unique_live is the key while it holds).
+SELECT * FROM queue_jobs WHERE unique_live IN ({keys});
 
 -- name: get_job
 SELECT * FROM queue_jobs WHERE id = %(id)s;

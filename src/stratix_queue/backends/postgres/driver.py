@@ -9,7 +9,14 @@ from typing import Any, ClassVar
 
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.limits import Limits
-from stratix_queue.backends.session import Params, Result, Session, bound, shutdown_socket
+from stratix_queue.backends.session import (
+    Params,
+    Result,
+    Session,
+    UniqueKeyConflictError,
+    bound,
+    shutdown_socket,
+)
 from stratix_queue.backends.sql_driver import SqlDriver
 from stratix_queue.errors import (
     DatabaseError,
@@ -175,6 +182,8 @@ class PostgresDriver(SqlDriver):
         text = scrub(str(exc).strip(), self.url.password)
         if isinstance(exc, _TRANSIENT):
             return TransientDatabaseError(f"PostgreSQL: {text}")
+        if isinstance(exc, pg_errors.UniqueViolation):
+            return UniqueKeyConflictError(f"PostgreSQL: {text}")
         if isinstance(exc, _SCHEMA):
             return SchemaNotReadyError(
                 f"the PostgreSQL database {self.url.database!r} is not migrated ({text}); "

@@ -4,8 +4,10 @@
 -- name: lock_failed
 -- The failed rows among {ids}, locked: the locking read re-checks status = 'failed' after a
 -- concurrent change commits, so two operators acting on one task get it once between them.
--- Their keys in queue_failure_counts come back too.
-SELECT id, job_name, executor, group_name, error_code, fingerprint FROM queue_jobs
+-- Their keys in queue_failure_counts come back too, and their unique keys (a retry must not
+-- give a key a second holder).
+SELECT id, job_name, executor, group_name, error_code, fingerprint, unique_key, unique_failed
+FROM queue_jobs
 WHERE id IN ({ids}) AND status = 'failed'
 ORDER BY id
 FOR UPDATE;

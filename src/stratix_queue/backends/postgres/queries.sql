@@ -10,21 +10,24 @@
 -- ORDER BY the array index: ids are handed out in the given order. Only what the database
 -- decides comes back, run_at and updated_at as NULL where they equal created_at (one timestamp
 -- to decode for a task due at once); the caller builds each Job from its input and these.
+-- One lookup of the task's group decides both its status (paused) and its gate (the group,
+-- when it has a limit or a probing breaker; '' otherwise).
 -- Listening workers are woken by the same statement (pg_notify, delivered at commit) when a
 -- task waits; `woken` is referenced below, or it would not run.
 WITH inserted AS (
     INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                            timeout_seconds, status, run_at, created_at, updated_at)
+                            timeout_seconds, status, gate, run_at, created_at, updated_at)
     SELECT t.v ->> 0, t.v ->> 1, t.v ->> 2, t.v ->> 3, (t.v ->> 4)::int, (t.v ->> 5)::int,
            (t.v ->> 9)::float8,
-           CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                             WHERE g.group_name = t.v ->> 2 AND g.status = 'paused')
-                THEN 'paused'
+           CASE WHEN g.status = 'paused' THEN 'paused'
                 WHEN (t.v ->> 6)::boolean THEN 'delayed' ELSE 'waiting' END,
+           CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                     OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
            COALESCE((t.v ->> 7)::timestamp,
                     timezone('UTC', now()) + (t.v ->> 8)::float8 * interval '1 second'),
            timezone('UTC', now()), timezone('UTC', now())
     FROM jsonb_array_elements(%(tasks)s::jsonb) WITH ORDINALITY AS t(v, n)
+    LEFT JOIN queue_groups g ON g.group_name = t.v ->> 2
     ORDER BY t.n
     RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
               NULLIF(updated_at, created_at) AS updated_at, timeout_seconds
@@ -36,20 +39,22 @@ WHERE (SELECT COUNT(*) FROM woken) >= 0;
 
 -- name: insert_job_row
 -- One task (add_task): the row of insert_jobs from named parameters, with the same wake-up.
--- A task without a group skips the paused-group lookup (the generic plan would run it).
+-- A task without a group skips the group lookup (the generic plan would run it).
 WITH inserted AS (
     INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                            timeout_seconds, status, run_at, created_at, updated_at)
-    VALUES (%(name)s, %(executor)s, %(group)s, %(payload)s, %(priority)s, %(max_attempts)s,
-            %(timeout)s,
-            CASE WHEN %(group)s::varchar IS NOT NULL
-                      AND EXISTS (SELECT 1 FROM queue_groups g
-                                  WHERE g.group_name = %(group)s::varchar AND g.status = 'paused')
-                 THEN 'paused'
-                 WHEN %(delayed)s::boolean THEN 'delayed' ELSE 'waiting' END,
-            COALESCE(%(run_at)s::timestamp,
-                     timezone('UTC', now()) + %(delay)s::float8 * interval '1 second'),
-            timezone('UTC', now()), timezone('UTC', now()))
+                            timeout_seconds, status, gate, run_at, created_at, updated_at)
+    SELECT %(name)s::varchar, %(executor)s::varchar, %(group)s::varchar, %(payload)s::text,
+           %(priority)s::int, %(max_attempts)s::int, %(timeout)s::float8,
+           CASE WHEN g.status = 'paused' THEN 'paused'
+                WHEN %(delayed)s::boolean THEN 'delayed' ELSE 'waiting' END,
+           CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                     OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
+           COALESCE(%(run_at)s::timestamp,
+                    timezone('UTC', now()) + %(delay)s::float8 * interval '1 second'),
+           timezone('UTC', now()), timezone('UTC', now())
+    FROM (SELECT 1) AS one
+    LEFT JOIN queue_groups g
+           ON %(group)s::varchar IS NOT NULL AND g.group_name = %(group)s::varchar
     RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
               NULLIF(updated_at, created_at) AS updated_at, timeout_seconds
 ), woken AS (
@@ -57,6 +62,47 @@ WITH inserted AS (
 )
 SELECT id, status, created_at, run_at, updated_at, timeout_seconds FROM inserted
 WHERE (SELECT COUNT(*) FROM woken) >= 0;
+
+-- name: insert_jobs_unique
+-- insert_jobs for a batch where some task has a unique key (docs/unique_tasks.md): each array
+-- adds [unique key or null, unique_while_failed (1/0)]. A task whose key another task holds
+-- (the partial unique index idx_queue_jobs_unique, named by its predicate) is not inserted
+-- and has no row here: the caller reads the holder (unique_holders). ON CONFLICT waits for a
+-- concurrent insert of the key to commit or roll back, so concurrent adders insert it once.
+-- The caller sends each key once.
+WITH inserted AS (
+    INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                            timeout_seconds, status, gate, run_at, created_at, updated_at,
+                            unique_key, unique_failed)
+    SELECT t.v ->> 0, t.v ->> 1, t.v ->> 2, t.v ->> 3, (t.v ->> 4)::int, (t.v ->> 5)::int,
+           (t.v ->> 9)::float8,
+           CASE WHEN g.status = 'paused' THEN 'paused'
+                WHEN (t.v ->> 6)::boolean THEN 'delayed' ELSE 'waiting' END,
+           CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                     OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
+           COALESCE((t.v ->> 7)::timestamp,
+                    timezone('UTC', now()) + (t.v ->> 8)::float8 * interval '1 second'),
+           timezone('UTC', now()), timezone('UTC', now()),
+           t.v ->> 10, (t.v ->> 11)::smallint
+    FROM jsonb_array_elements(%(tasks)s::jsonb) WITH ORDINALITY AS t(v, n)
+    LEFT JOIN queue_groups g ON g.group_name = t.v ->> 2
+    ORDER BY t.n
+    ON CONFLICT (unique_key)
+        WHERE unique_key IS NOT NULL AND (status <> 'failed' OR unique_failed = 1)
+        DO NOTHING
+    RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+              NULLIF(updated_at, created_at) AS updated_at, timeout_seconds, unique_key
+), woken AS (
+    SELECT pg_notify('stratix_queue', '') FROM inserted WHERE status = 'waiting' LIMIT 1
+)
+SELECT id, status, created_at, run_at, updated_at, timeout_seconds, unique_key FROM inserted
+WHERE (SELECT COUNT(*) FROM woken) >= 0;
+
+-- name: unique_holders
+-- The tasks holding the keys {keys} (through idx_queue_jobs_unique: its predicate repeated).
+SELECT * FROM queue_jobs
+WHERE unique_key IN ({keys}) AND unique_key IS NOT NULL
+  AND (status <> 'failed' OR unique_failed = 1);
 
 -- name: get_job
 SELECT * FROM queue_jobs WHERE id = %(id)s;

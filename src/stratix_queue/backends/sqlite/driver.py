@@ -21,7 +21,14 @@ from stratix_queue.backends.arguments import ClaimParams
 from stratix_queue.backends.driver import Capabilities, WakeUp
 from stratix_queue.backends.lanes import lanes
 from stratix_queue.backends.limits import Limits
-from stratix_queue.backends.session import Params, Result, Row, Session, bound
+from stratix_queue.backends.session import (
+    Params,
+    Result,
+    Row,
+    Session,
+    UniqueKeyConflictError,
+    bound,
+)
 from stratix_queue.backends.sql_driver import (
     SqlDriver,
     claim_values,
@@ -245,6 +252,8 @@ class SqliteDriver(SqlDriver):
         text = str(exc)
         if "locked" in text or "busy" in text:
             return TransientDatabaseError(f"SQLite database {self.url.path!r} is busy: {text}")
+        if "UNIQUE constraint failed" in text:
+            return UniqueKeyConflictError(f"SQLite error: {text}")
         if "no such table" in text or "no such column" in text:
             return SchemaNotReadyError(
                 f"the SQLite database {self.url.path!r} is not migrated ({text}); "

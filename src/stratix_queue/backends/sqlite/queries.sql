@@ -11,21 +11,24 @@
 -- ids are handed out in the given order. Only what the database decides comes back, run_at and
 -- updated_at as NULL where they equal created_at (one timestamp to decode for a task due at
 -- once); the caller builds each Job from its input and these columns.
+-- One lookup of the task's group decides both its status (paused) and its gate (the group,
+-- when it has a limit or a probing breaker; '' otherwise).
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        timeout_seconds, status, run_at, created_at, updated_at)
+                        timeout_seconds, status, gate, run_at, created_at, updated_at)
 SELECT json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]'),
        json_extract(t.value, '$[2]'), json_extract(t.value, '$[3]'),
        json_extract(t.value, '$[4]'), json_extract(t.value, '$[5]'),
        json_extract(t.value, '$[9]'),
-       CASE WHEN EXISTS (SELECT 1 FROM queue_groups g
-                         WHERE g.group_name = json_extract(t.value, '$[2]')
-                           AND g.status = 'paused') THEN 'paused'
+       CASE WHEN g.status = 'paused' THEN 'paused'
             WHEN json_extract(t.value, '$[6]') THEN 'delayed' ELSE 'waiting' END,
+       CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                 OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
        COALESCE(json_extract(t.value, '$[7]'),
                 strftime('%Y-%m-%d %H:%M:%f', 'now',
                          printf('%+.3f seconds', json_extract(t.value, '$[8]')))),
        strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now')
 FROM json_each(:tasks) AS t
+LEFT JOIN queue_groups g ON g.group_name = json_extract(t.value, '$[2]')
 ORDER BY t.key
 RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
           NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
@@ -33,17 +36,57 @@ RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
 -- name: insert_job_row
 -- One task (add_task): the row of insert_jobs, from named parameters.
 INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
-                        timeout_seconds, status, run_at, created_at, updated_at)
-VALUES (:name, :executor, :group, :payload, :priority, :max_attempts, :timeout,
-        CASE WHEN :group IS NOT NULL
-                  AND EXISTS (SELECT 1 FROM queue_groups g
-                              WHERE g.group_name = :group AND g.status = 'paused') THEN 'paused'
-             WHEN :delayed THEN 'delayed' ELSE 'waiting' END,
-        COALESCE(:run_at,
-                 strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay))),
-        strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'))
+                        timeout_seconds, status, gate, run_at, created_at, updated_at)
+SELECT :name, :executor, :group, :payload, :priority, :max_attempts, :timeout,
+       CASE WHEN g.status = 'paused' THEN 'paused'
+            WHEN :delayed THEN 'delayed' ELSE 'waiting' END,
+       CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                 OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
+       COALESCE(:run_at,
+                strftime('%Y-%m-%d %H:%M:%f', 'now', printf('%+.3f seconds', :delay))),
+       strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now')
+FROM (SELECT 1) AS one
+LEFT JOIN queue_groups g ON :group IS NOT NULL AND g.group_name = :group
 RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
           NULLIF(updated_at, created_at) AS updated_at, timeout_seconds;
+
+-- name: insert_jobs_unique
+-- insert_jobs for a batch where some task has a unique key (docs/unique_tasks.md): each array
+-- adds [unique key or null, unique_while_failed (1/0)]. A task whose key another task holds
+-- (the partial unique index idx_queue_jobs_unique, named by its predicate) is not inserted
+-- and has no row here: the caller reads the holder (unique_holders). The caller sends each key
+-- once. WHERE true: an upsert's SELECT needs a WHERE, or ON CONFLICT parses as a join's ON.
+INSERT INTO queue_jobs (job_name, executor, group_name, payload, priority, max_attempts,
+                        timeout_seconds, status, gate, run_at, created_at, updated_at,
+                        unique_key, unique_failed)
+SELECT json_extract(t.value, '$[0]'), json_extract(t.value, '$[1]'),
+       json_extract(t.value, '$[2]'), json_extract(t.value, '$[3]'),
+       json_extract(t.value, '$[4]'), json_extract(t.value, '$[5]'),
+       json_extract(t.value, '$[9]'),
+       CASE WHEN g.status = 'paused' THEN 'paused'
+            WHEN json_extract(t.value, '$[6]') THEN 'delayed' ELSE 'waiting' END,
+       CASE WHEN g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
+                 OR g.breaker_state = 'probing' THEN g.group_name ELSE '' END,
+       COALESCE(json_extract(t.value, '$[7]'),
+                strftime('%Y-%m-%d %H:%M:%f', 'now',
+                         printf('%+.3f seconds', json_extract(t.value, '$[8]')))),
+       strftime('%Y-%m-%d %H:%M:%f', 'now'), strftime('%Y-%m-%d %H:%M:%f', 'now'),
+       json_extract(t.value, '$[10]'), json_extract(t.value, '$[11]')
+FROM json_each(:tasks) AS t
+LEFT JOIN queue_groups g ON g.group_name = json_extract(t.value, '$[2]')
+WHERE true
+ORDER BY t.key
+ON CONFLICT (unique_key)
+    WHERE unique_key IS NOT NULL AND (status <> 'failed' OR unique_failed = 1)
+    DO NOTHING
+RETURNING id, status, created_at, NULLIF(run_at, created_at) AS run_at,
+          NULLIF(updated_at, created_at) AS updated_at, timeout_seconds, unique_key;
+
+-- name: unique_holders
+-- The tasks holding the keys {keys} (through idx_queue_jobs_unique: its predicate repeated).
+SELECT * FROM queue_jobs
+WHERE unique_key IN ({keys}) AND unique_key IS NOT NULL
+  AND (status <> 'failed' OR unique_failed = 1);
 
 -- name: get_job
 SELECT * FROM queue_jobs WHERE id = :id;
