@@ -14,7 +14,8 @@ from stratix_queue import Job, QueueService
 def record(log_path: str, seconds: float, payload: Any, job: Job) -> None:
     started = time.time()
     time.sleep(seconds)
-    line = f"{job.id} {job.executor} {job.group or '-'} {os.getpid()} {started:.6f} {time.time():.6f}\n"
+    who = f"{job.id} {job.executor} {job.group or '-'} {os.getpid()}"
+    line = f"{who} {started:.6f} {time.time():.6f}\n"
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line.encode())  # one write under O_APPEND: lines never interleave

@@ -47,6 +47,8 @@ log = logging.getLogger("stratix_queue.worker")
 RETRY_GRACE_SECONDS = 5.0
 # How often a worker looks for waiting tasks of executors no live worker has (_claim_orphans).
 ORPHAN_CHECK_SECONDS = 5.0
+# Nor before it has run this long: workers started at the same moment register a moment apart.
+ORPHAN_GRACE_SECONDS = 1.0
 # The longest wait before a worker looks again at a limited group that had no room.
 GATE_RECHECK_SECONDS = 0.1
 MAX_OUTAGE_BACKOFF = 10.0
@@ -121,6 +123,7 @@ class Worker:
         self._gates_checked_at = -math.inf  # the last gated claim that found no limited group
         self._gates_full = False
         self._orphans_checked_at = -math.inf
+        self._orphans_judged_from = math.inf  # set at start
         self._maintenance = Maintenance(
             self.backend,
             self.worker_id,
@@ -178,6 +181,7 @@ class Worker:
         previous_limits = self.backend.limits
         self.backend.use_limits(Limits(self.options.leases.statement_seconds))
         self._maintenance.start()
+        self._orphans_judged_from = time.monotonic() + ORPHAN_GRACE_SECONDS
         self._outcomes.start()
         self._start_listener()
         self._slots.start()
@@ -421,7 +425,8 @@ class Worker:
         this worker claims them to fail them EXECUTOR_NOT_FOUND (_execute). Never one whose
         executor a live worker has: it waits for that worker."""
         now = time.monotonic()
-        if now < self._orphans_checked_at + ORPHAN_CHECK_SECONDS or free <= 0:
+        too_soon = now < self._orphans_checked_at + ORPHAN_CHECK_SECONDS
+        if too_soon or now < self._orphans_judged_from or free <= 0:
             return []
         self._orphans_checked_at = now
         orphans = self._orphans()

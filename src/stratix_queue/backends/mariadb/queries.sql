@@ -168,7 +168,9 @@ FROM (SELECT id FROM ({lanes}) AS lanes ORDER BY priority DESC, run_at, id LIMIT
      AS picked;
 
 -- name: claim_lane
-(SELECT id, priority, run_at FROM queue_jobs
+-- FORCE INDEX: left to itself the optimizer reads the lane by ref from its start (the three
+-- equalities), not by range from the head.
+(SELECT id, priority, run_at FROM queue_jobs FORCE INDEX (idx_queue_jobs_claim)
  WHERE status = 'waiting' AND gate = '' AND executor = %(lane0)s
    AND (priority < @stratix_lane0_priority
         OR priority = @stratix_lane0_priority
