@@ -26,6 +26,9 @@ from stratix_queue import QueueService, __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 CONCURRENCY = int(os.environ.get("BENCH_STRATIX_CONCURRENCY", "16"))
+# Flow control (bench/README.md): every task in this group, and the group's concurrency limit.
+GROUP = os.environ.get("BENCH_STRATIX_GROUP") or None
+GROUP_LIMIT = int(os.environ.get("BENCH_STRATIX_GROUP_LIMIT", "0"))
 GRACE = 30  # the worker's default --grace; the adapter waits a little longer
 SEED = 100  # W5: backlog rows written through add_tasks, the model for the copies
 COPY_CHUNK = 100_000  # W5: backlog rows per INSERT ... SELECT
@@ -33,7 +36,8 @@ COPY_CHUNK = 100_000  # W5: backlog rows per INSERT ... SELECT
 
 def tasks(start: int, stop: int) -> list[dict[str, Any]]:
     return [
-        {"name": "bench", "executor": "bench_noop", "payload": {"i": i}} for i in range(start, stop)
+        {"name": "bench", "executor": "bench_noop", "group": GROUP, "payload": {"i": i}}
+        for i in range(start, stop)
     ]
 
 
@@ -47,6 +51,8 @@ class Stratix(common.Adapter):
         self.queue = QueueService(self.args.url)
         self.queue.migrate(0)
         self.queue.migrate()
+        if GROUP and GROUP_LIMIT:
+            self.queue.set_group_limits(GROUP, concurrency=GROUP_LIMIT)
         self.backend = self.queue.backend.dialect
         env = {**os.environ, "STRATIX_QUEUE_URL": self.args.url, "PYTHONPATH": str(ROOT)}
         self.popen = {"cwd": ROOT, "env": env}
@@ -64,7 +70,7 @@ class Stratix(common.Adapter):
 
     def enqueue(self, i: int, sent: float | None = None) -> None:
         payload = {"i": i} if sent is None else {"i": i, "t": sent}
-        self.queue.add_task(name="bench", executor="bench_noop", payload=payload)
+        self.queue.add_task(name="bench", executor="bench_noop", group=GROUP, payload=payload)
 
     def enqueue_bulk(self, n: int) -> None:
         for start in range(0, n, common.BULK):

@@ -110,9 +110,17 @@ class OutcomeWriter:
     """Writes a worker's outcomes (fenced: a late write after the lease was lost changes nothing)
     and counts them in ``stats``. A write that applied to nothing is counted lost and logged."""
 
-    def __init__(self, repository: JobRepository, stats: WorkerStats) -> None:
+    def __init__(
+        self,
+        repository: JobRepository,
+        stats: WorkerStats,
+        on_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        """``on_written`` is called after each batch of successes is written (a limited
+        group's room is known only then)."""
         self.repository = repository
         self.stats = stats
+        self.on_written = on_written
         self._retry = RetryPolicy(repository.backend.health)
         self._batcher = SuccessBatcher(self._write_successes)
         # A failure being written, keyed by (id, lease token) (a task may be claimed again,
@@ -230,6 +238,7 @@ class OutcomeWriter:
         for job, _ in batch:
             if job.id not in moved and job.id not in settled:
                 self.lost(job)
+        self.on_written()
 
     def _move(self, batch: Sequence[Done], settled: set[int]) -> set[int]:
         """The ids moved to success. A batch the database refuses for good is split up, so that

@@ -122,6 +122,7 @@ class Worker:
         self._executor_names = executors.names()
         self._gates_checked_at = -math.inf  # the last gated claim that found no limited group
         self._gates_full = False
+        self._gates_active = False  # the last gated claim found a limited group's tasks waiting
         self._orphans_checked_at = -math.inf
         self._orphans_judged_from = math.inf  # set at start
         self._maintenance = Maintenance(
@@ -135,7 +136,7 @@ class Worker:
             retention=options.retention,
             executors=self._executor_names,
         )
-        self._outcomes = OutcomeWriter(repository, self.stats)
+        self._outcomes = OutcomeWriter(repository, self.stats, self._successes_written)
 
     def _held_leases(self) -> list[tuple[int, str]]:
         """The leases to renew: every task held, but one whose outcome has waited to be written
@@ -416,9 +417,15 @@ class Worker:
             return []
         jobs = self.backend.claim_gated(replace(params, limit=idle))
         self._gates_full = jobs == []  # tasks wait at a gate with no room: look again soon
+        self._gates_active = jobs is not None
         if jobs is None:
             self._gates_checked_at = now
         return jobs or []
+
+    def _successes_written(self) -> None:
+        """Successes just committed free room in limited groups: claim again now."""
+        if self._gates_active:
+            self._wakeup.set()
 
     def _claim_orphans(self, params: ClaimParams, free: int) -> list[Job]:
         """Now and then, the waiting tasks of executors that no live worker has registered:

@@ -48,7 +48,14 @@ DOCS = ROOT / "docs"
 DOC_FILES = sorted(DOCS.glob("*.md"))
 RUN_LANGUAGES = {"python", "console"}
 QUIET_LANGUAGES = {"text", "sh", "sql", "json", "ini"}
-SERVER_DOCS = ["getting-started.md", "concepts.md", "api.md", "triage.md", "unique_tasks.md"]
+SERVER_DOCS = [
+    "getting-started.md",
+    "concepts.md",
+    "api.md",
+    "triage.md",
+    "flow_control.md",
+    "unique_tasks.md",
+]
 
 _FENCE = re.compile(r"^```([\w-]*)\s*$")
 _FILE_MARK = re.compile(r"^<!--\s*file:\s*(\S+)\s*-->$")

@@ -23,7 +23,7 @@ from stratix_queue.job import Job, claimed_jobs
 if TYPE_CHECKING:
     from stratix_queue.backends.action_args import Audit
 
-# Limited groups served per claim, least recently served first: the rest wait for the next one.
+# Limited groups served per claim, picked at random among those with tasks waiting.
 GATES_PER_CLAIM = 20
 # Seconds added to a rate's window: a claimed task starts in its executor a moment after the
 # claim (the hand-off to a slot thread), so windows measured by the executors hold too.
@@ -116,7 +116,6 @@ class FlowOps(LedgerCore):
                 self._after_gate_claim(session, group, rows)
             if len(claimed) >= params.limit:
                 break
-        self._run(session, "served_gates", {"groups": served})
         return claimed
 
     def _room(self, session: Session, groups: Sequence[str]) -> dict[str, int]:

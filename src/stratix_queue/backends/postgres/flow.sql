@@ -31,8 +31,8 @@ UPDATE queue_jobs SET gate = %(gate)s
 WHERE group_name = %(group)s AND status = 'waiting' AND gate <> %(gate)s;
 
 -- name: gates_waiting
--- Limited, active groups with a task of these executors waiting at their gate, least
--- recently served first (each claim serves a few, in turn).
+-- Limited, active groups with a task of these executors waiting at their gate, a few in
+-- random order: over many claims each is served in turn, and no claim writes to keep turns.
 SELECT g.group_name FROM queue_groups g
 WHERE g.status = 'active'
   AND (g.concurrency_limit IS NOT NULL OR g.rate_limit IS NOT NULL
@@ -40,7 +40,7 @@ WHERE g.status = 'active'
   AND EXISTS (SELECT 1 FROM queue_jobs j
               WHERE j.status = 'waiting' AND j.gate = g.group_name
                 AND j.executor = ANY (%(executors)s::varchar[]))
-ORDER BY g.last_claim_at NULLS FIRST, g.group_name
+ORDER BY random()
 LIMIT %(limit)s;
 
 -- name: lock_gates
@@ -52,7 +52,6 @@ SELECT group_name, concurrency_limit, rate_limit, rate_period, breaker_state, pr
 FROM queue_groups
 WHERE group_name IN ({groups}) AND status = 'active'
   AND (concurrency_limit IS NOT NULL OR rate_limit IS NOT NULL OR breaker_state = 'probing')
-ORDER BY last_claim_at NULLS FIRST, group_name
 FOR UPDATE SKIP LOCKED;
 
 -- name: gate_room
@@ -113,10 +112,6 @@ WHERE group_name = %(group)s
 -- name: set_probe
 UPDATE queue_groups SET probe_job_id = %(job_id)s
 WHERE group_name = %(group)s AND breaker_state = 'probing';
-
--- name: served_gates
-UPDATE queue_groups SET last_claim_at = timezone('UTC', clock_timestamp())
-WHERE group_name IN ({groups});
 
 -- name: waiting_lanes
 -- The (gate, executor) pairs that have waiting tasks, by a skip scan of the claim index (one

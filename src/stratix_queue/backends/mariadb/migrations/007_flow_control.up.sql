@@ -28,8 +28,7 @@ ALTER TABLE queue_groups
     ADD COLUMN breaker_cooldown DOUBLE NULL,
     ADD COLUMN breaker_state VARCHAR(20) NULL,
     ADD COLUMN breaker_changed_at DATETIME(6) NULL,
-    ADD COLUMN probe_job_id BIGINT NULL,
-    ADD COLUMN last_claim_at DATETIME(6) NULL;
+    ADD COLUMN probe_job_id BIGINT NULL;
 
 -- Claims of rate-limited groups: how many started when (the window is read back from here).
 CREATE TABLE queue_group_starts (

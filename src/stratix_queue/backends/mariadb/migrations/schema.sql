@@ -75,7 +75,6 @@ CREATE TABLE queue_groups (
     breaker_state VARCHAR(20) NULL,
     breaker_changed_at DATETIME(6) NULL,
     probe_job_id BIGINT NULL,
-    last_claim_at DATETIME(6) NULL,
     CONSTRAINT chk_queue_groups_status CHECK (status IN ('active', 'paused'))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

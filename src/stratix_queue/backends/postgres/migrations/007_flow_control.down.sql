@@ -15,8 +15,7 @@ ALTER TABLE queue_groups
     DROP COLUMN breaker_cooldown,
     DROP COLUMN breaker_state,
     DROP COLUMN breaker_changed_at,
-    DROP COLUMN probe_job_id,
-    DROP COLUMN last_claim_at;
+    DROP COLUMN probe_job_id;
 DROP INDEX idx_queue_jobs_unique;
 DROP INDEX idx_queue_jobs_claim;
 ALTER TABLE queue_jobs DROP COLUMN gate, DROP COLUMN unique_key, DROP COLUMN unique_failed;

@@ -27,8 +27,7 @@ ALTER TABLE queue_groups
     ADD COLUMN breaker_cooldown DOUBLE PRECISION,
     ADD COLUMN breaker_state VARCHAR(20),
     ADD COLUMN breaker_changed_at TIMESTAMP,
-    ADD COLUMN probe_job_id BIGINT,
-    ADD COLUMN last_claim_at TIMESTAMP;
+    ADD COLUMN probe_job_id BIGINT;
 
 -- Claims of rate-limited groups: how many started when (the window is read back from here).
 CREATE TABLE queue_group_starts (

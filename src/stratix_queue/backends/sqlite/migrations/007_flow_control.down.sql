@@ -15,7 +15,6 @@ ALTER TABLE queue_groups DROP COLUMN breaker_cooldown;
 ALTER TABLE queue_groups DROP COLUMN breaker_state;
 ALTER TABLE queue_groups DROP COLUMN breaker_changed_at;
 ALTER TABLE queue_groups DROP COLUMN probe_job_id;
-ALTER TABLE queue_groups DROP COLUMN last_claim_at;
 DROP INDEX idx_queue_jobs_unique;
 DROP INDEX idx_queue_jobs_claim;
 ALTER TABLE queue_jobs DROP COLUMN gate;

@@ -26,7 +26,6 @@ ALTER TABLE queue_groups ADD COLUMN breaker_cooldown REAL;
 ALTER TABLE queue_groups ADD COLUMN breaker_state VARCHAR(20);
 ALTER TABLE queue_groups ADD COLUMN breaker_changed_at TIMESTAMP;
 ALTER TABLE queue_groups ADD COLUMN probe_job_id BIGINT;
-ALTER TABLE queue_groups ADD COLUMN last_claim_at TIMESTAMP;
 
 -- Claims of rate-limited groups: how many started when (the window is read back from here).
 CREATE TABLE queue_group_starts (

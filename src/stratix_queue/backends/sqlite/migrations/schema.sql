@@ -80,7 +80,6 @@ CREATE TABLE queue_groups (
     breaker_state VARCHAR(20),
     breaker_changed_at TIMESTAMP,
     probe_job_id BIGINT,
-    last_claim_at TIMESTAMP,
     CONSTRAINT chk_queue_groups_status CHECK (status IN ('active', 'paused'))
 );
 
