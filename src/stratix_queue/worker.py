@@ -445,7 +445,8 @@ class Worker:
         """The executors of waiting tasks that neither this worker nor a live one has."""
         orphans = self.backend.waiting_executors() - set(self._executor_names)
         if orphans:
-            orphans -= self.backend.live_executors(self.options.leases.stale_worker_seconds)
+            live = self.backend.live_executors(self.options.leases.stale_worker_seconds)
+            orphans = set() if live is None else orphans - live
         return tuple(sorted(orphans))
 
     def _promote_due(self) -> None:

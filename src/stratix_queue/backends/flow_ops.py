@@ -166,12 +166,15 @@ class FlowOps(LedgerCore):
         """The executors of the tasks waiting, in any gate."""
         return {str(row["executor"]) for row in self._read("waiting_lanes")}
 
-    def live_executors(self, stale_seconds: float) -> set[str]:
-        """The executors registered by the workers that beat less than ``stale_seconds`` ago."""
+    def live_executors(self, stale_seconds: float) -> set[str] | None:
+        """The executors registered by the workers that beat less than ``stale_seconds`` ago;
+        None if one of them did not say (a worker of a version before 007, during an upgrade:
+        it may have any executor)."""
         found: set[str] = set()
         for row in self._read("live_executors", {"stale_seconds": stale_seconds}):
-            if row["executors"]:
-                found.update(str(name) for name in json.loads(str(row["executors"])))
+            if row["executors"] is None:
+                return None
+            found.update(str(name) for name in json.loads(str(row["executors"])))
         return found
 
 
