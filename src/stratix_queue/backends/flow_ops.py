@@ -154,7 +154,9 @@ class FlowOps(LedgerCore):
             "gate": gate,
             "limit": limit,
         }
-        return [tuple(row.values()) for row in self._run(session, "claim_gate", values).rows]
+        bound = self._bind("claim_gate", values)
+        assert bound is not None, "no list parameter is empty here"
+        return session.rows(*bound)
 
     def _gate_lanes(self, params: ClaimParams, template: str) -> dict[str, Any]:
         """The ``{lanes}`` of a gate's pick, one per executor of the worker."""
