@@ -419,11 +419,23 @@ class FailedTasksStats:
 
 @dataclass(frozen=True, slots=True)
 class GroupInfo:
-    """A group: whether it is paused, and how many of its tasks are in each status."""
+    """A group: whether it is paused, and how many of its tasks are in each status; why and
+    until when it is paused, its limits, and its circuit breaker (docs/groups.md). None: not
+    set."""
 
     name: str
     paused: bool
     counts: dict[str, int]
+    reason: str | None = None  # the pause's reason ('breaker': the breaker paused it)
+    until: datetime | None = None  # when the pause ends by itself (aware UTC)
+    concurrency: int | None = None
+    rate: str | None = None  # e.g. '100/m'
+    breaker_state: str | None = None  # 'closed', 'open' or 'probing'; None: no breaker
+    breaker_threshold: float | None = None
+    breaker_min_tasks: int | None = None
+    breaker_window: float | None = None  # seconds
+    breaker_cooldown: float | None = None  # seconds
+    probe_task_id: int | None = None  # the task a probing breaker let through
 
 
 @dataclass(frozen=True, slots=True)

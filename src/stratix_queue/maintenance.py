@@ -17,6 +17,7 @@ from typing import Any
 from stratix_queue.backends.arguments import WorkerRecord
 from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
+from stratix_queue.group_watch import GroupWatch
 from stratix_queue.retention import BACKLOG_SWEEP_SECONDS, SWEEP_SECONDS, Retention, Sweeper
 from stratix_queue.worker_options import LeaseSettings
 
@@ -55,6 +56,7 @@ class Maintenance:
         self.mark_starts = mark_starts  # writes the starts of tasks running for a while (False:
         # there were none)
         self.worker_id = worker_id
+        self.groups = GroupWatch(backend)  # timed pauses and breakers (docs/groups.md)
         self.leases = leases
         self.record = WorkerRecord(
             worker_id=worker_id,
@@ -90,6 +92,7 @@ class Maintenance:
         next_prune = now + random.uniform(0.1, 1.0) * SWEEP_SECONDS
         while not self._stop.wait(MARK_TICK_SECONDS):
             self._attempt("record that tasks started", self.mark_starts)
+            self._attempt("watch paused groups and breakers", self.groups.tick)
             now = time.monotonic()
             if now >= next_heartbeat:
                 renewed = self.heartbeat()

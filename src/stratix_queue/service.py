@@ -16,7 +16,6 @@ from stratix_queue.errors import InvalidInputError, SchemaNotReadyError
 from stratix_queue.executors import Backoff, ExecutorRegistry
 from stratix_queue.job import (
     AttemptError,
-    GroupInfo,
     Job,
     JobStatus,
     QueueStats,
@@ -32,13 +31,13 @@ from stratix_queue.retention import (
 from stratix_queue.service_actions import OperatorActions
 from stratix_queue.service_failures import FailedTasks, job_filter
 from stratix_queue.service_flow import FlowControl
+from stratix_queue.service_groups import GroupControl
 from stratix_queue.service_successes import SuccessLedger
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     JsonDefault,
     check_int,
-    check_name,
     check_page,
     check_statement_timeout,
     check_task_id,
@@ -63,7 +62,7 @@ FINGERPRINT_BATCH = 500
 _DEFAULT_OPTIONS = WorkerOptions()
 
 
-class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl):
+class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl, GroupControl):
     """A task queue on one database, given by URL (SQLite file by default).
 
     >>> queue = QueueService("sqlite:///:memory:")
@@ -304,19 +303,6 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl):
         limit, offset = check_page(limit, offset)
         return self.backend.list_jobs(job_filter(status, group, executor), limit, offset)
 
-    def list_groups(self) -> list[GroupInfo]:
-        """Every group that has tasks or is paused, with its counts per status."""
-        rows, paused = self.backend.group_overview()
-        counts: dict[str, dict[str, int]] = {name: {} for name in paused}
-        for row in rows:
-            counts.setdefault(row["group_name"], {})[row["status"]] = int(row["count"])
-        return [
-            GroupInfo(
-                name, name in paused, {s.value: counts[name].get(s.value, 0) for s in JobStatus}
-            )
-            for name in sorted(counts)
-        ]
-
     def queue_stats(self) -> QueueStats:
         """Counts by status, successes in the last hour, age of the oldest waiting task."""
         row = self.backend.summary(3600.0)
@@ -330,28 +316,6 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl):
         """Tasks in ``queue_jobs`` per status, every status present (zero when none)."""
         counts = self.backend.count_by_status()
         return {status.value: counts.get(status.value, 0) for status in JobStatus}
-
-    def pause_group(
-        self, group: str, *, actor: str | None = None, reason: str | None = None
-    ) -> int:
-        """Pause a group: its waiting and delayed tasks become ``paused``; returns how many."""
-        from stratix_queue import actions
-
-        name = str(check_name(group, "group"))
-        entry = actions.audit("group_pause", actor, reason, name)
-        return self.backend.set_group_paused(name, True, entry)
-
-    def resume_group(
-        self, group: str, *, actor: str | None = None, reason: str | None = None
-    ) -> int:
-        """Resume a group: its paused tasks become waiting (or delayed if not yet due)."""
-        from stratix_queue import actions
-
-        name = str(check_name(group, "group"))
-        entry = actions.audit("group_resume", actor, reason, name)
-        count = self.backend.set_group_paused(name, False, entry)
-        self._wakeup.set()
-        return count
 
     # -- running ----------------------------------------------------------------------------
 

@@ -8,6 +8,20 @@ from stratix_queue import QueueService
 from tests import dbs
 from tests.cli.conftest import Run, make_failed, make_succeeded, one_error_line, rows, statuses
 
+# A group's settings in `groups list --json` when it has none.
+UNSET = {
+    "reason": None,
+    "until": None,
+    "concurrency": None,
+    "rate": None,
+    "breaker_state": None,
+    "breaker_threshold": None,
+    "breaker_min_tasks": None,
+    "breaker_window": None,
+    "breaker_cooldown": None,
+    "probe_task_id": None,
+}
+
 
 def test_groups_list_pause_resume(run: Run, queue: QueueService, db_url: str) -> None:
     now_ = queue.add_task(name="r1", executor="e", group="reports").id
@@ -21,11 +35,13 @@ def test_groups_list_pause_resume(run: Run, queue: QueueService, db_url: str) ->
             "name": "billing",
             "paused": False,
             "counts": {"waiting": 1, "executing": 0, "delayed": 0, "paused": 0, "failed": 0},
+            **UNSET,
         },
         {
             "name": "reports",
             "paused": False,
             "counts": {"waiting": 1, "executing": 0, "delayed": 1, "paused": 0, "failed": 1},
+            **UNSET,
         },
     ]
 

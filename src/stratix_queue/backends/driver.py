@@ -34,6 +34,7 @@ from stratix_queue.urls import DatabaseURL
 
 if TYPE_CHECKING:
     from stratix_queue.backends.action_args import Audit, NewPlan, PlanBatch
+    from stratix_queue.backends.group_ops import BreakerSettings
     from stratix_queue.failure_filter import FailureFilter
 
 
@@ -138,6 +139,22 @@ class Driver(Protocol):
     def group_overview(self) -> tuple[list[Row], set[str]]: ...
     def summary(self, window_seconds: float) -> Row: ...
     def prune_success(self, older_than_seconds: float, dry_run: bool) -> int: ...
+
+    # -- groups: timed pauses and breakers (group_ops.py, groups.sql) --------------------------
+    def pause_group_until(
+        self,
+        group: str,
+        until: datetime | float | None,
+        reason: str | None,
+        audit: Audit | None = None,
+    ) -> int: ...
+    def resume_group_closing(self, group: str, audit: Audit | None = None) -> int: ...
+    def set_group_breaker(
+        self, group: str, breaker: BreakerSettings | None, audit: Audit | None = None
+    ) -> int: ...
+    def group_settings(self) -> list[Row]: ...
+    def watched_groups(self) -> list[Row]: ...
+    def group_transition(self, group: str, transition: str, probe: int | None = None) -> bool: ...
 
     # -- operator actions and plans (action_ops.py, actions.sql; each audited) ---------------
     def retry_tasks(

@@ -22,7 +22,7 @@ from stratix_queue.backends.arguments import (
     WorkerRecord,
 )
 from stratix_queue.backends.driver import Driver
-from stratix_queue.backends.flow_ops import FlowOps
+from stratix_queue.backends.group_ops import GroupOps
 from stratix_queue.backends.insert_path import (
     insert_chunks,
     insert_unique,
@@ -47,7 +47,7 @@ ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(ActionOps, TriageOps, SuccessLedger, FlowOps):
+class SqlDriver(ActionOps, TriageOps, SuccessLedger, GroupOps):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 
