@@ -55,6 +55,7 @@ SERVER_DOCS = [
     "triage.md",
     "flow_control.md",
     "unique_tasks.md",
+    "schedules.md",
 ]
 
 _FENCE = re.compile(r"^```([\w-]*)\s*$")
