@@ -159,6 +159,7 @@ QUEUE_TABLES = (
     "queue_plans",
     "queue_plan_items",
     "queue_rollups",
+    "queue_schedules",
 )
 
 

@@ -41,6 +41,7 @@ from stratix_queue.worker_options import WorkerOptions
 if TYPE_CHECKING:
     from stratix_queue.failure_filter import FailureFilter
     from stratix_queue.records import ActionResult, AuditEntry, DryRun, Plan, TaskHistory
+    from stratix_queue.schedules import Schedule
     from stratix_queue.triage import FailedPage
 
 __version__ = "0.1.0"
@@ -54,6 +55,7 @@ _LAZY = {
     "TaskHistory": "stratix_queue.records",
     "FailureFilter": "stratix_queue.failure_filter",
     "FailedPage": "stratix_queue.triage",
+    "Schedule": "stratix_queue.schedules",
 }
 
 
@@ -94,6 +96,7 @@ __all__ = [
     "QueueService",
     "QueueStats",
     "RetryResult",
+    "Schedule",
     "SchemaNotReadyError",
     "StratixQueueError",
     "TaskHistory",

@@ -19,6 +19,7 @@ from stratix_queue.backends.driver import Driver
 from stratix_queue.errors import StratixQueueError
 from stratix_queue.group_watch import GroupWatch
 from stratix_queue.retention import BACKLOG_SWEEP_SECONDS, SWEEP_SECONDS, Retention, Sweeper
+from stratix_queue.scheduler import SCHEDULER_SECONDS, enqueue_due
 from stratix_queue.worker_options import LeaseSettings
 
 log = logging.getLogger("stratix_queue.worker")
@@ -49,6 +50,7 @@ class Maintenance:
         mark_starts: Callable[[], object],
         retention: Retention | None = None,
         executors: Sequence[str] = (),
+        schedules: bool = False,
     ) -> None:
         self.backend = backend
         self.sweeper = Sweeper(backend.prune_batch, retention or Retention(None, None, None))
@@ -58,6 +60,7 @@ class Maintenance:
         self.worker_id = worker_id
         self.groups = GroupWatch(backend)  # timed pauses and breakers (docs/groups.md)
         self.leases = leases
+        self.schedules = schedules
         self.record = WorkerRecord(
             worker_id=worker_id,
             hostname=socket.gethostname(),
@@ -74,6 +77,7 @@ class Maintenance:
     def start(self) -> None:
         self._attempt("register the worker", lambda: self.backend.register_worker(self.record))
         self.rescue()
+        self.run_schedules()  # a burst worker enqueues what is due before it looks for work
         self._thread.start()
 
     def stop(self) -> None:
@@ -90,6 +94,7 @@ class Maintenance:
         # The first sweep at a random point of the first interval: workers started together
         # (a deploy) do not all prune at once.
         next_prune = now + random.uniform(0.1, 1.0) * SWEEP_SECONDS
+        next_schedules = now + random.uniform(0.0, 1.0) * SCHEDULER_SECONDS
         while not self._stop.wait(MARK_TICK_SECONDS):
             self._attempt("record that tasks started", self.mark_starts)
             self._attempt("watch paused groups and breakers", self.groups.tick)
@@ -108,6 +113,9 @@ class Maintenance:
                 next_prune = time.monotonic() + (
                     BACKLOG_SWEEP_SECONDS if pending else SWEEP_SECONDS
                 )
+            if now >= next_schedules:
+                next_schedules = now + SCHEDULER_SECONDS
+                self.run_schedules()
 
     def heartbeat(self) -> bool:
         return self._attempt("renew leases", self._renew)
@@ -126,6 +134,11 @@ class Maintenance:
         for row in self.backend.rescue_expired(LOST_MESSAGE, UNSTARTED_MESSAGE):
             _log_rescued(row)
         self.backend.prune_workers(self.leases.stale_worker_seconds)
+
+    def run_schedules(self) -> None:
+        """Enqueue the due ticks of schedules (scheduler.py), if this worker runs them."""
+        if self.schedules:
+            self._attempt("enqueue scheduled tasks", lambda: enqueue_due(self.backend))
 
     def prune(self) -> bool:
         """One retention sweep of a few batches; True if old rows are left for the next."""

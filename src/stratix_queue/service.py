@@ -32,6 +32,7 @@ from stratix_queue.service_actions import OperatorActions
 from stratix_queue.service_failures import FailedTasks, job_filter
 from stratix_queue.service_flow import FlowControl
 from stratix_queue.service_groups import GroupControl
+from stratix_queue.service_schedules import Schedules
 from stratix_queue.service_successes import SuccessLedger
 from stratix_queue.urls import parse_url, resolve_url
 from stratix_queue.validation import (
@@ -62,7 +63,9 @@ FINGERPRINT_BATCH = 500
 _DEFAULT_OPTIONS = WorkerOptions()
 
 
-class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl, GroupControl):
+class QueueService(
+    FailedTasks, SuccessLedger, OperatorActions, FlowControl, GroupControl, Schedules
+):
     """A task queue on one database, given by URL (SQLite file by default).
 
     >>> queue = QueueService("sqlite:///:memory:")
@@ -336,6 +339,7 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl, Gro
         keep_successes: Seconds | None = DEFAULT_KEEP_SUCCESSES,
         keep_rollups: Seconds | None = DEFAULT_KEEP_ROLLUPS,
         keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
+        schedules: bool = True,
         options: WorkerOptions | None = None,
     ) -> WorkerStats:
         """Run executors in this process with ``concurrency`` threads.
@@ -355,6 +359,9 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl, Gro
         throughput rollups and removed tasks are kept (retention.py); the worker prunes older
         ones a few batches every five minutes. 0 or None: forever.
 
+        ``schedules``: enqueue the due ticks of schedules (every worker does, each tick once;
+        a burst worker once as it starts); False leaves them to other workers.
+
         ``options``: a WorkerOptions holding all these settings, instead of them one by one.
         """
         given = WorkerOptions(
@@ -372,6 +379,7 @@ class QueueService(FailedTasks, SuccessLedger, OperatorActions, FlowControl, Gro
             keep_successes=keep_successes,
             keep_rollups=keep_rollups,
             keep_removed=keep_removed,
+            schedules=schedules,
         )
         if options is None:
             options = given

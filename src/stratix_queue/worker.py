@@ -135,6 +135,7 @@ class Worker:
             mark_starts=self._mark_starts,
             retention=options.retention,
             executors=self._executor_names,
+            schedules=options.schedules,
         )
         self._outcomes = OutcomeWriter(repository, self.stats, self._successes_written)
 

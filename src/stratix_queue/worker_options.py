@@ -78,6 +78,7 @@ class WorkerOptions:
     keep_successes: float | None
     keep_rollups: float | None
     keep_removed: float | None
+    schedules: bool  # enqueue the due ticks of schedules (scheduler.py)
     # Derived, for the worker's loops:
     retention: Retention = field(init=False, repr=False, compare=False)
     leases: LeaseSettings = field(init=False, repr=False, compare=False)
@@ -101,6 +102,7 @@ class WorkerOptions:
         keep_successes: Seconds | None = DEFAULT_KEEP_SUCCESSES,  # 0 or None: forever
         keep_rollups: Seconds | None = DEFAULT_KEEP_ROLLUPS,
         keep_removed: Seconds | None = DEFAULT_KEEP_REMOVED,
+        schedules: bool = True,
     ) -> None:
         lease = _positive(lease_seconds, "lease_seconds")
         heartbeat = _positive(
@@ -131,6 +133,7 @@ class WorkerOptions:
             "grace_seconds": _positive(grace_seconds, "grace_seconds"),
             "listen": bool(listen),
             "handle_signals": bool(handle_signals),
+            "schedules": bool(schedules),
         }
         retention = retention_of(keep_successes, keep_rollups, keep_removed)
         values |= {

@@ -56,6 +56,7 @@ SERVER_DOCS = [
     "flow_control.md",
     "unique_tasks.md",
     "groups.md",
+    "schedules.md",
 ]
 
 _FENCE = re.compile(r"^```([\w-]*)\s*$")

@@ -32,6 +32,7 @@ from stratix_queue.backends.insert_path import (
     tasks_json,
 )
 from stratix_queue.backends.ledger_core import FailureKey, counted
+from stratix_queue.backends.schedule_ops import ScheduleOps
 from stratix_queue.backends.session import Params, Row, Session
 from stratix_queue.backends.success_ledger import SuccessLedger
 from stratix_queue.backends.triage_ops import TriageOps
@@ -47,7 +48,7 @@ ID_CHUNK = 500
 PRUNE_BATCH = 5000
 
 
-class SqlDriver(ActionOps, TriageOps, SuccessLedger, GroupOps):
+class SqlDriver(ActionOps, TriageOps, SuccessLedger, GroupOps, ScheduleOps):
     """The shared operations; a database's package subclasses it with its sessions, its error
     translation and the operations whose statements differ there."""
 

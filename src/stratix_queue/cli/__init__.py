@@ -7,6 +7,7 @@ from stratix_queue.cli import (  # noqa: F401
     groups,
     migrate,
     plans,
+    schedules,
     stats,
     tasks,
     workers,

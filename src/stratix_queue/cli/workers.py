@@ -97,6 +97,11 @@ def _keep_option(kind: str, what: str) -> Callable[[F], F]:
     is_flag=True,
     help="Poll only: no LISTEN (PostgreSQL; e.g. behind PgBouncer) or change watcher.",
 )
+@click.option(
+    "--no-schedules",
+    is_flag=True,
+    help="Do not enqueue the ticks of schedules (other workers do).",
+)
 @_keep_option("successes", "succeeded tasks (queue_success)")
 @_keep_option("rollups", "throughput rollups")
 @_keep_option("removed", "discarded and cancelled tasks")
@@ -115,6 +120,7 @@ def worker(
     grace: float,
     poll: float,
     no_listen: bool,
+    no_schedules: bool,
     keep_successes: float,
     keep_rollups: float,
     keep_removed: float,
@@ -137,6 +143,7 @@ def worker(
         keep_successes=keep_successes,
         keep_rollups=keep_rollups,
         keep_removed=keep_removed,
+        schedules=not no_schedules,
     )
     command = WorkerCommand(app=app, url=state.url, processes=processes, options=options)
     click.get_current_context().exit(run_worker_command(command))
