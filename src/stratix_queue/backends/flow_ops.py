@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from stratix_queue.backends.arguments import ClaimParams
@@ -31,6 +32,7 @@ RATE_SLACK_SECONDS = 0.05
 # How long after a group's row changed maintenance checks the gates of its waiting tasks (an
 # insert that raced set_group_limits may have written the old gate).
 REGATE_SECONDS = 3600.0
+FIX = "fix_waiting_gates"  # the waiting tasks only (fix_gates)
 
 
 class FlowOps(LedgerCore):
@@ -57,11 +59,12 @@ class FlowOps(LedgerCore):
 
         return self._transaction(body)
 
-    def _regate(self, session: Session, group: str) -> int:
-        """Give every task of ``group`` the gate its group's row now calls for."""
+    def _regate(self, session: Session, group: str, statement: str = "regate_group_jobs") -> int:
+        """Give the tasks of ``group`` (every one; fix_waiting_gates: the waiting ones) the gate
+        its group's row now calls for."""
         rows = self._run(session, "group_gate", {"group": group}).rows
         gate = str(rows[0]["gate"]) if rows else ""
-        return self._run(session, "regate_group_jobs", {"group": group, "gate": gate}).rowcount
+        return self._run(session, statement, {"group": group, "gate": gate}).rowcount
 
     def fix_gates(self) -> int:
         """Waiting tasks of groups changed lately that carry the wrong gate (an insert raced the
@@ -70,15 +73,7 @@ class FlowOps(LedgerCore):
         fixed = 0
         for row in changed:
             group = str(row["group_name"])
-
-            def body(session: Session, group: str = group) -> int:
-                rows = self._run(session, "group_gate", {"group": group}).rows
-                gate = str(rows[0]["gate"]) if rows else ""
-                return self._run(
-                    session, "fix_waiting_gates", {"group": group, "gate": gate}
-                ).rowcount
-
-            fixed += self._transaction(body)
+            fixed += self._transaction(partial(self._regate, group=group, statement=FIX))
         return fixed
 
     # -- the gated claim ----------------------------------------------------------------------
